@@ -1,0 +1,32 @@
+/** Schema of the embedded log; `pos` is the log-wide order that consumers commit positions against. */
+export const EMBEDDED_LOG_SCHEMA = `
+CREATE TABLE IF NOT EXISTS log_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  session_id TEXT PRIMARY KEY,
+  instance   TEXT NOT NULL,
+  protocol   TEXT NOT NULL,
+  context    TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at   TEXT,
+  end_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS records (
+  pos        INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  stream     TEXT NOT NULL CHECK (stream IN ('events', 'bytes')),
+  type       TEXT NOT NULL,
+  ts         TEXT NOT NULL,
+  data       TEXT,
+  direction  TEXT,
+  byte_offset INTEGER,
+  bytes      BLOB,
+  UNIQUE (session_id, seq)
+);
+CREATE INDEX IF NOT EXISTS records_by_type ON records (type, session_id);
+`;
+
+export const EMBEDDED_LOG_SCHEMA_VERSION = '1';

@@ -1,0 +1,100 @@
+/**
+ * Every record type Trailgate writes, with the fields of its `data`.
+ * Consumers switch on `type` and must skip (and count) types they do not know.
+ */
+export const EVENT_TYPES = [
+  'session.started',
+  'auth.decided',
+  'target.connected',
+  'command.started',
+  'command.completed',
+  'cancel.requested',
+  'notification.received',
+  'session.ended',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface SessionStartedData {
+  protocol: 'postgres';
+  /** Whether the client connection is TLS. */
+  tls: boolean;
+  /** What the client asked for in its startup message (never secrets). */
+  requested: { database?: string; user?: string; applicationName?: string };
+}
+
+export interface AuthDecidedData {
+  outcome: 'granted' | 'rejected';
+  method: 'oidc-token';
+  /** Error code when rejected, e.g. TG_AUTH_EXPIRED. */
+  code?: string;
+  reason?: string;
+}
+
+export interface TargetConnectedData {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  tls: boolean;
+  backendPid?: number;
+  applicationName: string;
+  serverVersion?: string;
+}
+
+export type ParameterValue = string | null | { base64: string };
+
+export interface CommandStartedData {
+  /** Which protocol path carried it. */
+  protocol: 'simple' | 'extended' | 'function';
+  text: string;
+  statementName?: string;
+  portal?: string;
+  parameters?: ParameterValue[];
+  parameterTypes?: number[];
+  /** Only for the function-call protocol. */
+  functionOid?: number;
+}
+
+export interface CommandCompletedData {
+  /** seq of the command.started record this completes. */
+  commandSeq: number;
+  outcome: 'ok' | 'error' | 'denied' | 'suspended';
+  durationMs: number;
+  /** Command tags as the server reported them, one per statement. */
+  tags: string[];
+  rows: number;
+  /** COPY payload bytes in either direction. */
+  copyBytes?: number;
+  sqlstate?: string;
+  error?: string;
+}
+
+export interface CancelRequestedData {
+  /** Whether the target acknowledged the cancel connection. */
+  forwarded: boolean;
+}
+
+export interface NotificationReceivedData {
+  channel: string;
+  payload: string;
+  processId: number;
+}
+
+export interface SessionEndedData {
+  reason: 'client-terminated' | 'client-disconnected' | 'target-disconnected' | 'auth-failed' | 'protocol-error' | 'gateway-shutdown' | 'target-unavailable';
+  detail?: string;
+  bytesFromClient: number;
+  bytesToClient: number;
+  commands: number;
+}
+
+export interface EventDataByType {
+  'session.started': SessionStartedData;
+  'auth.decided': AuthDecidedData;
+  'target.connected': TargetConnectedData;
+  'command.started': CommandStartedData;
+  'command.completed': CommandCompletedData;
+  'cancel.requested': CancelRequestedData;
+  'notification.received': NotificationReceivedData;
+  'session.ended': SessionEndedData;
+}

@@ -1,0 +1,56 @@
+import type { EventDataByType, EventType } from './catalogue.js';
+import type { JobIdentity } from './identity.js';
+
+/** Bumped when a field changes meaning; readers accept every version they know and skip the rest. */
+export const SCHEMA_VERSION = 1;
+
+export type Direction = 'client' | 'server';
+
+/** What is fixed for a whole session and carried by each of its records. */
+export interface SessionContext {
+  sessionId: string;
+  /** Gateway instance that owns the session. */
+  instance: string;
+  protocol: 'postgres';
+  target: { name: string; kind: 'postgres' } | null;
+  /** Absent while (or because) authentication did not succeed. */
+  identity: JobIdentity | null;
+  client: { address: string; port: number };
+}
+
+interface RecordEnvelope {
+  v: number;
+  /** Deterministic: `${sessionId}:${seq}`. */
+  id: string;
+  sessionId: string;
+  /** One sequence per session across both streams, starting at 1. */
+  seq: number;
+  /** ISO 8601 with milliseconds. */
+  ts: string;
+  instance: string;
+  target: SessionContext['target'];
+  identity: JobIdentity | null;
+  client: SessionContext['client'];
+}
+
+export type EventRecord<T extends EventType = EventType> = RecordEnvelope & {
+  stream: 'events';
+  type: T;
+  data: EventDataByType[T];
+};
+
+/** Raw session bytes as the client sent them (`client`) or received them (`server`). */
+export interface BytesRecord extends RecordEnvelope {
+  stream: 'bytes';
+  type: 'bytes';
+  direction: Direction;
+  /** Offset of the first byte within that direction of the session. */
+  offset: number;
+  data: Buffer;
+}
+
+export type AuditRecord = EventRecord | BytesRecord;
+
+export function recordId(sessionId: string, seq: number): string {
+  return `${sessionId}:${seq}`;
+}

@@ -1,0 +1,43 @@
+import type { AuditRecord } from '../../events/index.js';
+import { cliConfig } from './cli-config.js';
+import { openLogForReading } from './open-log.js';
+import { printTable } from './table.js';
+
+export function runEvents(configFile: string | undefined, session: string, o: { json?: boolean; bytes?: boolean }): void {
+  const log = openLogForReading(cliConfig(configFile));
+  try {
+    const id = log.resolveSessionId(session);
+    if (!id) throw Object.assign(new Error(`no single session matches '${session}'; list them with \`trailgate sessions\``), { code: 'TG_SESSION_NOT_FOUND' });
+    const records = log.readSession(id, o.bytes ? undefined : 'events');
+    if (o.json) {
+      for (const r of records) process.stdout.write(`${JSON.stringify(r.stream === 'bytes' ? { ...r, data: r.data.toString('base64') } : r)}\n`);
+      return;
+    }
+    printTable(['SEQ', 'TIME', 'TYPE', 'DETAIL'], records.map((r) => [String(r.seq), r.ts, r.type, summary(r)]));
+  } finally {
+    log.close();
+  }
+}
+
+/** One line per record for people; the JSON form is the complete one. */
+function summary(r: AuditRecord): string {
+  if (r.stream === 'bytes') return `${r.direction} ${r.data.length} bytes at ${r.offset}`;
+  const d = r.data as unknown as Record<string, unknown>;
+  switch (r.type) {
+    case 'command.started':
+      return `${d.protocol} ${oneLine(String(d.text))}${Array.isArray(d.parameters) ? ` params=${JSON.stringify(d.parameters)}` : ''}`;
+    case 'command.completed':
+      return `#${d.commandSeq} ${d.outcome} rows=${d.rows} ${d.durationMs}ms${d.sqlstate ? ` ${d.sqlstate} ${oneLine(String(d.error))}` : ''}`;
+    case 'auth.decided':
+      return `${d.outcome}${d.code ? ` ${d.code}` : ''}${r.identity ? ` ${r.identity.ci.repository ?? r.identity.subject}` : ''}`;
+    default:
+      return oneLine(JSON.stringify(d));
+  }
+}
+
+/** Recorded text is hostile: control characters would rewrite the operator's terminal. */
+function oneLine(s: string, max = 160): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}

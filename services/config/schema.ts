@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/** A secret is given inline, from an environment variable, or from a file; never only inline in production. */
+export const SecretRef = z.union([
+  z.string().min(1),
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+export const IssuerConfig = z
+  .object({
+    /** Short name used in events and policy. */
+    name: z.string().min(1),
+    /** Exact `iss` value expected in tokens. */
+    issuer: z.string().min(1),
+    /** Accepted `aud` values; at least one must be present in the token. */
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** How to read the CI claims: github, gitlab or generic. */
+    profile: z.enum(['github', 'gitlab', 'generic']).default('generic'),
+    /** JWKS endpoint; defaults to the issuer's OpenID discovery document. */
+    jwksUri: z.string().url().optional(),
+    /** Static JWKS file for issuers the gateway cannot reach. */
+    jwksFile: z.string().min(1).optional(),
+    /** Allowed signature algorithms; HMAC and `none` are never accepted. */
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'ES256', 'EdDSA']),
+  })
+  .strict()
+  .refine((i) => !(i.jwksUri && i.jwksFile), { message: 'set jwksUri or jwksFile, not both' });
+export type IssuerConfig = z.infer<typeof IssuerConfig>;
+
+export const PostgresTargetConfig = z
+  .object({
+    kind: z.literal('postgres').default('postgres'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    password: SecretRef.optional(),
+    /** TLS toward the backend: disable, require (encrypt, no verification) or verify-full. */
+    tls: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+    /** CA bundle for verify-full. */
+    caFile: z.string().optional(),
+    /** Add a sqlcommenter comment with the run's tags to each statement. */
+    sqlcommenter: z.boolean().default(false),
+  })
+  .strict();
+export type PostgresTargetConfig = z.infer<typeof PostgresTargetConfig>;
+
+export const TrailgateConfig = z
+  .object({
+    /** Where the embedded log, keys and generated certificates live. */
+    dataDir: z.string().min(1).default('.trailgate'),
+    /** Identifies this gateway instance in every record. */
+    instance: z.string().min(1).optional(),
+    identity: z
+      .object({
+        issuers: z.array(IssuerConfig).default([]),
+        clockSkewSeconds: z.number().int().min(0).max(300).default(60),
+        /** How long keys fetched from a JWKS endpoint stay usable while the issuer is unreachable. */
+        jwksCacheMaxAgeSeconds: z.number().int().min(60).default(3600),
+      })
+      .strict()
+      .default({ issuers: [], clockSkewSeconds: 60, jwksCacheMaxAgeSeconds: 3600 }),
+    postgres: z
+      .object({
+        listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(6432) }).strict().default({ host: '127.0.0.1', port: 6432 }),
+        tls: z
+          .object({
+            certFile: z.string().optional(),
+            keyFile: z.string().optional(),
+            /** Refuse clients that are not on loopback unless they use TLS. */
+            requireForRemote: z.boolean().default(true),
+          })
+          .strict()
+          .default({ requireForRemote: true }),
+        /** Largest client message accepted, in bytes; larger ones end the connection. */
+        maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+        /** Seconds a client has to finish the startup and authentication. */
+        authTimeoutSeconds: z.number().int().min(1).default(30),
+      })
+      .strict()
+      .default({ listen: { host: '127.0.0.1', port: 6432 }, tls: { requireForRemote: true }, maxMessageBytes: 64 * 1024 * 1024, authTimeoutSeconds: 30 }),
+    targets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'target names use letters, digits, _ . -'), PostgresTargetConfig).default({}),
+    recording: z
+      .object({
+        /** strict: a command reaches the target only after its event is on disk; async: recording may lag. */
+        mode: z.enum(['strict', 'async']).default('strict'),
+        /** fsync every batch so records also survive power loss, not only a crash of the gateway. */
+        fsync: z.boolean().default(false),
+        /** Bytes per recorded chunk before it is closed. */
+        chunkBytes: z.number().int().min(1024).default(64 * 1024),
+        /** Milliseconds a partly filled chunk may wait before it is written. */
+        chunkMillis: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .default({ mode: 'strict', fsync: false, chunkBytes: 64 * 1024, chunkMillis: 200 }),
+  })
+  .strict();
+export type TrailgateConfig = z.infer<typeof TrailgateConfig>;

@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
+import type { TrailgateConfig } from '../config/schema.js';
+import { DemoTarget } from '../dev/demo-target.js';
+import { DevIssuer } from '../dev/dev-issuer.js';
+import { TokenVerifier, type StaticIssuer } from './identity/token-verifier.js';
+import type { TargetEndpoint } from './postgres/backend-connection.js';
+import { CancelRegistry } from './postgres/cancel-registry.js';
+import { PostgresListener } from './postgres/postgres-listener.js';
+import { FORWARD_ALL, type StatementGate } from './postgres/statement-gate.js';
+import { loadOrCreateTlsContext } from './postgres/tls-material.js';
+import { LogWriter } from './recorder/log-writer.js';
+import { targetEndpoints } from './targets.js';
+
+export interface GatewayOptions {
+  config: TrailgateConfig;
+  /** Turns on the development issuer and the demo target. Never for production. */
+  dev?: boolean;
+  gate?: StatementGate;
+}
+
+export function embeddedLogFile(dataDir: string): string {
+  return join(dataDir, 'trailgate.db');
+}
+
+/** The gateway role: listeners, identity, targets and the recorder, wired from configuration. */
+export class Gateway {
+  private constructor(
+    readonly log: EmbeddedLog,
+    readonly writer: LogWriter,
+    readonly postgres: PostgresListener,
+    readonly postgresAddress: { host: string; port: number },
+    readonly targets: ReadonlyMap<string, TargetEndpoint>,
+    private readonly demo: DemoTarget | null,
+  ) {}
+
+  static async start(o: GatewayOptions): Promise<Gateway> {
+    const { config } = o;
+    const log = new EmbeddedLog(embeddedLogFile(config.dataDir), { synchronous: config.recording.fsync ? 'full' : 'normal' });
+    const writer = new LogWriter(log);
+    const extraIssuers: StaticIssuer[] = [];
+    const targets = targetEndpoints(config);
+    let demo: DemoTarget | null = null;
+    try {
+      if (o.dev) {
+        const dev = await DevIssuer.openOrCreate(config.dataDir);
+        extraIssuers.push({ config: dev.issuerConfig(), jwks: dev.jwks() });
+        if (!targets.has('demo')) {
+          demo = await DemoTarget.start(config.dataDir);
+          targets.set('demo', demo.endpoint);
+        }
+      }
+      const verifier = new TokenVerifier(config.identity, { extraIssuers });
+      const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
+      const postgres = new PostgresListener({
+        instance: config.instance ?? 'trailgate',
+        verifier,
+        targets,
+        gate: o.gate ?? FORWARD_ALL,
+        writer,
+        cancels: new CancelRegistry(),
+        tlsContext: tlsMaterial.context,
+        requireTlsForRemote: config.postgres.tls.requireForRemote,
+        maxMessageBytes: config.postgres.maxMessageBytes,
+        authTimeoutMs: config.postgres.authTimeoutSeconds * 1000,
+        chunkPolicy: { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis },
+        recordingMode: config.recording.mode,
+      });
+      const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
+      return new Gateway(log, writer, postgres, address, targets, demo);
+    } catch (err) {
+      await demo?.stop();
+      log.close();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.postgres.close();
+    this.writer.flushNow();
+    await this.demo?.stop();
+    this.log.close();
+  }
+}

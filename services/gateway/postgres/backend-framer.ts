@@ -1,0 +1,106 @@
+import { Be } from './protocol.js';
+
+export interface BackendMessageHandler {
+  /** A complete buffered message; return a buffer to send the client instead of it. */
+  message(type: number, body: Buffer): Buffer | undefined;
+  /** A streamed message (rows, copy data): only its type and size are seen, its bytes pass through. */
+  streamed(type: number, bodyLength: number): void;
+}
+
+/** Messages that can be large and need no inspection: forwarded as they arrive, never assembled. */
+const STREAMED = new Set<number>([Be.DataRow, Be.CopyData]);
+
+/**
+ * Frames the target's byte stream while forwarding it: returns the buffers to write to the client.
+ * Complete chunks pass through as one slice; only a message the handler replaces is rebuilt.
+ */
+export class BackendFramer {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Bytes still to pass through of a streamed message. */
+  private skipping = 0;
+
+  constructor(private readonly handler: BackendMessageHandler) {}
+
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let data = chunk;
+    let offset = 0;
+
+    if (this.skipping > 0) {
+      const n = Math.min(this.skipping, data.length);
+      this.skipping -= n;
+      offset = n;
+    } else if (this.heldBytes > 0) {
+      // Finish the held message header or body before looking at the rest of the chunk.
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes < 5) return out;
+      const head = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+      const type = head[0]!;
+      const total = head.readInt32BE(1) + 1;
+      if (STREAMED.has(type)) {
+        this.held = [];
+        this.heldBytes = 0;
+        this.handler.streamed(type, total - 5);
+        out.push(head.subarray(0, Math.min(total, head.length)));
+        if (head.length < total) {
+          this.skipping = total - head.length;
+          return out;
+        }
+        data = head;
+        offset = total;
+      } else {
+        if (head.length < total) {
+          this.held = [head];
+          return out;
+        }
+        this.held = [];
+        this.heldBytes = 0;
+        const replacement = this.handler.message(type, head.subarray(5, total));
+        out.push(replacement ?? head.subarray(0, total));
+        data = head;
+        offset = total;
+      }
+    }
+
+    let passStart = offset;
+    while (offset < data.length) {
+      if (data.length - offset < 5) {
+        this.hold(data.subarray(offset));
+        break;
+      }
+      const type = data[offset]!;
+      const total = data.readInt32BE(offset + 1) + 1;
+      if (STREAMED.has(type)) {
+        this.handler.streamed(type, total - 5);
+        if (data.length - offset < total) {
+          this.skipping = total - (data.length - offset);
+          offset = data.length;
+          break;
+        }
+        offset += total;
+        continue;
+      }
+      if (data.length - offset < total) {
+        this.hold(data.subarray(offset));
+        break;
+      }
+      const replacement = this.handler.message(type, data.subarray(offset + 5, offset + total));
+      if (replacement) {
+        if (offset > passStart) out.push(data.subarray(passStart, offset));
+        out.push(replacement);
+        passStart = offset + total;
+      }
+      offset += total;
+    }
+    const passEnd = this.heldBytes > 0 ? data.length - this.heldBytes : offset;
+    if (passEnd > passStart) out.push(data.subarray(passStart, passEnd));
+    return out;
+  }
+
+  private hold(rest: Buffer): void {
+    this.held = [rest];
+    this.heldBytes = rest.length;
+  }
+}

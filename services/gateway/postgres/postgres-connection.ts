@@ -1,0 +1,171 @@
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { JobIdentity, SessionContext } from '../../../events/index.js';
+import { newSessionId } from '../../../events/index.js';
+import { IdentityError } from '../identity/errors.js';
+import type { LogWriter } from '../recorder/log-writer.js';
+import { SessionRecorder, type ChunkPolicy } from '../recorder/session-recorder.js';
+import { applicationNameFor } from './application-name.js';
+import { connectTarget, sendCancel, TargetError, type TargetEndpoint } from './backend-connection.js';
+import { authenticationOk, backendKeyData, parameterStatus, readyForQuery } from './backend-writer.js';
+import type { CancelRegistry } from './cancel-registry.js';
+import { ClientHandshake } from './client-handshake.js';
+import { ProtocolError, SqlState } from './protocol.js';
+import { RelaySession } from './relay-session.js';
+import type { StatementGate } from './statement-gate.js';
+
+export interface PostgresGatewayDeps {
+  instance: string;
+  verifier: { verify(token: string | undefined): Promise<JobIdentity> };
+  targets: ReadonlyMap<string, TargetEndpoint>;
+  gate: StatementGate;
+  writer: LogWriter;
+  cancels: CancelRegistry;
+  tlsContext: tls.SecureContext | null;
+  requireTlsForRemote: boolean;
+  maxMessageBytes: number;
+  authTimeoutMs: number;
+  chunkPolicy: ChunkPolicy;
+  recordingMode: 'strict' | 'async';
+}
+
+/** Startup parameters passed on to the target; everything else (options, replication, role tricks) is dropped. */
+const FORWARDED_PARAMETERS = new Set(['client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path', 'standard_conforming_strings']);
+
+/** One client connection, from its first byte to its last: handshake, token, target, relay. */
+export async function servePostgresConnection(socket: net.Socket, deps: PostgresGatewayDeps, sessions: Set<RelaySession>): Promise<void> {
+  socket.setNoDelay(true);
+  const remote = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+  const context: SessionContext = { sessionId: newSessionId(), instance: deps.instance, protocol: 'postgres', target: null, identity: null, client: remote };
+  const recorder = new SessionRecorder(context, deps.writer, deps.chunkPolicy);
+  const handshake = new ClientHandshake(socket, { tlsContext: deps.tlsContext, requireTls: deps.requireTlsForRemote && !isLoopback(remote.address), maxMessageBytes: deps.maxMessageBytes });
+  const timer = setTimeout(() => {
+    handshake.reject(SqlState.InvalidAuthorization, `authentication not completed within ${deps.authTimeoutMs / 1000} s`);
+    socket.destroy();
+  }, deps.authTimeoutMs);
+
+  let started: { tls: boolean; requested: { database?: string; user?: string; applicationName?: string } } | null = null;
+  const refuse = (sqlstate: string, code: string, message: string, reason: 'auth-failed' | 'protocol-error' | 'target-unavailable', hint?: string) => {
+    handshake.reject(sqlstate, `${message} [${code}]`, hint);
+    if (!started) started = { tls: false, requested: {} };
+    recorder.event('session.started', { protocol: 'postgres', ...started });
+    if (reason === 'target-unavailable') recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token' });
+    else recorder.event('auth.decided', { outcome: 'rejected', method: 'oidc-token', code, reason: message });
+    recorder.event('session.ended', { reason, detail: `${code}: ${message}`, bytesFromClient: 0, bytesToClient: 0, commands: 0 });
+  };
+
+  try {
+    const hello = await handshake.run();
+    if (hello.kind === 'cancel') {
+      clearTimeout(timer);
+      socket.destroy();
+      await deps.cancels.find(hello.processId, hello.secretKey)?.cancel();
+      return;
+    }
+    const params = hello.parameters;
+    started = {
+      tls: hello.tls,
+      requested: {
+        ...(params.database !== undefined ? { database: params.database } : {}),
+        ...(params.user !== undefined ? { user: params.user } : {}),
+        ...(params.application_name !== undefined ? { applicationName: params.application_name } : {}),
+      },
+    };
+    if (params.replication !== undefined && params.replication !== 'false' && params.replication !== 'off' && params.replication !== '0') {
+      refuse(SqlState.FeatureNotSupported, 'TG_PG_REPLICATION', 'replication connections are not relayed by the gateway', 'protocol-error');
+      return;
+    }
+
+    let identity: JobIdentity;
+    try {
+      identity = await deps.verifier.verify(hello.password);
+    } catch (err) {
+      const e = err instanceof IdentityError ? err : new IdentityError('TG_AUTH_MALFORMED', 'the token could not be verified');
+      refuse(SqlState.InvalidAuthorization, e.code, `token rejected: ${e.message}`, 'auth-failed', 'pass the CI job\'s OIDC token as the password');
+      return;
+    }
+    context.identity = identity;
+    // The database name the client asks for names the target; the job never learns the real one.
+    const targetName = params.database ?? params.user ?? '';
+    const endpoint = deps.targets.get(targetName);
+    if (!endpoint) {
+      refuse(SqlState.InvalidCatalogName, 'TG_TARGET_UNKNOWN', `no target named '${targetName}' on this gateway; pass the target name as the database name`, 'auth-failed');
+      return;
+    }
+    context.target = { name: endpoint.name, kind: 'postgres' };
+
+    const applicationName = applicationNameFor(identity);
+    const forwarded: Record<string, string> = { application_name: applicationName };
+    for (const [k, v] of Object.entries(params)) if (FORWARDED_PARAMETERS.has(k)) forwarded[k] = v;
+
+    let link;
+    try {
+      link = await connectTarget(endpoint, forwarded, deps.authTimeoutMs);
+    } catch (err) {
+      const e = err instanceof TargetError ? err : new TargetError('TG_TARGET_UNREACHABLE', (err as Error).message);
+      refuse(SqlState.CannotConnect, e.code, `could not connect to target '${endpoint.name}': ${e.message}`, 'target-unavailable');
+      return;
+    }
+    clearTimeout(timer);
+
+    recorder.event('session.started', { protocol: 'postgres', ...started });
+    recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token' });
+    const serverVersion = link.parameters.find(([k]) => k === 'server_version')?.[1];
+    recorder.event('target.connected', {
+      host: endpoint.host,
+      port: endpoint.port,
+      database: endpoint.database,
+      user: endpoint.user,
+      tls: link.tls,
+      backendPid: link.processId,
+      applicationName,
+      ...(serverVersion ? { serverVersion } : {}),
+    });
+
+    const cancelKey = deps.cancels.issue({
+      cancel: async () => {
+        recorder.event('cancel.requested', { forwarded: true });
+        try {
+          await sendCancel(endpoint, link.processId, link.secretKey, deps.authTimeoutMs);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    });
+    const client = hello.socket;
+    handshake.detach();
+    const welcome = Buffer.concat([
+      authenticationOk(),
+      ...link.parameters.map(([k, v]) => parameterStatus(k, v)),
+      backendKeyData(cancelKey.processId, cancelKey.secretKey),
+      readyForQuery(link.status),
+    ]);
+    client.write(welcome);
+    recorder.bytes('server', welcome);
+
+    const relay = new RelaySession({
+      client,
+      target: link.socket,
+      framer: hello.framer,
+      recorder,
+      gate: deps.gate,
+      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity },
+      recordingMode: deps.recordingMode,
+    });
+    sessions.add(relay);
+    relay.start();
+    await relay.done;
+    sessions.delete(relay);
+    cancelKey.release();
+  } catch (err) {
+    clearTimeout(timer);
+    const pe = err instanceof ProtocolError ? err : new ProtocolError('TG_PG_STARTUP', (err as Error).message);
+    if (pe.code === 'TG_PG_CLIENT_GONE' && !started) return;
+    refuse(pe.sqlstate, pe.code, pe.message, pe.sqlstate === SqlState.InvalidAuthorization ? 'auth-failed' : 'protocol-error');
+  }
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}

@@ -1,0 +1,43 @@
+import net from 'node:net';
+import type { RelaySession } from './relay-session.js';
+import { servePostgresConnection, type PostgresGatewayDeps } from './postgres-connection.js';
+
+/** The Postgres front door: accepts clients and serves each connection on its own. */
+export class PostgresListener {
+  private readonly server: net.Server;
+  private readonly sessions = new Set<RelaySession>();
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly deps: PostgresGatewayDeps) {
+    this.server = net.createServer({ pauseOnConnect: false }, (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      // A failure in one connection must never take the listener down.
+      servePostgresConnection(socket, this.deps, this.sessions).catch(() => socket.destroy());
+    });
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address() as net.AddressInfo;
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Stops accepting, ends every open session with a recorded reason, and closes client sockets. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sessions) s.end('gateway-shutdown');
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
+}

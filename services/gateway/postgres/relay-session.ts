@@ -1,0 +1,319 @@
+import type net from 'node:net';
+import { serialize } from 'pg-protocol';
+import type { ParameterValue, SessionEndedData } from '../../../events/index.js';
+import type { SessionRecorder } from '../recorder/session-recorder.js';
+import { BackendFramer } from './backend-framer.js';
+import { decodeNotification } from './backend-messages.js';
+import { errorResponse } from './backend-writer.js';
+import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
+import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
+import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery } from './frontend-messages.js';
+import { Fe, ProtocolError, SqlState } from './protocol.js';
+import type { GateContext, GatedStatement, GateVerdict, StatementGate } from './statement-gate.js';
+
+/** What the target runs in place of a denied statement: it fails at parse time and has no effect. */
+const DENIED_STATEMENT = 'TRAILGATE_STATEMENT_DENIED';
+
+export interface RelayOptions {
+  client: net.Socket;
+  target: net.Socket;
+  framer: FrontendFramer;
+  recorder: SessionRecorder;
+  gate: StatementGate;
+  gateContext: GateContext;
+  /** `strict`: a command reaches the target only once its event is on disk. */
+  recordingMode: 'strict' | 'async';
+}
+
+interface PreparedStatement {
+  text: string;
+  parameterTypes: number[];
+}
+
+interface Portal {
+  statement: string;
+  parameters: ParameterValue[];
+}
+
+/**
+ * Relays one authenticated session: every client message is framed, recorded and passed through the
+ * gate before it reaches the target; every target message is framed and tracked on its way back.
+ */
+export class RelaySession {
+  private readonly tracker: CommandTracker;
+  private readonly backendFramer: BackendFramer;
+  private readonly statements = new Map<string, PreparedStatement>();
+  private readonly portals = new Map<string, Portal>();
+  private inbox: FrontendMessage[] = [];
+  private busy = false;
+  private ended = false;
+  private commands = 0;
+  private resolveEnded!: () => void;
+  readonly done: Promise<void> = new Promise((resolve) => (this.resolveEnded = resolve));
+
+  constructor(private readonly o: RelayOptions) {
+    this.tracker = new CommandTracker({
+      completed: (cmd, result) => o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result }),
+      notification: (body) => o.recorder.event('notification.received', decodeNotification(body)),
+      replaceError: (denial) => errorResponse({ severity: 'ERROR', ...denial }),
+    });
+    this.backendFramer = new BackendFramer(this.tracker);
+  }
+
+  start(): void {
+    const { client, target } = this.o;
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    target.on('data', (chunk: Buffer) => this.fromTarget(chunk));
+    client.on('drain', () => target.resume());
+    target.on('drain', () => client.resume());
+    client.on('close', () => this.end('client-disconnected'));
+    target.on('close', () => this.end('target-disconnected'));
+    client.on('error', () => this.end('client-disconnected'));
+    target.on('error', (err) => this.end('target-disconnected', err.message));
+    client.resume();
+    target.resume();
+    // Messages the client pipelined behind its password arrived before the relay started.
+    const early = this.o.framer.drain();
+    if (early.length) this.fromClient(early);
+  }
+
+  private fromClient(chunk: Buffer): void {
+    if (this.ended) return;
+    if (chunk.length) {
+      this.o.recorder.bytes('client', chunk);
+      this.o.framer.push(chunk);
+    }
+    let messages: FrontendMessage[];
+    try {
+      messages = this.o.framer.messages();
+    } catch (err) {
+      this.protocolFailure(err as Error);
+      return;
+    }
+    if (messages.length === 0) return;
+    this.inbox = this.inbox.length ? this.inbox.concat(messages) : messages;
+    if (!this.busy) void this.pump();
+  }
+
+  /** Handles queued client messages in order; a held statement or a durable write pauses the queue. */
+  private async pump(): Promise<void> {
+    this.busy = true;
+    try {
+      while (this.inbox.length && !this.ended) {
+        const batch = this.inbox;
+        this.inbox = [];
+        const out: Buffer[] = [];
+        let recorded = false;
+        for (let i = 0; i < batch.length; i++) {
+          const msg = batch[i]!;
+          const verdict = this.gateFor(msg);
+          let forward: Buffer | null;
+          if (verdict instanceof Promise) {
+            // Hold: stop reading from the client until the decision is in.
+            this.o.client.pause();
+            await this.send(out, recorded);
+            out.length = 0;
+            recorded = false;
+            forward = this.handle(msg, await verdict);
+            this.o.client.resume();
+          } else {
+            forward = this.handle(msg, verdict);
+          }
+          if (this.ended) return;
+          if (forward) appendSlice(out, forward);
+          if (isCommand(msg.type)) recorded = true;
+          if (msg.type === Fe.Terminate) break;
+        }
+        await this.send(out, recorded);
+      }
+    } catch (err) {
+      this.protocolFailure(err as Error);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async send(out: Buffer[], waitForDisk: boolean): Promise<void> {
+    if (out.length === 0) return;
+    if (waitForDisk && this.o.recordingMode === 'strict') await this.o.recorder.durable();
+    if (this.ended) return;
+    const target = this.o.target;
+    let flushed = true;
+    if (out.length === 1) flushed = target.write(out[0]!);
+    else {
+      target.cork();
+      for (const b of out) flushed = target.write(b);
+      target.uncork();
+    }
+    if (!flushed) this.o.client.pause();
+  }
+
+  /** Asks the gate about statements; everything else passes without a decision. */
+  private gateFor(msg: FrontendMessage): GateVerdict | Promise<GateVerdict> {
+    const statement = this.statementOf(msg);
+    return statement ? this.o.gate.check(statement, this.o.gateContext) : FORWARD;
+  }
+
+  private statementOf(msg: FrontendMessage): GatedStatement | null {
+    switch (msg.type) {
+      case Fe.Query:
+        return { protocol: 'simple', text: decodeQuery(msg.body) };
+      case Fe.Parse: {
+        const p = decodeParse(msg.body);
+        return { protocol: 'extended', text: p.text, statementName: p.name };
+      }
+      case Fe.FunctionCall:
+        return { protocol: 'function', text: `function call oid ${decodeFunctionCall(msg.body).oid}` };
+      default:
+        return null;
+    }
+  }
+
+  /** Records the message, tells the tracker what answer to expect, and returns what to forward. */
+  private handle(msg: FrontendMessage, verdict: GateVerdict): Buffer | null {
+    const denial: Denial | undefined = verdict.action === 'deny' ? denialOf(verdict) : undefined;
+    switch (msg.type) {
+      case Fe.Query: {
+        const text = decodeQuery(msg.body);
+        const command = this.startCommand({ protocol: 'simple', text });
+        this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
+        return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
+      }
+      case Fe.Parse: {
+        const p = decodeParse(msg.body);
+        if (denial) {
+          const command = this.startCommand({ protocol: 'extended', text: p.text, statementName: p.name, parameterTypes: p.parameterTypes });
+          this.expect({ kind: 'parse', command, denial });
+          return serialize.parse({ name: p.name, text: DENIED_STATEMENT, types: [] });
+        }
+        this.statements.set(p.name, { text: p.text, parameterTypes: p.parameterTypes });
+        this.expect({ kind: 'parse' });
+        return msg.raw;
+      }
+      case Fe.Bind: {
+        const b = decodeBind(msg.body);
+        this.portals.set(b.portal, { statement: b.statement, parameters: b.parameters });
+        this.expect({ kind: 'bind' });
+        return msg.raw;
+      }
+      case Fe.Execute: {
+        const e = decodeExecute(msg.body);
+        const portal = this.portals.get(e.portal);
+        const stmt = portal ? this.statements.get(portal.statement) : undefined;
+        const command = this.startCommand({
+          protocol: 'extended',
+          text: stmt?.text ?? '',
+          ...(portal?.statement ? { statementName: portal.statement } : {}),
+          ...(e.portal ? { portal: e.portal } : {}),
+          ...(portal?.parameters.length ? { parameters: portal.parameters } : {}),
+          ...(stmt?.parameterTypes.length ? { parameterTypes: stmt.parameterTypes } : {}),
+        });
+        this.expect({ kind: 'execute', command });
+        return msg.raw;
+      }
+      case Fe.Describe:
+        decodeDescribeOrClose(msg.body);
+        this.expect({ kind: 'describe' });
+        return msg.raw;
+      case Fe.Close: {
+        const c = decodeDescribeOrClose(msg.body);
+        if (c.kind === 'S') this.statements.delete(c.name);
+        else this.portals.delete(c.name);
+        this.expect({ kind: 'close' });
+        return msg.raw;
+      }
+      case Fe.Sync:
+        // The unnamed portal and statement live until the next Parse/Bind; named ones until Close.
+        this.expect({ kind: 'sync' });
+        return msg.raw;
+      case Fe.FunctionCall: {
+        const command = this.startCommand({ protocol: 'function', text: `function call oid ${decodeFunctionCall(msg.body).oid}`, functionOid: decodeFunctionCall(msg.body).oid });
+        this.expect({ kind: 'function', command, ...(denial ? { denial } : {}) });
+        return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
+      }
+      case Fe.Flush:
+      case Fe.CopyData:
+      case Fe.CopyDone:
+      case Fe.CopyFail:
+        return msg.raw;
+      case Fe.Terminate:
+        this.o.target.write(msg.raw);
+        this.end('client-terminated');
+        return null;
+      default:
+        throw new ProtocolError('TG_PG_UNEXPECTED_MESSAGE', `unexpected client message type '${String.fromCharCode(msg.type)}' after authentication`);
+    }
+  }
+
+  private startCommand(data: Parameters<SessionRecorder['event']>[1] & { protocol: 'simple' | 'extended' | 'function'; text: string }): ActiveCommand {
+    this.commands++;
+    const seq = this.o.recorder.event('command.started', data);
+    return { seq, startedAt: process.hrtime.bigint(), tags: [], dataRows: 0, copyBytes: 0 };
+  }
+
+  private expect(p: Pending): void {
+    this.tracker.expect(p);
+  }
+
+  private fromTarget(chunk: Buffer): void {
+    let out: Buffer[];
+    try {
+      out = this.backendFramer.push(chunk);
+    } catch (err) {
+      this.end('target-disconnected', `unreadable target message: ${(err as Error).message}`);
+      return;
+    }
+    const client = this.o.client;
+    let flushed = true;
+    for (const b of out) {
+      this.o.recorder.bytes('server', b);
+      flushed = client.write(b);
+    }
+    if (!flushed) this.o.target.pause();
+  }
+
+  /** A malformed client message ends this connection with an error the client can read. */
+  private protocolFailure(err: Error): void {
+    if (this.ended) return;
+    const pe = err instanceof ProtocolError ? err : new ProtocolError('TG_PG_INTERNAL', err.message, SqlState.InternalError);
+    const reply = errorResponse({ severity: 'FATAL', sqlstate: pe.sqlstate, message: `${pe.message} [${pe.code}]` });
+    this.o.recorder.bytes('server', reply);
+    this.o.client.end(reply);
+    this.end('protocol-error', `${pe.code}: ${pe.message}`);
+  }
+
+  end(reason: SessionEndedData['reason'], detail?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { recorder } = this.o;
+    for (const cmd of this.tracker.abandon()) {
+      recorder.event('command.completed', { commandSeq: cmd.seq, outcome: 'error', durationMs: 0, tags: cmd.tags, rows: cmd.dataRows, error: `session ended before the target answered (${reason})` });
+    }
+    recorder.closeChunks();
+    const counts = recorder.byteCounts;
+    recorder.event('session.ended', { reason, ...(detail ? { detail } : {}), bytesFromClient: counts.client, bytesToClient: counts.server, commands: this.commands });
+    this.o.target.end();
+    if (!this.o.client.destroyed) this.o.client.end();
+    this.resolveEnded();
+  }
+}
+
+const FORWARD: GateVerdict = { action: 'forward' };
+
+function isCommand(type: number): boolean {
+  return type === Fe.Query || type === Fe.Execute || type === Fe.FunctionCall || type === Fe.Parse;
+}
+
+function denialOf(v: Extract<GateVerdict, { action: 'deny' }>): Denial {
+  return { sqlstate: v.sqlstate, message: v.message, ...(v.detail ? { detail: v.detail } : {}), ...(v.hint ? { hint: v.hint } : {}) };
+}
+
+/** Joins a forwarded message to the previous one when they are adjacent in the same chunk. */
+function appendSlice(out: Buffer[], b: Buffer): void {
+  const last = out[out.length - 1];
+  if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
+    out[out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
+  } else {
+    out.push(b);
+  }
+}
