@@ -17,6 +17,8 @@ export interface GatewayOptions {
   /** Turns on the development issuer and the demo target. Never for production. */
   dev?: boolean;
   gate?: StatementGate;
+  /** Issuers with keys held in memory, besides the configured ones (tests, embedding). */
+  extraIssuers?: StaticIssuer[];
 }
 
 export function embeddedLogFile(dataDir: string): string {
@@ -38,7 +40,7 @@ export class Gateway {
     const { config } = o;
     const log = new EmbeddedLog(embeddedLogFile(config.dataDir), { synchronous: config.recording.fsync ? 'full' : 'normal' });
     const writer = new LogWriter(log);
-    const extraIssuers: StaticIssuer[] = [];
+    const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
     const targets = targetEndpoints(config);
     let demo: DemoTarget | null = null;
     try {

@@ -26,6 +26,8 @@ export class BackendFramer {
     const out: Buffer[] = [];
     let data = chunk;
     let offset = 0;
+    // Start of the bytes that pass through unchanged; the rest of a streamed message is among them.
+    let passStart = 0;
 
     if (this.skipping > 0) {
       const n = Math.min(this.skipping, data.length);
@@ -50,6 +52,7 @@ export class BackendFramer {
         }
         data = head;
         offset = total;
+        passStart = total;
       } else {
         if (head.length < total) {
           this.held = [head];
@@ -61,10 +64,10 @@ export class BackendFramer {
         out.push(replacement ?? head.subarray(0, total));
         data = head;
         offset = total;
+        passStart = total;
       }
     }
 
-    let passStart = offset;
     while (offset < data.length) {
       if (data.length - offset < 5) {
         this.hold(data.subarray(offset));

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { SessionContext } from '../../../events/index.js';
 import type { EmbeddedLog, PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
 
@@ -5,14 +6,16 @@ import type { EmbeddedLog, PendingRecord } from '../../../connectors/embedded-lo
  * Collects records from every session and writes them in one transaction per turn of the event loop,
  * so that many records share one durable write.
  */
-export class LogWriter {
+export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]] }> {
   private records: PendingRecord[] = [];
   private sessions: SessionContext[] = [];
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private scheduled = false;
   private failure: Error | null = null;
 
-  constructor(private readonly log: EmbeddedLog) {}
+  constructor(private readonly log: EmbeddedLog) {
+    super();
+  }
 
   openSession(ctx: SessionContext): void {
     this.sessions.push(ctx);
@@ -44,6 +47,7 @@ export class LogWriter {
     try {
       this.log.writeBatch(sessions, records);
       this.settle(null);
+      this.emit('written', records);
     } catch (err) {
       this.failure = new Error(`TG_RECORDING_FAILED: the event log could not be written (${(err as Error).message}); check disk space and permissions of ${this.log.file}`);
       this.settle(this.failure);

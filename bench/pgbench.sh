@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# pgbench read-only throughput/latency: direct Postgres vs PgBouncer vs the Trailgate gateway.
+#
+#   npm run bench:pg            (or: bash bench/pgbench.sh)
+#
+# Env: BENCH_SECONDS (per run, default 20), BENCH_SCALE (default 10),
+#      BENCH_WARMUP_SECONDS (default 5).
+# Needs bench/gateway-hook.sh defining gateway_start / gateway_stop (see bench/README.md).
+# Results: bench/results/pgbench-<UTC timestamp>.md (also printed to stdout).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_DIR="$REPO_ROOT/bench"
+HOOK="$BENCH_DIR/gateway-hook.sh"
+RESULTS_DIR="$BENCH_DIR/results"
+SERVICES="$REPO_ROOT/tests/services"
+export TRAILGATE_TEST_STATE="$BENCH_DIR/.work"
+LOG_DIR="$TRAILGATE_TEST_STATE/logs"
+
+SECS="${BENCH_SECONDS:-20}"
+SCALE="${BENCH_SCALE:-10}"
+WARMUP="${BENCH_WARMUP_SECONDS:-5}"
+MODES=(simple prepared)
+CLIENTS=(8 1)
+PATHS=(direct pgbouncer gateway)
+
+log() { echo "[bench] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Fail before starting anything: a benchmark without the gateway is not the benchmark.
+[[ -f "$HOOK" ]] || die "bench/gateway-hook.sh missing: it must define gateway_start and gateway_stop (see bench/README.md)"
+# shellcheck source=/dev/null
+. "$HOOK"
+if ! declare -F gateway_start >/dev/null || ! declare -F gateway_stop >/dev/null; then
+  die "bench/gateway-hook.sh must define shell functions gateway_start and gateway_stop"
+fi
+
+GW_STARTED=0
+cleanup() {
+  local rc=$?
+  set +e
+  if (( GW_STARTED )); then gateway_stop; fi
+  bash "$SERVICES/pgbouncer.sh" stop
+  bash "$SERVICES/postgres.sh" stop
+  exit "$rc"
+}
+trap cleanup EXIT
+# Turn signals into a normal exit so the EXIT trap tears everything down.
+trap 'exit 130' INT TERM
+
+bash "$SERVICES/postgres.sh" start
+bash "$SERVICES/pgbouncer.sh" start
+set -a
+# shellcheck source=/dev/null
+. "$TRAILGATE_TEST_STATE/postgres.env"
+# shellcheck source=/dev/null
+. "$TRAILGATE_TEST_STATE/pgbouncer.env"
+set +a
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+
+# Debian ships pgbench in the server package dir, not always on PATH.
+PGBENCH="$TG_PG_BINDIR/pgbench"
+[[ -x "$PGBENCH" ]] || PGBENCH="$(command -v pgbench || true)"
+[[ -x "$PGBENCH" ]] || die "pgbench not found (expected $TG_PG_BINDIR/pgbench)"
+
+log "initialising pgbench data (scale $SCALE)"
+PGPASSWORD="$TG_PG_APP_PASSWORD" "$PGBENCH" -i -q -s "$SCALE" \
+  -h "$TG_PG_HOST" -p "$TG_PG_PORT" -U "$TG_PG_APP_USER" "$TG_PG_DB" >"$LOG_DIR/init.log" 2>&1 \
+  || { cat "$LOG_DIR/init.log" >&2; die "pgbench -i failed"; }
+
+log "starting gateway via bench/gateway-hook.sh"
+GW_STARTED=1
+gateway_start
+for v in TG_GW_PORT PGPASSWORD_GW TG_GW_TARGET; do
+  [[ -n "${!v:-}" ]] || die "gateway_start did not export $v"
+done
+GW_HOST="${TG_GW_HOST:-127.0.0.1}"
+GW_USER="${TG_GW_USER:-$TG_PG_APP_USER}"
+
+# Sets CONN_* for a path name.
+connection_for() {
+  case "$1" in
+    direct) CONN_HOST="$TG_PG_HOST" CONN_PORT="$TG_PG_PORT" CONN_USER="$TG_PG_APP_USER" CONN_DB="$TG_PG_DB" CONN_PW="$TG_PG_APP_PASSWORD" ;;
+    pgbouncer) CONN_HOST="$TG_PGB_HOST" CONN_PORT="$TG_PGB_PORT" CONN_USER="$TG_PG_APP_USER" CONN_DB="$TG_PG_DB" CONN_PW="$TG_PG_APP_PASSWORD" ;;
+    gateway) CONN_HOST="$GW_HOST" CONN_PORT="$TG_GW_PORT" CONN_USER="$GW_USER" CONN_DB="$TG_GW_TARGET" CONN_PW="$PGPASSWORD_GW" ;;
+  esac
+}
+
+# -n: skip pgbench's pre-run VACUUM (done once by -i); it would otherwise run through each path.
+run_pgbench() { # path mode clients seconds logfile
+  local jobs=$(( $3 < 2 ? 1 : 2 ))
+  connection_for "$1"
+  PGPASSWORD="$CONN_PW" "$PGBENCH" -n -S -M "$2" -c "$3" -j "$jobs" -T "$4" \
+    -h "$CONN_HOST" -p "$CONN_PORT" -U "$CONN_USER" "$CONN_DB" >"$5" 2>&1
+}
+
+log "warm-up (${WARMUP}s, not recorded)"
+run_pgbench direct simple 2 "$WARMUP" "$LOG_DIR/warmup.log" || { cat "$LOG_DIR/warmup.log" >&2; die "warm-up failed"; }
+
+PGBOUNCER_BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+PGB_VERSION="$("$PGBOUNCER_BIN" --version 2>/dev/null | awk 'NR == 1 { print $2 }')"
+# PgBouncer < 1.21 can't track protocol-level prepared statements in transaction mode.
+PGB_PREPARED_OK=0
+if [[ "$(printf '%s\n' 1.21 "$PGB_VERSION" | sort -V | head -n 1)" == 1.21 ]]; then PGB_PREPARED_OK=1; fi
+
+declare -A TPS LAT
+FAILURES=0
+UNSUPPORTED=0
+for mode in "${MODES[@]}"; do
+  for clients in "${CLIENTS[@]}"; do
+    # Paths are interleaved per (mode, clients) so drift on the machine hits all of them alike.
+    for path in "${PATHS[@]}"; do
+      key="$mode|$path|$clients"
+      logfile="$LOG_DIR/$path-$mode-c$clients.log"
+      log "run: $path, -M $mode, $clients client(s), ${SECS}s"
+      if run_pgbench "$path" "$mode" "$clients" "$SECS" "$logfile"; then
+        TPS[$key]="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$logfile")"
+        LAT[$key]="$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' "$logfile")"
+      fi
+      if [[ -z "${TPS[$key]:-}" && "$path/$mode" == pgbouncer/prepared ]] && (( ! PGB_PREPARED_OK )); then
+        log "pgbouncer $PGB_VERSION cannot do -M prepared in transaction mode here; marked unsupported"
+        TPS[$key]='unsupported*' LAT[$key]='unsupported*'
+        UNSUPPORTED=1
+      elif [[ -z "${TPS[$key]:-}" || -z "${LAT[$key]:-}" ]]; then
+        log "run failed: $key (log: $logfile); last lines:"
+        tail -n 5 "$logfile" >&2 || true
+        TPS[$key]=FAILED LAT[$key]=FAILED
+        FAILURES=$((FAILURES + 1))
+      fi
+    done
+  done
+done
+
+ratio() { # a b -> a/b with 2 decimals, or n/a
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "n/a" }'
+}
+
+first_line() { "$@" 2>/dev/null | head -n 1 || true; }
+
+CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
+[[ -n "$CPU_MODEL" ]] || CPU_MODEL="$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
+COMMIT="$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'none (no commits)')"
+if [[ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n 1)" ]]; then COMMIT="$COMMIT (dirty tree)"; fi
+
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$RESULTS_DIR"
+OUT="$RESULTS_DIR/pgbench-$STAMP.md"
+
+{
+  echo "# pgbench: direct vs PgBouncer vs Trailgate gateway"
+  echo
+  echo "Run at $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $COMMIT."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPUs (nproc): $(nproc)"
+  echo "- CPU model: ${CPU_MODEL:-unknown}"
+  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+  echo "- Kernel: $(uname -r)"
+  echo "- PostgreSQL: $(first_line "$TG_PG_BINDIR/postgres" --version)"
+  echo "- PgBouncer: $(first_line "$PGBOUNCER_BIN" --version)"
+  echo "- Node: $(first_line node --version)"
+  echo
+  echo "## Setup"
+  echo
+  echo "- Workload: \`pgbench -S\` (select-only), scale $SCALE, ${SECS}s per run, -j 2 for 8 clients / -j 1 for 1 client"
+  echo "- Everything on one machine over 127.0.0.1 TCP; Postgres with fsync=off, max_connections=200"
+  echo "- PgBouncer: pool_mode=transaction, default_pool_size=20, auth scram-sha-256"
+  echo "- Gateway: ${TG_GW_DESCRIPTION:-started by bench/gateway-hook.sh}"
+  echo "- TPS excludes initial connection time; latency is pgbench's average"
+  echo
+  echo "## Results"
+  echo
+  echo "| mode | path | clients | TPS | avg latency (ms) |"
+  echo "|---|---|---:|---:|---:|"
+  for mode in "${MODES[@]}"; do
+    for clients in "${CLIENTS[@]}"; do
+      for path in "${PATHS[@]}"; do
+        key="$mode|$path|$clients"
+        echo "| $mode | $path | $clients | ${TPS[$key]} | ${LAT[$key]} |"
+      done
+    done
+  done
+  if (( UNSUPPORTED )); then
+    echo
+    echo "\\* PgBouncer $PGB_VERSION (< 1.21) does not track protocol-level prepared statements in transaction"
+    echo "pooling mode, so \`-M prepared\` fails once a client lands on another server connection."
+  fi
+  echo
+  echo "## Gateway ratios"
+  echo
+  echo "TPS ratio > 1 means the gateway is faster; latency ratio > 1 means the gateway is slower."
+  echo
+  echo "| mode | clients | TPS gw/direct | TPS gw/pgbouncer | latency gw/direct | latency gw/pgbouncer |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for mode in "${MODES[@]}"; do
+    for clients in "${CLIENTS[@]}"; do
+      g="$mode|gateway|$clients" d="$mode|direct|$clients" b="$mode|pgbouncer|$clients"
+      echo "| $mode | $clients | $(ratio "${TPS[$g]}" "${TPS[$d]}") | $(ratio "${TPS[$g]}" "${TPS[$b]}") | $(ratio "${LAT[$g]}" "${LAT[$d]}") | $(ratio "${LAT[$g]}" "${LAT[$b]}") |"
+    done
+  done
+  if (( FAILURES )); then
+    echo
+    echo "**$FAILURES run(s) failed**; see the pgbench logs in bench/.work/logs (replaced by the next run)."
+  fi
+} >"$OUT"
+
+cat "$OUT"
+log "results written to ${OUT#"$REPO_ROOT"/}"
+(( FAILURES == 0 )) || die "$FAILURES pgbench run(s) failed"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: static checks, then every test against real services that this script starts.
+# A service that cannot start fails the run; nothing is skipped for want of one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TRAILGATE_TEST_STATE="${TRAILGATE_TEST_STATE:-$PWD/.test-state}"
+mkdir -p "$TRAILGATE_TEST_STATE"
+
+[ -d node_modules ] || npm ci
+
+echo "== typecheck and lint"
+npm run --silent typecheck
+npm run --silent lint
+npm run --silent build
+
+echo "== services"
+cleanup() { bash tests/services/postgres.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+bash tests/services/postgres.sh start
+set -a
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/postgres.env"
+set +a
+
+echo "== tests"
+mapfile -t files < <(find tests/unit tests/integration -name '*.test.ts' | sort)
+status=0
+node --import tsx --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$TRAILGATE_TEST_STATE/results.tap" \
+  "${files[@]}" || status=$?
+
+passed=$(grep -E '^# pass ' "$TRAILGATE_TEST_STATE/results.tap" | awk '{print $3}' | tail -n1)
+failed=$(grep -E '^# fail ' "$TRAILGATE_TEST_STATE/results.tap" | awk '{print $3}' | tail -n1)
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$status"

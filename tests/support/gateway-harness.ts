@@ -1,0 +1,129 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { AuditRecord, EventRecord, EventType } from '../../events/index.js';
+import { validateConfig } from '../../services/config/load.js';
+import type { IssuerConfig } from '../../services/config/schema.js';
+import { DevIssuer, type MintOptions } from '../../services/dev/dev-issuer.js';
+import { Gateway } from '../../services/gateway/gateway.js';
+import type { StatementGate } from '../../services/gateway/postgres/statement-gate.js';
+import { postgresService, type PostgresService } from './test-env.js';
+
+export interface HarnessOptions {
+  gate?: StatementGate;
+  issuers?: IssuerConfig[];
+  maxMessageBytes?: number;
+  recordingMode?: 'strict' | 'async';
+}
+
+/** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
+export class GatewayHarness {
+  private constructor(
+    readonly gateway: Gateway,
+    readonly issuer: DevIssuer,
+    readonly pg: PostgresService,
+    readonly dataDir: string,
+  ) {}
+
+  static async start(o: HarnessOptions = {}): Promise<GatewayHarness> {
+    const pgService = postgresService();
+    const dataDir = mkdtempSync(join(tmpdir(), 'trailgate-test-'));
+    const issuer = await DevIssuer.openOrCreate(dataDir);
+    const config = validateConfig({
+      dataDir,
+      instance: 'test-gw',
+      identity: { issuers: o.issuers ?? [] },
+      postgres: { listen: { host: '127.0.0.1', port: 0 }, ...(o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {}) },
+      targets: {
+        app: { host: pgService.host, port: pgService.port, database: pgService.database, user: pgService.appUser, password: { env: 'TG_PG_APP_PASSWORD' } },
+      },
+      recording: { mode: o.recordingMode ?? 'strict' },
+    });
+    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
+    return new GatewayHarness(gateway, issuer, pgService, dataDir);
+  }
+
+  get port(): number {
+    return this.gateway.postgresAddress.port;
+  }
+
+  token(o: MintOptions = {}): Promise<string> {
+    return this.issuer.mint(o);
+  }
+
+  /** A `pg` client connected through the gateway with a fresh token. */
+  async client(o: { token?: string; target?: string; ssl?: boolean } = {}): Promise<pg.Client> {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: this.port,
+      database: o.target ?? 'app',
+      user: 'ci',
+      password: o.token ?? (await this.token()),
+      ssl: o.ssl ? { rejectUnauthorized: false } : false,
+    });
+    await client.connect();
+    return client;
+  }
+
+  /** A client straight to PostgreSQL, for checking what the target saw. */
+  async directSuperuser(): Promise<pg.Client> {
+    const client = new pg.Client({ host: this.pg.host, port: this.pg.port, database: this.pg.database, user: this.pg.superUser, password: this.pg.superPassword });
+    await client.connect();
+    return client;
+  }
+
+  /** Everything recorded for a session, after pending writes reached the log. */
+  records(sessionId: string): AuditRecord[] {
+    this.gateway.writer.flushNow();
+    return this.gateway.log.readSession(sessionId);
+  }
+
+  events(sessionId: string): EventRecord[] {
+    return this.records(sessionId).filter((r): r is EventRecord => r.stream === 'events');
+  }
+
+  /** Resolves with the events of the first session that ends and matches (clients close asynchronously). */
+  endedSession(predicate: (events: EventRecord[]) => boolean = () => true, timeoutMs = 15_000): Promise<EventRecord[]> {
+    return new Promise((resolve, reject) => {
+      const writer = this.gateway.writer;
+      const check = (records: { sessionId: string; stream: string; type?: string }[]) => {
+        for (const r of records) {
+          if (r.stream !== 'events' || r.type !== 'session.ended') continue;
+          const events = this.gateway.log.readSession(r.sessionId).filter((x): x is EventRecord => x.stream === 'events');
+          if (!predicate(events)) continue;
+          clearTimeout(timer);
+          writer.off('written', check);
+          resolve(events);
+          return;
+        }
+      };
+      const timer = setTimeout(() => {
+        writer.off('written', check);
+        reject(new Error('no session ended and matched within the time limit'));
+      }, timeoutMs);
+      writer.on('written', check);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.gateway.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export function ofType<T extends EventType>(events: EventRecord[], type: T): EventRecord<T>[] {
+  return events.filter((e): e is EventRecord<T> => e.type === type);
+}
+
+/** The session of a live `pg` client: the one whose target.connected names its backend pid. */
+export async function sessionOf(h: GatewayHarness, client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const pid = rows[0]!.pid;
+  h.gateway.writer.flushNow();
+  for (const s of h.gateway.log.listSessions(1000)) {
+    const connected = ofType(h.events(s.sessionId), 'target.connected')[0];
+    if (connected?.data.backendPid === pid) return s.sessionId;
+  }
+  throw new Error(`no recorded session for backend pid ${pid}`);
+}
