@@ -61,6 +61,10 @@ export class ClientHandshake {
         this.socket.write(negotiateProtocolVersion(PROTOCOL_3_0, unsupported));
         for (const k of unsupported) delete parameters[k];
       }
+      const replication = parameters.replication;
+      if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
+        throw new ProtocolError('TG_PG_REPLICATION', 'replication connections are not relayed: they bypass statement policy and recording', SqlState.FeatureNotSupported);
+      }
       if (this.o.requireTls && !this.tls) {
         throw new ProtocolError('TG_PG_TLS_REQUIRED', 'the gateway requires TLS for connections that are not on loopback: connect with sslmode=require (or verify-full)', SqlState.InvalidAuthorization);
       }
@@ -71,7 +75,10 @@ export class ClientHandshake {
   /** Sends a fatal error to the client in its own protocol, then closes. */
   reject(sqlstate: string, message: string, hint?: string): void {
     if (this.socket.destroyed) return;
-    this.socket.end(errorResponse({ severity: 'FATAL', sqlstate, message, ...(hint ? { hint } : {}) }));
+    const socket = this.socket;
+    socket.end(errorResponse({ severity: 'FATAL', sqlstate, message, ...(hint ? { hint } : {}) }));
+    // A client that never closes its side must not keep the connection open.
+    setTimeout(() => socket.destroy(), 5000).unref();
   }
 
   private async askPassword(): Promise<string | undefined> {

@@ -39,14 +39,15 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
   const context: SessionContext = { sessionId: newSessionId(), instance: deps.instance, protocol: 'postgres', target: null, identity: null, client: remote };
   const recorder = new SessionRecorder(context, deps.writer, deps.chunkPolicy);
   const handshake = new ClientHandshake(socket, { tlsContext: deps.tlsContext, requireTls: deps.requireTlsForRemote && !isLoopback(remote.address), maxMessageBytes: deps.maxMessageBytes });
+  let timedOut = false;
   const timer = setTimeout(() => {
-    handshake.reject(SqlState.InvalidAuthorization, `authentication not completed within ${deps.authTimeoutMs / 1000} s`);
-    socket.destroy();
+    timedOut = true;
+    handshake.reject(SqlState.InvalidAuthorization, `authentication not completed within ${deps.authTimeoutMs / 1000} s [TG_AUTH_TIMEOUT]`);
   }, deps.authTimeoutMs);
 
   let started: { tls: boolean; requested: { database?: string; user?: string; applicationName?: string } } | null = null;
   const refuse = (sqlstate: string, code: string, message: string, reason: 'auth-failed' | 'protocol-error' | 'target-unavailable', hint?: string) => {
-    handshake.reject(sqlstate, `${message} [${code}]`, hint);
+    if (!timedOut) handshake.reject(sqlstate, `${message} [${code}]`, hint);
     if (!started) started = { tls: false, requested: {} };
     recorder.event('session.started', { protocol: 'postgres', ...started });
     if (reason === 'target-unavailable') recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token' });
@@ -71,11 +72,6 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
         ...(params.application_name !== undefined ? { applicationName: params.application_name } : {}),
       },
     };
-    if (params.replication !== undefined && params.replication !== 'false' && params.replication !== 'off' && params.replication !== '0') {
-      refuse(SqlState.FeatureNotSupported, 'TG_PG_REPLICATION', 'replication connections are not relayed by the gateway', 'protocol-error');
-      return;
-    }
-
     let identity: JobIdentity;
     try {
       identity = await deps.verifier.verify(hello.password);
@@ -160,7 +156,12 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     cancelKey.release();
   } catch (err) {
     clearTimeout(timer);
-    const pe = err instanceof ProtocolError ? err : new ProtocolError('TG_PG_STARTUP', (err as Error).message);
+    const pe = timedOut
+      ? new ProtocolError('TG_AUTH_TIMEOUT', `authentication not completed within ${deps.authTimeoutMs / 1000} s`, SqlState.InvalidAuthorization)
+      : err instanceof ProtocolError
+        ? err
+        : new ProtocolError('TG_PG_STARTUP', (err as Error).message);
+    // A connection that closes before saying anything (a health check, a port scan) is not a session.
     if (pe.code === 'TG_PG_CLIENT_GONE' && !started) return;
     refuse(pe.sqlstate, pe.code, pe.message, pe.sqlstate === SqlState.InvalidAuthorization ? 'auth-failed' : 'protocol-error');
   }
