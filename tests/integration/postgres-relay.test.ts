@@ -6,10 +6,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { GatewayHarness, ofType, sessionOf } from '../support/gateway-harness.js';
 
-const run = promisify(execFile);
 let h: GatewayHarness;
 
 before(async () => {

@@ -1,0 +1,115 @@
+/**
+ * The README's quick start, as a newcomer runs it: the built CLI, `trailgate up --dev` with the
+ * example configuration, a token from `trailgate token`, real psql, then `sessions` and `events`.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+const repo = resolve(import.meta.dirname, '../..');
+const cli = join(repo, 'bin/trailgate.js');
+let dir: string;
+let config: string;
+let gateway: ChildProcess;
+let port: number;
+
+/** Starts `trailgate up --dev` and resolves once it prints where it listens. */
+function startGateway(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    gateway = spawn(process.execPath, [cli, '--config', config, 'up', '--dev'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`trailgate up did not report readiness:\n${out}`)), 120_000);
+    gateway.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /postgres\s+127\.0\.0\.1:(\d+)/.exec(out);
+      if (m && out.includes('try it:')) {
+        clearTimeout(timer);
+        resolvePort(Number(m[1]));
+      }
+    });
+    gateway.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    gateway.once('exit', (code) => reject(new Error(`trailgate up exited with ${code}:\n${out}`)));
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trailgate-quickstart-'));
+  config = join(dir, 'trailgate.yaml');
+  copyFileSync(join(repo, 'trailgate.yaml'), config);
+  // Port 0: the example's fixed 6432 may be taken on a developer machine.
+  writeFileSync(config, readFileSync(config, 'utf8').replace('port: 6432', 'port: 0'));
+  port = await startGateway();
+});
+
+after(async () => {
+  if (gateway.exitCode === null) {
+    const exited = new Promise((r) => gateway.once('exit', r));
+    gateway.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function trailgate(...args: string[]): Promise<string> {
+  const { stdout } = await exec(process.execPath, [cli, '--config', config, ...args], { cwd: dir });
+  return stdout;
+}
+
+describe('quick start', () => {
+  it('takes a newcomer from nothing to a recorded psql session', async () => {
+    const token = (await trailgate('token', '--repository', 'acme/payments', '--workflow', 'deploy')).trim();
+    assert.equal(token.split('.').length, 3);
+    const { stdout } = await exec('psql', ['-X', '-At', `host=127.0.0.1 port=${port} dbname=demo user=ci sslmode=require`, '-c', 'select service, version from deployments'], {
+      env: { ...process.env, PGPASSWORD: token },
+    });
+    assert.equal(stdout.trim(), 'payments|v1.0.0');
+
+    const sessions = (await trailgate('sessions', '--json')).trim().split('\n').map((l) => JSON.parse(l));
+    const mine = sessions.find((s) => s.context.identity?.ci.repository === 'acme/payments' && s.commands === 1);
+    assert.ok(mine, 'the session is listed with its repository');
+    assert.equal(mine.context.target.name, 'demo');
+
+    const table = await trailgate('sessions');
+    assert.match(table.split('\n')[0]!, /^SESSION\s+STARTED\s+TARGET\s+REPOSITORY/);
+    assert.ok(table.includes(mine.sessionId));
+
+    const events = (await trailgate('events', mine.sessionId.slice(0, 18), '--json')).trim().split('\n').map((l) => JSON.parse(l));
+    const types = events.map((e) => e.type);
+    assert.deepEqual(types.slice(0, 3), ['session.started', 'auth.decided', 'target.connected']);
+    const cmd = events.find((e) => e.type === 'command.started');
+    assert.equal(cmd.data.text, 'select service, version from deployments');
+    assert.equal(cmd.identity.ci.workflow, 'deploy');
+    assert.ok(events.some((e) => e.type === 'command.completed' && e.data.rows === 1));
+    assert.ok(!JSON.stringify(events).includes(token));
+  });
+
+  it('refuses to mint tokens where the development issuer was never enabled', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'trailgate-prod-'));
+    try {
+      writeFileSync(join(other, 'trailgate.yaml'), 'dataDir: data\n');
+      await assert.rejects(exec(process.execPath, [cli, '--config', join(other, 'trailgate.yaml'), 'token']), (e: { stderr: string; code: number }) => {
+        assert.equal(e.code, 1);
+        assert.match(e.stderr, /development issuer is not enabled/);
+        return true;
+      });
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('names the offending key when the configuration is invalid', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'postgres:\n  listen:\n    port: "six"\ntargets:\n  orders:\n    host: db\n    database: orders\n    user: ci\n    tls: maybe\nunknownKey: 1\n');
+    await assert.rejects(exec(process.execPath, [cli, '--config', bad, 'up']), (e: { stderr: string }) => {
+      assert.match(e.stderr, /postgres\.listen\.port/);
+      assert.match(e.stderr, /targets\.orders\.tls/);
+      assert.match(e.stderr, /unknownKey/);
+      return true;
+    });
+  });
+});
