@@ -118,6 +118,36 @@ describe('hostile client input', () => {
     await bystanderStillServed();
   });
 
+  it('declines GSS encryption and goes on with the startup', async () => {
+    const raw = await RawPgClient.connect(h.port);
+    const gss = Buffer.alloc(8);
+    gss.writeInt32BE(8, 0);
+    gss.writeInt32BE(80877104, 4);
+    raw.send(gss);
+    assert.equal(await raw.singleByte(), 'N');
+    raw.startup({ user: 'ci', database: 'app' });
+    assert.equal((await raw.until('R')).body.readInt32BE(0), 3);
+    raw.end();
+  });
+
+  it('negotiates protocol 3.0 with a client that asks for 3.2 and protocol options', async () => {
+    const raw = await RawPgClient.connect(h.port);
+    const body = Buffer.from('user\0ci\0database\0app\0_pq_.future_option\0on\0\0');
+    const head = Buffer.alloc(8);
+    head.writeInt32BE(8 + body.length, 0);
+    head.writeInt32BE((3 << 16) | 2, 4);
+    raw.send(Buffer.concat([head, body]));
+    const v = await raw.until('v');
+    assert.equal(v.body.readInt32BE(0), 196608);
+    assert.equal(v.body.readInt32BE(4), 1);
+    assert.equal(v.body.toString('utf8', 8, v.body.length - 1), '_pq_.future_option');
+    raw.password(await h.token());
+    await raw.until('Z');
+    raw.query('select 1');
+    await raw.until('Z');
+    raw.end();
+  });
+
   it('survives a hundred clients that connect and vanish mid-handshake', async () => {
     const clients = await Promise.all(Array.from({ length: 100 }, () => RawPgClient.connect(h.port)));
     clients.forEach((c, i) => {

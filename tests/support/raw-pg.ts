@@ -74,6 +74,17 @@ export class RawPgClient {
     }
   }
 
+  /** One byte outside message framing: the answer to an SSL or GSS encryption request. */
+  async singleByte(): Promise<string> {
+    while (this.buffer.length === 0) {
+      if (this.closed) throw new Error('connection closed before the answer byte');
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    const b = String.fromCharCode(this.buffer[0]!);
+    this.buffer = this.buffer.subarray(1);
+    return b;
+  }
+
   /** Reads until a message of one of the given types arrives. */
   async until(...types: string[]): Promise<ServerMessage> {
     for (;;) {

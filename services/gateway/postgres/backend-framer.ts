@@ -1,4 +1,4 @@
-import { Be } from './protocol.js';
+import { Be, ProtocolError } from './protocol.js';
 
 export interface BackendMessageHandler {
   /** A complete buffered message; return a buffer to send the client instead of it. */
@@ -40,7 +40,7 @@ export class BackendFramer {
       if (this.heldBytes < 5) return out;
       const head = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
       const type = head[0]!;
-      const total = head.readInt32BE(1) + 1;
+      const total = messageSize(head, 0);
       if (STREAMED.has(type)) {
         this.held = [];
         this.heldBytes = 0;
@@ -74,7 +74,7 @@ export class BackendFramer {
         break;
       }
       const type = data[offset]!;
-      const total = data.readInt32BE(offset + 1) + 1;
+      const total = messageSize(data, offset);
       if (STREAMED.has(type)) {
         this.handler.streamed(type, total - 5);
         if (data.length - offset < total) {
@@ -106,4 +106,11 @@ export class BackendFramer {
     this.held = [rest];
     this.heldBytes = rest.length;
   }
+}
+
+/** Size of the message at `offset` including its type byte; a length below 4 would misframe everything after it. */
+function messageSize(data: Buffer, offset: number): number {
+  const length = data.readInt32BE(offset + 1);
+  if (length < 4) throw new ProtocolError('TG_TARGET_PROTOCOL', `target sent message '${String.fromCharCode(data[offset]!)}' with invalid length ${length}`);
+  return length + 1;
 }
