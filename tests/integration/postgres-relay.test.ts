@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { GatewayHarness, ofType, sessionOf } from '../support/gateway-harness.js';
 
 let h: GatewayHarness;
@@ -258,3 +259,32 @@ function sendCancel(port: number, processId: number, secretKey: number): Promise
     socket.on('error', reject);
   });
 }
+
+describe('the gateway toward its targets', () => {
+  it('speaks TLS to a verify-full target and checks its certificate', async () => {
+    const client = await h.client({ target: 'app-tls' });
+    const { rows } = await client.query('select ssl from pg_stat_ssl where pid = pg_backend_pid()');
+    assert.equal(rows[0].ssl, true);
+    await client.end();
+  });
+
+  for (const [target, code] of [
+    ['app-tls-stranger', 'TG_TARGET_TLS'],
+    ['app-wrong-password', 'TG_TARGET_AUTH'],
+    ['app-down', 'TG_TARGET_UNREACHABLE'],
+  ] as const) {
+    it(`refuses the client with 08001 when the target cannot be used (${code})`, async () => {
+      const ended = h.endedSession((ev) => ofType(ev, 'session.ended')[0]?.data.reason === 'target-unavailable' && ev[0]?.target?.name === target);
+      const client = new pg.Client({ host: '127.0.0.1', port: h.port, database: target, user: 'ci', password: await h.token() });
+      await assert.rejects(client.connect(), (e: { code?: string; message: string }) => {
+        assert.equal(e.code, '08001');
+        assert.match(e.message, new RegExp(code));
+        assert.ok(!e.message.includes('not-the-password'));
+        return true;
+      });
+      await client.end().catch(() => undefined);
+      const events = await ended;
+      assert.match(ofType(events, 'session.ended')[0]!.data.detail ?? '', new RegExp(code));
+    });
+  }
+});

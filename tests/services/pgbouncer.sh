@@ -4,7 +4,11 @@
 #   tests/services/pgbouncer.sh start|stop|status
 #
 # Needs ${state}/postgres.env (run `postgres.sh start` first). `start` writes
-# ${state}/pgbouncer.env (mode 600) with TG_PGB_HOST and TG_PGB_PORT.
+# ${state}/pgbouncer.env (mode 600) with TG_PGB_HOST, TG_PGB_PORT, TG_PGB_POOL_MODE
+# and TG_PGB_POOL_SIZE.
+#
+# Env for `start`: TG_PGB_POOL_MODE (session | transaction | statement, default
+# transaction) and TG_PGB_POOL_SIZE (default_pool_size, default 20).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,6 +19,8 @@ PG_ENV_FILE="$STATE/postgres.env"
 ENV_FILE="$STATE/pgbouncer.env"
 # Remembers where the run dir is, so `stop` works even when it had to live in /tmp.
 LOCATION_FILE="$STATE/pgbouncer.location"
+POOL_MODE="${TG_PGB_POOL_MODE:-transaction}"
+POOL_SIZE="${TG_PGB_POOL_SIZE:-20}"
 
 log() { echo "[pgbouncer.sh] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -156,8 +162,8 @@ listen_port = $port
 unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = $RUN_DIR/userlist.txt
-pool_mode = transaction
-default_pool_size = 20
+pool_mode = $POOL_MODE
+default_pool_size = $POOL_SIZE
 max_client_conn = 200
 logfile = $RUN_DIR/pgbouncer.log
 pidfile = $RUN_DIR/pgbouncer.pid
@@ -176,6 +182,8 @@ can_login() {
 }
 
 cmd_start() {
+  case "$POOL_MODE" in session | transaction | statement) ;; *) die "TG_PGB_POOL_MODE must be session, transaction or statement (got '$POOL_MODE')" ;; esac
+  [[ "$POOL_SIZE" =~ ^[1-9][0-9]*$ ]] || die "TG_PGB_POOL_SIZE must be a positive integer (got '$POOL_SIZE')"
   [[ -f "$PG_ENV_FILE" ]] || die "$PG_ENV_FILE missing; run tests/services/postgres.sh start first"
   set -a
   # shellcheck source=/dev/null
@@ -225,10 +233,11 @@ cmd_start() {
 
   (
     umask 077
-    printf '%s=%q\n' TG_PGB_HOST 127.0.0.1 TG_PGB_PORT "$port" >"$ENV_FILE"
+    printf '%s=%q\n' TG_PGB_HOST 127.0.0.1 TG_PGB_PORT "$port" \
+      TG_PGB_POOL_MODE "$POOL_MODE" TG_PGB_POOL_SIZE "$POOL_SIZE" >"$ENV_FILE"
   )
   chmod 600 "$ENV_FILE"
-  log "running on 127.0.0.1:$port (env: $ENV_FILE)"
+  log "running on 127.0.0.1:$port, pool_mode=$POOL_MODE, default_pool_size=$POOL_SIZE (env: $ENV_FILE)"
 }
 
 case "${1:-}" in

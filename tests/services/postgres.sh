@@ -170,8 +170,24 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# TLS so that the gateway's encrypted, verified path to targets is tested too.
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
 EOF
   if [[ $EUID -eq 0 ]]; then chown postgres: "$PG_ROOT/data/trailgate.conf"; fi
+}
+
+# A self-signed certificate for 127.0.0.1; its copy in the state dir is the CA tests verify against.
+make_server_certificate() {
+  local data="$1"
+  command -v openssl >/dev/null 2>&1 || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$data/server.key" -out "$data/server.crt" >/dev/null 2>&1 || die "could not create the test server certificate"
+  chmod 600 "$data/server.key"
+  if [[ $EUID -eq 0 ]]; then chown postgres: "$data/server.key" "$data/server.crt"; fi
+  cp "$data/server.crt" "$STATE/postgres-ca.crt"
 }
 
 cmd_start() {
@@ -207,6 +223,7 @@ cmd_start() {
   fi
   rm -f "$pwfile"
   echo "include = 'trailgate.conf'" >>"$data/postgresql.conf"
+  make_server_certificate "$data"
 
   # Retry with a new port in case another process grabbed the one we picked.
   local port attempt started=0
@@ -253,7 +270,8 @@ SQL
         TG_PG_RO_PASSWORD "$ro_pw" \
         TG_PG_BINDIR "$BINDIR" \
         TG_PG_DATADIR "$data" \
-        TG_PG_SOCKETDIR "$SOCKDIR"
+        TG_PG_SOCKETDIR "$SOCKDIR" \
+        TG_PG_CA_FILE "$STATE/postgres-ca.crt"
     } >"$ENV_FILE.tmp"
   )
   chmod 600 "$ENV_FILE.tmp"

@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { generate } from 'selfsigned';
 import type { AuditRecord, EventRecord, EventType } from '../../events/index.js';
 import { validateConfig } from '../../services/config/load.js';
 import type { IssuerConfig } from '../../services/config/schema.js';
@@ -30,13 +31,20 @@ export class GatewayHarness {
     const pgService = postgresService();
     const dataDir = mkdtempSync(join(tmpdir(), 'trailgate-test-'));
     const issuer = await DevIssuer.openOrCreate(dataDir);
+    const strangerCa = join(dataDir, 'stranger-ca.crt');
+    writeFileSync(strangerCa, (await generate([{ name: 'commonName', value: '127.0.0.1' }], { keyType: 'ec', curve: 'P-256' })).cert);
+    const target = { host: pgService.host, port: pgService.port, database: pgService.database, user: pgService.appUser, password: { env: 'TG_PG_APP_PASSWORD' } };
     const config = validateConfig({
       dataDir,
       instance: 'test-gw',
       identity: { issuers: o.issuers ?? [] },
       postgres: { listen: { host: '127.0.0.1', port: 0 }, ...(o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {}) },
       targets: {
-        app: { host: pgService.host, port: pgService.port, database: pgService.database, user: pgService.appUser, password: { env: 'TG_PG_APP_PASSWORD' } },
+        app: target,
+        'app-tls': { ...target, tls: 'verify-full', caFile: pgService.caFile },
+        'app-tls-stranger': { ...target, tls: 'verify-full', caFile: strangerCa },
+        'app-wrong-password': { ...target, password: 'not-the-password' },
+        'app-down': { ...target, port: 1 },
       },
       recording: { mode: o.recordingMode ?? 'strict' },
     });

@@ -13,6 +13,8 @@ export interface PostgresService {
   appPassword: string;
   superUser: string;
   superPassword: string;
+  /** Certificate the test cluster presents; trusted as a CA by verify-full targets. */
+  caFile: string;
 }
 
 export function postgresService(): PostgresService {
@@ -24,5 +26,6 @@ export function postgresService(): PostgresService {
     appPassword: requiredEnv('TG_PG_APP_PASSWORD'),
     superUser: requiredEnv('TG_PG_SUPERUSER'),
     superPassword: requiredEnv('TG_PG_SUPERPASSWORD'),
+    caFile: requiredEnv('TG_PG_CA_FILE'),
   };
 }

@@ -97,6 +97,8 @@ async function startTls(raw: net.Socket, ep: TargetEndpoint): Promise<net.Socket
   if (answer !== 0x53) throw new TargetError('TG_TARGET_NO_TLS', `target '${ep.name}' does not accept TLS, but targets.${ep.name}.tls is '${ep.tls}'`);
   const secured = tls.connect({
     socket: raw,
+    // The host name (or IP) the certificate must match under verify-full.
+    host: ep.host,
     servername: net.isIP(ep.host) ? undefined : ep.host,
     rejectUnauthorized: ep.tls === 'verify-full',
     ca: ep.ca,
