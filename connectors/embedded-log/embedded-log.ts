@@ -66,8 +66,10 @@ export class EmbeddedLog {
     );
     this.endSession = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?');
     this.writeBatchTx = this.db.transaction((sessions: SessionContext[], records: PendingRecord[]) => {
+      const firstTs = new Map<string, string>();
+      for (const r of records) if (!firstTs.has(r.sessionId)) firstTs.set(r.sessionId, r.ts);
       for (const ctx of sessions) {
-        this.insertSession.run(ctx.sessionId, ctx.instance, ctx.protocol, JSON.stringify(ctx), records.find((r) => r.sessionId === ctx.sessionId)?.ts ?? new Date().toISOString());
+        this.insertSession.run(ctx.sessionId, ctx.instance, ctx.protocol, JSON.stringify(ctx), firstTs.get(ctx.sessionId) ?? new Date().toISOString());
       }
       for (const r of records) {
         if (r.stream === 'events') {

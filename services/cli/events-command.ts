@@ -25,19 +25,12 @@ function summary(r: AuditRecord): string {
   const d = r.data as unknown as Record<string, unknown>;
   switch (r.type) {
     case 'command.started':
-      return `${d.protocol} ${oneLine(String(d.text))}${Array.isArray(d.parameters) ? ` params=${JSON.stringify(d.parameters)}` : ''}`;
+      return `${d.protocol} ${String(d.text)}${Array.isArray(d.parameters) ? ` params=${JSON.stringify(d.parameters)}` : ''}`;
     case 'command.completed':
-      return `#${d.commandSeq} ${d.outcome} rows=${d.rows} ${d.durationMs}ms${d.sqlstate ? ` ${d.sqlstate} ${oneLine(String(d.error))}` : ''}`;
+      return `#${d.commandSeq} ${d.outcome} rows=${d.rows} ${d.durationMs}ms${d.sqlstate ? ` ${d.sqlstate} ${String(d.error)}` : ''}`;
     case 'auth.decided':
       return `${d.outcome}${d.code ? ` ${d.code}` : ''}${r.identity ? ` ${r.identity.ci.repository ?? r.identity.subject}` : ''}`;
     default:
-      return oneLine(JSON.stringify(d));
+      return JSON.stringify(d);
   }
-}
-
-/** Recorded text is hostile: control characters would rewrite the operator's terminal. */
-function oneLine(s: string, max = 160): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
