@@ -325,6 +325,32 @@ describe('BackendFramer', () => {
     assert.deepEqual(recorder.calls, [`streamed ${Be.DataRow} ${row.length - 5}`]);
   });
 
+  // FunctionCallResponse carries libpq's lo_read() results; NoticeResponse can carry RAISE NOTICE text.
+  test(
+    'a 4 MB assembled message (FunctionCallResponse) in 64 KB chunks is assembled without quadratic copying',
+    () => {
+      const big = msg('V', Buffer.concat([Buffer.from([0, 0x40, 0, 0]), new Prng(12).bytes(4 * 1024 * 1024)]));
+      const recorder = new Recorder();
+      const framer = new BackendFramer(recorder);
+      const out: Buffer[] = [];
+      const original = Buffer.concat;
+      let copied = 0;
+      Buffer.concat = ((list: readonly Uint8Array[], totalLength?: number) => {
+        const b = original(list, totalLength);
+        copied += b.length;
+        return b;
+      }) as typeof Buffer.concat;
+      try {
+        for (let offset = 0; offset < big.length; offset += 65_536) out.push(...framer.push(big.subarray(offset, offset + 65_536)));
+      } finally {
+        Buffer.concat = original;
+      }
+      assertSameBytes(Buffer.concat(out), big, 'output');
+      assert.equal(recorder.calls.length, 1);
+      assert.ok(copied < 3 * big.length, `copied ${copied} bytes to assemble a ${big.length}-byte message`);
+    },
+  );
+
   test('empty chunks change nothing', () => {
     const stream = smallStream();
     const chunks = randomSplit(stream, new Prng(5), 1, 9).flatMap((c) => [Buffer.alloc(0), c, Buffer.alloc(0)]);
@@ -352,24 +378,39 @@ describe('BackendFramer', () => {
       return Buffer.concat([head, be.readyForQuery('I')]);
     };
 
-    for (const [type, length] of [['C', -1], ['D', -1], ['C', 0], ['C', 3], ['D', 2], ['d', 0]] as const) {
-      test(`type '${type}' with length ${length} is rejected with an error, not looped on or misframed`, { todo: 'BackendFramer does not validate the length field; length -1 loops forever, 0..3 misframes the rest of the stream' }, () => {
-        assert.throws(
-          () => new BackendFramer(guarded()).push(corrupt(type, length)),
-          (err: unknown) => !(err instanceof LoopGuard) && err instanceof Error,
-        );
-        // Same when the bad header arrives after a held partial message.
-        const framer = new BackendFramer(guarded());
+    /** Rejected as a target protocol violation (the relay then ends the session), never with the guard. */
+    const rejected = (err: unknown) => {
+      assert.ok(!(err instanceof LoopGuard), 'the framer loops on the bad length');
+      assert.ok(err instanceof ProtocolError, `expected ProtocolError, got ${String(err)}`);
+      assert.equal(err.code, 'TG_TARGET_PROTOCOL');
+      return true;
+    };
+
+    for (const [type, length] of [['C', -1], ['D', -1], ['C', 0], ['C', 3], ['D', 2], ['d', 0], ['E', -2147483648], ['D', -2147483648]] as const) {
+      test(`type '${type}' with length ${length} is rejected, not looped on or misframed`, () => {
+        assert.throws(() => new BackendFramer(guarded()).push(corrupt(type, length)), rejected);
+        // Behind a complete message, and with the bad header split at every byte (the held-header path).
         const bytes = Buffer.concat([be.readyForQuery('I'), corrupt(type, length)]);
-        assert.throws(
-          () => {
-            framer.push(bytes.subarray(0, 3));
-            framer.push(bytes.subarray(3));
-          },
-          (err: unknown) => !(err instanceof LoopGuard) && err instanceof Error,
-        );
+        for (let cut = 1; cut < 6 + 5; cut++) {
+          const framer = new BackendFramer(guarded());
+          assert.throws(() => {
+            for (const chunk of splitAt(bytes, [cut])) framer.push(chunk);
+          }, rejected);
+        }
+        // After the rest of a streamed message.
+        const afterRow = Buffer.concat([be.dataRow(['abc']), corrupt(type, length)]);
+        const framer = new BackendFramer(guarded());
+        assert.throws(() => {
+          framer.push(afterRow.subarray(0, 8));
+          framer.push(afterRow.subarray(8));
+        }, rejected);
       });
     }
+
+    test('length exactly 4 (an empty body) is fine', () => {
+      const run = runBackend(splitAt(Buffer.concat([be.parseComplete(), be.copyData(''), be.readyForQuery('I')]), [3, 7]));
+      assert.deepEqual(run.calls, [`message ${0x31} `, `streamed ${Be.CopyData} 0`, `message ${Be.ReadyForQuery} 49`]);
+    });
   });
 });
 

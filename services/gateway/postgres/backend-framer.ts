@@ -17,6 +17,8 @@ const STREAMED = new Set<number>([Be.DataRow, Be.CopyData]);
 export class BackendFramer {
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** Full size of the held message once its header is known, so it is assembled once, not per chunk. */
+  private heldNeed = 0;
   /** Bytes still to pass through of a streamed message. */
   private skipping = 0;
 
@@ -37,7 +39,8 @@ export class BackendFramer {
       // Finish the held message header or body before looking at the rest of the chunk.
       this.held.push(chunk);
       this.heldBytes += chunk.length;
-      if (this.heldBytes < 5) return out;
+      if (this.heldBytes < 5 || this.heldBytes < this.heldNeed) return out;
+      this.heldNeed = 0;
       const head = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
       const type = head[0]!;
       const total = messageSize(head, 0);
@@ -56,6 +59,7 @@ export class BackendFramer {
       } else {
         if (head.length < total) {
           this.held = [head];
+          this.heldNeed = total;
           return out;
         }
         this.held = [];
@@ -86,7 +90,7 @@ export class BackendFramer {
         continue;
       }
       if (data.length - offset < total) {
-        this.hold(data.subarray(offset));
+        this.hold(data.subarray(offset), total);
         break;
       }
       const replacement = this.handler.message(type, data.subarray(offset + 5, offset + total));
@@ -102,9 +106,10 @@ export class BackendFramer {
     return out;
   }
 
-  private hold(rest: Buffer): void {
+  private hold(rest: Buffer, need = 0): void {
     this.held = [rest];
     this.heldBytes = rest.length;
+    this.heldNeed = need;
   }
 }
 

@@ -43,6 +43,8 @@ export interface TrackerEvents {
 export class CommandTracker {
   private readonly queue: Pending[] = [];
   private head = 0;
+  /** The error of a failed Parse or Bind, waiting for the Execute it belongs to. */
+  private batchError: ServerError | undefined;
   status: 'I' | 'T' | 'E' = 'I';
 
   constructor(private readonly events: TrackerEvents) {}
@@ -63,6 +65,12 @@ export class CommandTracker {
     return open;
   }
 
+  /** COPY FROM STDIN data the client sends counts toward the running command. */
+  clientCopyData(bodyLength: number): void {
+    const cmd = this.current()?.command;
+    if (cmd) cmd.copyBytes += bodyLength;
+  }
+
   streamed(type: number, bodyLength: number): void {
     const cmd = this.current()?.command;
     if (!cmd) return;
@@ -76,8 +84,9 @@ export class CommandTracker {
     switch (type) {
       case Be.ReadyForQuery: {
         this.status = String.fromCharCode(body[0] ?? 0x49) as 'I' | 'T' | 'E';
-        // Everything before the sync point has been answered (or skipped after an error).
-        while (this.current() && !isSyncPoint(this.current()!.kind)) this.shift();
+        // Everything before the sync point has been answered, or was skipped after an error.
+        this.skipToSync();
+        this.batchError = undefined;
         const done = this.shift();
         if (done?.command && (done.kind === 'query' || done.kind === 'function')) this.finish(done);
         return undefined;
@@ -123,15 +132,22 @@ export class CommandTracker {
       // The target skips every extended-protocol message up to the next Sync after an error.
       const failed = this.shift()!;
       if (failed.command) this.finish(failed);
-      while (this.current() && !isSyncPoint(this.current()!.kind)) {
-        const skipped = this.shift()!;
-        if (skipped.command) {
-          skipped.command.error = { severity: 'ERROR', sqlstate: '', message: 'skipped: an earlier message in the same batch failed' };
-          this.finish(skipped);
-        }
-      }
+      // A failed Parse or Bind is the failure of the Execute that follows it.
+      else this.batchError = head.command?.error ?? (denial ? { severity: 'ERROR', sqlstate: denial.sqlstate, message: denial.message } : err);
+      this.skipToSync();
     }
     return denial ? this.events.replaceError(denial) : undefined;
+  }
+
+  /** Completes the commands the target skipped after an error; some may arrive after the error did. */
+  private skipToSync(): void {
+    while (this.current() && !isSyncPoint(this.current()!.kind)) {
+      const skipped = this.shift()!;
+      if (!skipped.command) continue;
+      skipped.command.error = this.batchError ?? { severity: 'ERROR', sqlstate: '', message: 'skipped: an earlier message in the same batch failed' };
+      this.batchError = undefined;
+      this.finish(skipped);
+    }
   }
 
   private finish(p: Pending, suspended?: 'suspended'): void {

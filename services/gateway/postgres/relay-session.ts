@@ -231,8 +231,10 @@ export class RelaySession {
         this.expect({ kind: 'function', command, ...(denial ? { denial } : {}) });
         return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
       }
-      case Fe.Flush:
       case Fe.CopyData:
+        this.tracker.clientCopyData(msg.body.length);
+        return msg.raw;
+      case Fe.Flush:
       case Fe.CopyDone:
       case Fe.CopyFail:
         return msg.raw;
