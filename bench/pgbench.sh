@@ -4,9 +4,10 @@
 #   npm run bench:pg            (or: bash bench/pgbench.sh)
 #
 # Env: BENCH_SECONDS (per run, default 20), BENCH_SCALE (default 10),
-#      BENCH_WARMUP_SECONDS (default 5).
+#      BENCH_WARMUP_SECONDS (default 5), BENCH_RECORDING (gateway recording.mode:
+#      strict (default) or async; read by bench/gateway-hook.sh).
 # Needs bench/gateway-hook.sh defining gateway_start / gateway_stop (see bench/README.md).
-# Results: bench/results/pgbench-<UTC timestamp>.md (also printed to stdout).
+# Results: bench/results/pgbench-<UTC timestamp>-<recording mode>.md (also printed to stdout).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,12 +21,20 @@ LOG_DIR="$TRAILGATE_TEST_STATE/logs"
 SECS="${BENCH_SECONDS:-20}"
 SCALE="${BENCH_SCALE:-10}"
 WARMUP="${BENCH_WARMUP_SECONDS:-5}"
+RECORDING="${BENCH_RECORDING:-strict}"
 MODES=(simple prepared)
 CLIENTS=(8 1)
 PATHS=(direct pgbouncer gateway)
 
 log() { echo "[bench] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+case "$RECORDING" in strict | async) ;; *) die "BENCH_RECORDING must be strict or async (got '$RECORDING')" ;; esac
+[[ "$SECS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer (got '$SECS')"
+
+# Load before we start anything: another workload on the machine makes the numbers noisy.
+UPTIME_START="$(uptime)"
+LOAD1_START="$(awk '{ print $1 }' /proc/loadavg)"
 
 # Fail before starting anything: a benchmark without the gateway is not the benchmark.
 [[ -f "$HOOK" ]] || die "bench/gateway-hook.sh missing: it must define gateway_start and gateway_stop (see bench/README.md)"
@@ -49,7 +58,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bash "$SERVICES/postgres.sh" start
-bash "$SERVICES/pgbouncer.sh" start
+# Session pooling: the gateway is a session-level proxy (one server connection per client for
+# the client's lifetime), so this is the like-for-like PgBouncer setup; it also lets PgBouncer
+# < 1.21 run -M prepared. The pool must hold every client at once.
+MAX_CLIENTS="$(printf '%s\n' "${CLIENTS[@]}" | sort -n | tail -n 1)"
+TG_PGB_POOL_MODE=session TG_PGB_POOL_SIZE="$(( MAX_CLIENTS > 20 ? MAX_CLIENTS : 20 ))" \
+  bash "$SERVICES/pgbouncer.sh" start
 set -a
 # shellcheck source=/dev/null
 . "$TRAILGATE_TEST_STATE/postgres.env"
@@ -88,10 +102,12 @@ connection_for() {
 }
 
 # -n: skip pgbench's pre-run VACUUM (done once by -i); it would otherwise run through each path.
+# sslmode=disable on every path: libpq's default (prefer) would negotiate TLS with the gateway
+# only (neither this Postgres nor this PgBouncer offers TLS), and measure encryption, not relaying.
 run_pgbench() { # path mode clients seconds logfile
   local jobs=$(( $3 < 2 ? 1 : 2 ))
   connection_for "$1"
-  PGPASSWORD="$CONN_PW" "$PGBENCH" -n -S -M "$2" -c "$3" -j "$jobs" -T "$4" \
+  PGSSLMODE=disable PGPASSWORD="$CONN_PW" "$PGBENCH" -n -S -M "$2" -c "$3" -j "$jobs" -T "$4" \
     -h "$CONN_HOST" -p "$CONN_PORT" -U "$CONN_USER" "$CONN_DB" >"$5" 2>&1
 }
 
@@ -100,9 +116,12 @@ run_pgbench direct simple 2 "$WARMUP" "$LOG_DIR/warmup.log" || { cat "$LOG_DIR/w
 
 PGBOUNCER_BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
 PGB_VERSION="$("$PGBOUNCER_BIN" --version 2>/dev/null | awk 'NR == 1 { print $2 }')"
-# PgBouncer < 1.21 can't track protocol-level prepared statements in transaction mode.
-PGB_PREPARED_OK=0
-if [[ "$(printf '%s\n' 1.21 "$PGB_VERSION" | sort -V | head -n 1)" == 1.21 ]]; then PGB_PREPARED_OK=1; fi
+PGB_POOL_MODE="${TG_PGB_POOL_MODE:-transaction}"
+PGB_POOL_SIZE="${TG_PGB_POOL_SIZE:-20}"
+# PgBouncer < 1.21 can't track protocol-level prepared statements in transaction mode. Session
+# mode (what this script starts) has no such limit; the check only matters if that is changed.
+PGB_PREPARED_OK=1
+if [[ "$PGB_POOL_MODE" != session && "$(printf '%s\n' 1.21 "$PGB_VERSION" | sort -V | head -n 1)" != 1.21 ]]; then PGB_PREPARED_OK=0; fi
 
 declare -A TPS LAT
 FAILURES=0
@@ -115,16 +134,23 @@ for mode in "${MODES[@]}"; do
       logfile="$LOG_DIR/$path-$mode-c$clients.log"
       log "run: $path, -M $mode, $clients client(s), ${SECS}s"
       if run_pgbench "$path" "$mode" "$clients" "$SECS" "$logfile"; then
-        TPS[$key]="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$logfile")"
-        LAT[$key]="$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' "$logfile")"
+        # pgbench 15 counts failed transactions separately; any of them makes the run invalid.
+        if ! grep -Eq '^number of failed transactions: [1-9]' "$logfile"; then
+          TPS[$key]="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$logfile")"
+          LAT[$key]="$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' "$logfile")"
+        fi
       fi
       if [[ -z "${TPS[$key]:-}" && "$path/$mode" == pgbouncer/prepared ]] && (( ! PGB_PREPARED_OK )); then
-        log "pgbouncer $PGB_VERSION cannot do -M prepared in transaction mode here; marked unsupported"
+        log "pgbouncer $PGB_VERSION cannot do -M prepared in $PGB_POOL_MODE mode here; marked unsupported"
         TPS[$key]='unsupported*' LAT[$key]='unsupported*'
         UNSUPPORTED=1
       elif [[ -z "${TPS[$key]:-}" || -z "${LAT[$key]:-}" ]]; then
         log "run failed: $key (log: $logfile); last lines:"
-        tail -n 5 "$logfile" >&2 || true
+        tail -n 15 "$logfile" >&2 || true
+        if [[ "$path" == gateway && -n "${TG_GW_LOG:-}" && -f "$TG_GW_LOG" ]]; then
+          log "gateway log tail ($TG_GW_LOG):"
+          tail -n 30 "$TG_GW_LOG" >&2 || true
+        fi
         TPS[$key]=FAILED LAT[$key]=FAILED
         FAILURES=$((FAILURES + 1))
       fi
@@ -143,9 +169,16 @@ CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -
 COMMIT="$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'none (no commits)')"
 if [[ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n 1)" ]]; then COMMIT="$COMMIT (dirty tree)"; fi
 
+UPTIME_END="$(uptime)"
+NOISY=0
+if awk -v l="$LOAD1_START" 'BEGIN { exit !(l > 0.5) }'; then NOISY=1; fi
+GW_RECORDING="${TG_GW_RECORDING:-$RECORDING}"
+
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RESULTS_DIR"
-OUT="$RESULTS_DIR/pgbench-$STAMP.md"
+OUT="$RESULTS_DIR/pgbench-$STAMP-$GW_RECORDING.md"
+n=2
+while [[ -e "$OUT" ]]; do OUT="$RESULTS_DIR/pgbench-$STAMP-$GW_RECORDING-$n.md"; n=$((n + 1)); done
 
 {
   echo "# pgbench: direct vs PgBouncer vs Trailgate gateway"
@@ -161,13 +194,25 @@ OUT="$RESULTS_DIR/pgbench-$STAMP.md"
   echo "- PostgreSQL: $(first_line "$TG_PG_BINDIR/postgres" --version)"
   echo "- PgBouncer: $(first_line "$PGBOUNCER_BIN" --version)"
   echo "- Node: $(first_line node --version)"
+  echo "- Load at start (uptime): ${UPTIME_START# }"
+  echo "- Load at end (uptime): ${UPTIME_END# }"
+  if (( NOISY )); then
+    echo
+    echo "**Noisy machine:** the 1-minute load average was $LOAD1_START (> 0.5) before the benchmark"
+    echo "started, so other work was competing for the $(nproc) CPU(s). Treat these numbers, the 1-client"
+    echo "cells especially, as rough; compare ratios only with care."
+  fi
   echo
   echo "## Setup"
   echo
   echo "- Workload: \`pgbench -S\` (select-only), scale $SCALE, ${SECS}s per run, -j 2 for 8 clients / -j 1 for 1 client"
   echo "- Everything on one machine over 127.0.0.1 TCP; Postgres with fsync=off, max_connections=200"
-  echo "- PgBouncer: pool_mode=transaction, default_pool_size=20, auth scram-sha-256"
+  PGB_NOTE=""
+  if [[ "$PGB_POOL_MODE" == session ]]; then PGB_NOTE=" (session pooling, like the gateway: one server connection per client)"; fi
+  echo "- PgBouncer: pool_mode=$PGB_POOL_MODE, default_pool_size=$PGB_POOL_SIZE, auth scram-sha-256$PGB_NOTE"
+  echo "- Gateway recording mode: **$GW_RECORDING**"
   echo "- Gateway: ${TG_GW_DESCRIPTION:-started by bench/gateway-hook.sh}"
+  echo "- No TLS on any path (pgbench with sslmode=disable); the gateway would require TLS from non-loopback clients"
   echo "- TPS excludes initial connection time; latency is pgbench's average"
   echo
   echo "## Results"
@@ -184,11 +229,11 @@ OUT="$RESULTS_DIR/pgbench-$STAMP.md"
   done
   if (( UNSUPPORTED )); then
     echo
-    echo "\\* PgBouncer $PGB_VERSION (< 1.21) does not track protocol-level prepared statements in transaction"
+    echo "\\* PgBouncer $PGB_VERSION (< 1.21) does not track protocol-level prepared statements in $PGB_POOL_MODE"
     echo "pooling mode, so \`-M prepared\` fails once a client lands on another server connection."
   fi
   echo
-  echo "## Gateway ratios"
+  echo "## Gateway ratios (recording.mode=$GW_RECORDING)"
   echo
   echo "TPS ratio > 1 means the gateway is faster; latency ratio > 1 means the gateway is slower."
   echo

@@ -19,32 +19,9 @@ APP_USER=trailgate_app
 RO_USER=trailgate_ro
 APP_DB=appdb
 
-log() { echo "[postgres.sh] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# Runs a command with root privileges (for apt), or fails clearly.
-as_root() {
-  if [[ $EUID -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
-
-# PostgreSQL refuses to run as root, so as root we act as the `postgres` OS user;
-# as any other user we simply run as ourselves.
-as_pg() {
-  if [[ $EUID -ne 0 ]]; then
-    "$@"
-  elif command -v runuser >/dev/null 2>&1; then
-    # cd /: our cwd (e.g. under /root) may be unreadable for postgres, which makes initdb/pg_ctl fail.
-    (cd / && runuser -u postgres -- "$@")
-  else
-    (cd / && su postgres -s /bin/sh -c "$(printf '%q ' "$@")")
-  fi
-}
+SERVICE=postgres.sh
+# shellcheck source=tests/services/common.sh
+. "$REPO_ROOT/tests/services/common.sh"
 
 # Highest installed version wins; prints nothing if there is none.
 find_bindir() {
@@ -77,20 +54,6 @@ random_secret() {
     openssl rand -hex 24
   else
     head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'
-  fi
-}
-
-free_port() {
-  if command -v node >/dev/null 2>&1; then
-    node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-  elif command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-  else
-    local p
-    for p in $(shuf -i 20000-60000 -n 200); do
-      ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-    done
-    die "no free TCP port found"
   fi
 }
 
