@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.test-state/', 'bench/.work/', '.trailgate/'] },
+  { ignores: ['dist/', 'node_modules/', '.test-state/', 'bench/.work/', '.trailgate/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

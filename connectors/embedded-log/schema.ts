@@ -26,7 +26,6 @@ CREATE TABLE IF NOT EXISTS records (
   bytes      BLOB,
   UNIQUE (session_id, seq)
 );
-CREATE INDEX IF NOT EXISTS records_by_type ON records (type, session_id);
 `;
 
 export const EMBEDDED_LOG_SCHEMA_VERSION = '1';

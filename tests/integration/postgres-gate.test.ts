@@ -55,8 +55,8 @@ describe('statement gate', () => {
     });
     const { rows } = await client.query('select 2 as after_denial');
     assert.equal(rows[0].after_denial, 2);
-    const started = ofType(h.events(sessionId), 'command.started').find((c) => c.data.text.includes('forbidden_marker'))!;
-    const done = ofType(h.events(sessionId), 'command.completed').find((c) => c.data.commandSeq === started.seq)!;
+    const started = ofType(await h.events(sessionId), 'command.started').find((c) => c.data.text.includes('forbidden_marker'))!;
+    const done = ofType(await h.events(sessionId), 'command.completed').find((c) => c.data.commandSeq === started.seq)!;
     assert.equal(done.data.outcome, 'denied');
     assert.equal(done.data.sqlstate, '42501');
     await client.end();

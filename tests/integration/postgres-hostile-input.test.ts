@@ -165,11 +165,11 @@ describe('secrets', () => {
     const sessionId = await sessionOf(h, client);
     await client.query("select 'probe' as p");
     await client.end();
-    h.gateway.writer.flushNow();
+    await h.gateway.writer.flush();
     const password = h.pg.appPassword;
     assert.ok(password.length >= 12, 'the test credential is long enough to search for');
     // What the client received, byte for byte, is the recorded server direction.
-    const toClient = Buffer.concat(h.records(sessionId).flatMap((r) => (r.stream === 'bytes' && r.direction === 'server' ? [r.data] : [])));
+    const toClient = Buffer.concat((await h.records(sessionId)).flatMap((r) => (r.stream === 'bytes' && r.direction === 'server' ? [r.data] : [])));
     assert.ok(toClient.length > 0);
     assert.equal(toClient.indexOf(password), -1, 'credential not sent to the client');
     // The whole data directory: event log, WAL, keys, certificates.

@@ -95,7 +95,7 @@ describe('the pg driver through the gateway', () => {
     const sessionId = await sessionOf(h, client);
     const { rows } = await client.query('select $1::int + $2::int as sum', [20, 22]);
     assert.equal(rows[0].sum, 42);
-    const cmd = ofType(h.events(sessionId), 'command.started').find((c) => c.data.text.includes('$1::int + $2::int'))!;
+    const cmd = ofType(await h.events(sessionId), 'command.started').find((c) => c.data.text.includes('$1::int + $2::int'))!;
     assert.equal(cmd.data.protocol, 'extended');
     assert.deepEqual(cmd.data.parameters, ['20', '22']);
     await client.end();
@@ -118,7 +118,7 @@ describe('the pg driver through the gateway', () => {
       assert.deepEqual(rows[0].bin, Buffer.from([0, 1, 2, 255]));
       assert.equal(rows[0].nothing, null);
     }
-    const executions = ofType(h.events(sessionId), 'command.started').filter((c) => c.data.statementName === 'typed_probe');
+    const executions = ofType(await h.events(sessionId), 'command.started').filter((c) => c.data.statementName === 'typed_probe');
     assert.equal(executions.length, 2);
     for (const e of executions) {
       assert.equal(e.data.text, text);
@@ -147,9 +147,10 @@ describe('the pg driver through the gateway', () => {
     assert.equal(commit.command, 'ROLLBACK');
     const { rows } = await client.query('select count(*)::int as n from tx_probe');
     assert.equal(rows[0].n, 0);
-    const completed = ofType(h.events(sessionId), 'command.completed');
+    const events = await h.events(sessionId);
+    const completed = ofType(events, 'command.completed');
     const byText = (t: string) => {
-      const started = ofType(h.events(sessionId), 'command.started').filter((c) => c.data.text === t);
+      const started = ofType(events, 'command.started').filter((c) => c.data.text === t);
       return started.map((s) => completed.find((c) => c.data.commandSeq === s.seq)!);
     };
     const inserts = byText('insert into tx_probe values (1)');
@@ -170,7 +171,7 @@ describe('the pg driver through the gateway', () => {
       assert.equal(r.blob, String.fromCharCode(65 + i).repeat(1024 * 1024));
     });
     await client.end();
-    const records = h.records(sessionId);
+    const records = (await h.records(sessionId));
     const toClient = records.filter((r) => r.stream === 'bytes' && r.direction === 'server');
     const total = toClient.reduce((n, r) => n + (r.stream === 'bytes' ? r.data.length : 0), 0);
     assert.ok(total > 10 * 1024 * 1024, `recorded ${total} bytes toward the client`);
@@ -181,7 +182,7 @@ describe('the pg driver through the gateway', () => {
       assert.equal(r.offset, expected);
       expected += r.data.length;
     }
-    const done = ofType(h.events(sessionId), 'command.completed').find((c) => c.data.tags[0] === 'SELECT 10')!;
+    const done = ofType(await h.events(sessionId), 'command.completed').find((c) => c.data.tags[0] === 'SELECT 10')!;
     assert.equal(done.data.rows, 10);
   });
 
@@ -201,7 +202,7 @@ describe('the pg driver through the gateway', () => {
     await assert.rejects(running, (e: { code?: string }) => e.code === '57014');
     const { rows } = await client.query('select 1 as still_usable');
     assert.equal(rows[0].still_usable, 1);
-    const events = h.events(sessionId);
+    const events = (await h.events(sessionId));
     assert.equal(ofType(events, 'cancel.requested').length, 1);
     const sleep = ofType(events, 'command.started').find((c) => c.data.text === 'select pg_sleep(60)')!;
     const done = ofType(events, 'command.completed').find((c) => c.data.commandSeq === sleep.seq)!;
@@ -230,7 +231,7 @@ describe('the pg driver through the gateway', () => {
     assert.equal(n.payload, 'payments v2 rolled out');
     await notifier.end();
     await listener.query('select 1');
-    const recorded = ofType(h.events(sessionId), 'notification.received');
+    const recorded = ofType(await h.events(sessionId), 'notification.received');
     assert.equal(recorded.length, 1);
     assert.equal(recorded[0]!.data.channel, 'deploys');
     assert.equal(recorded[0]!.data.payload, 'payments v2 rolled out');

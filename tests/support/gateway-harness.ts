@@ -82,13 +82,13 @@ export class GatewayHarness {
   }
 
   /** Everything recorded for a session, after pending writes reached the log. */
-  records(sessionId: string): AuditRecord[] {
-    this.gateway.writer.flushNow();
+  async records(sessionId: string): Promise<AuditRecord[]> {
+    await this.gateway.writer.flush();
     return this.gateway.log.readSession(sessionId);
   }
 
-  events(sessionId: string): EventRecord[] {
-    return this.records(sessionId).filter((r): r is EventRecord => r.stream === 'events');
+  async events(sessionId: string): Promise<EventRecord[]> {
+    return (await this.records(sessionId)).filter((r): r is EventRecord => r.stream === 'events');
   }
 
   /** Resolves with the events of the first session that ends and matches (clients close asynchronously). */
@@ -128,9 +128,9 @@ export function ofType<T extends EventType>(events: EventRecord[], type: T): Eve
 export async function sessionOf(h: GatewayHarness, client: pg.Client): Promise<string> {
   const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
   const pid = rows[0]!.pid;
-  h.gateway.writer.flushNow();
+  await h.gateway.writer.flush();
   for (const s of h.gateway.log.listSessions(1000)) {
-    const connected = ofType(h.events(s.sessionId), 'target.connected')[0];
+    const connected = ofType(await h.events(s.sessionId), 'target.connected')[0];
     if (connected?.data.backendPid === pid) return s.sessionId;
   }
   throw new Error(`no recorded session for backend pid ${pid}`);

@@ -1,19 +1,31 @@
 import { EventEmitter } from 'node:events';
 import type { SessionContext } from '../../../events/index.js';
-import type { EmbeddedLog, PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
+import type { PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
+import type { LogSink } from '../../../connectors/embedded-log/log-sinks.js';
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
 
 /**
- * Collects records from every session and writes them in one transaction per turn of the event loop,
- * so that many records share one durable write.
+ * Collects records from every session and hands them to the log once per turn of the event loop.
+ * Batches are pipelined; the log thread commits whatever has queued up as one group.
  */
 export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]] }> {
   private records: PendingRecord[] = [];
   private sessions: SessionContext[] = [];
-  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** Waiting for the records not yet sent. */
+  private nextWaiters: Waiter[] = [];
+  /** Settles when the newest batch sent so far is on disk (the log acknowledges in order). */
+  private lastSent: Promise<void> = Promise.resolve();
   private scheduled = false;
   private failure: Error | null = null;
 
-  constructor(private readonly log: EmbeddedLog) {
+  constructor(
+    private readonly sink: LogSink,
+    private readonly file: string,
+  ) {
     super();
   }
 
@@ -30,43 +42,46 @@ export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]
   /** Resolves once everything appended so far is on disk; rejects if the write failed. */
   durable(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (!this.scheduled) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.records.length === 0 && this.sessions.length === 0) return this.lastSent;
+    return new Promise((resolve, reject) => this.nextWaiters.push({ resolve, reject }));
   }
 
-  /** Writes what is pending now; used at shutdown and by tests that read the log in-process. */
-  flushNow(): void {
-    if (this.records.length === 0 && this.sessions.length === 0) {
-      this.settle(null);
-      return;
-    }
-    const sessions = this.sessions;
-    const records = this.records;
-    this.sessions = [];
-    this.records = [];
-    try {
-      this.log.writeBatch(sessions, records);
-      this.settle(null);
-      this.emit('written', records);
-    } catch (err) {
-      this.failure = new Error(`TG_RECORDING_FAILED: the event log could not be written (${(err as Error).message}); check disk space and permissions of ${this.log.file}`);
-      this.settle(this.failure);
-    }
+  /** Sends what is pending now and waits for it; used at shutdown and by tests that read the log. */
+  async flush(): Promise<void> {
+    const done = this.durable();
+    this.send();
+    await done;
   }
 
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flushNow());
+    setImmediate(() => {
+      this.scheduled = false;
+      this.send();
+    });
   }
 
-  private settle(err: Error | null): void {
-    this.scheduled = false;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) {
-      if (err) w.reject(err);
-      else w.resolve();
-    }
+  private send(): void {
+    if (this.records.length === 0 && this.sessions.length === 0) return;
+    const sessions = this.sessions;
+    const records = this.records;
+    const waiters = this.nextWaiters;
+    this.sessions = [];
+    this.records = [];
+    this.nextWaiters = [];
+    this.lastSent = this.sink.write(sessions, records).then(
+      () => {
+        for (const w of waiters) w.resolve();
+        this.emit('written', records);
+      },
+      (err: Error) => {
+        this.failure ??= new Error(`TG_RECORDING_FAILED: the event log could not be written (${err.message}); check disk space and permissions of ${this.file}`);
+        for (const w of waiters) w.reject(this.failure);
+        throw this.failure;
+      },
+    );
+    // The rejection is delivered through durable(); an unobserved one must not crash the process.
+    this.lastSent.catch(() => undefined);
   }
 }
