@@ -7,7 +7,7 @@ import { decodeNotification } from './backend-messages.js';
 import { errorResponse } from './backend-writer.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
-import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery } from './frontend-messages.js';
+import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
 import { Fe, ProtocolError, SqlState } from './protocol.js';
 import type { GateContext, GatedStatement, GateVerdict, StatementGate } from './statement-gate.js';
 
@@ -106,7 +106,8 @@ export class RelaySession {
         let recorded = false;
         for (let i = 0; i < batch.length; i++) {
           const msg = batch[i]!;
-          const verdict = this.gateFor(msg);
+          const statement = this.statementOf(msg);
+          const verdict = statement ? this.o.gate.check(statement, this.o.gateContext) : FORWARD;
           let forward: Buffer | null;
           if (verdict instanceof Promise) {
             // Hold: stop reading from the client until the decision is in.
@@ -114,10 +115,10 @@ export class RelaySession {
             await this.send(out, recorded);
             out.length = 0;
             recorded = false;
-            forward = this.handle(msg, await verdict);
+            forward = this.handle(msg, await verdict, statement);
             this.o.client.resume();
           } else {
-            forward = this.handle(msg, verdict);
+            forward = this.handle(msg, verdict, statement);
           }
           if (this.ended) return;
           if (forward) appendSlice(out, forward);
@@ -148,39 +149,35 @@ export class RelaySession {
     if (!flushed) this.o.client.pause();
   }
 
-  /** Asks the gate about statements; everything else passes without a decision. */
-  private gateFor(msg: FrontendMessage): GateVerdict | Promise<GateVerdict> {
-    const statement = this.statementOf(msg);
-    return statement ? this.o.gate.check(statement, this.o.gateContext) : FORWARD;
-  }
-
-  private statementOf(msg: FrontendMessage): GatedStatement | null {
+  /** Decodes the messages that carry a statement, once, for the gate and for the record. */
+  private statementOf(msg: FrontendMessage): DecodedStatement | null {
     switch (msg.type) {
       case Fe.Query:
         return { protocol: 'simple', text: decodeQuery(msg.body) };
       case Fe.Parse: {
-        const p = decodeParse(msg.body);
-        return { protocol: 'extended', text: p.text, statementName: p.name };
+        const parse = decodeParse(msg.body);
+        return { protocol: 'extended', text: parse.text, statementName: parse.name, parse };
       }
-      case Fe.FunctionCall:
-        return { protocol: 'function', text: `function call oid ${decodeFunctionCall(msg.body).oid}` };
+      case Fe.FunctionCall: {
+        const { oid } = decodeFunctionCall(msg.body);
+        return { protocol: 'function', text: `function call oid ${oid}`, functionOid: oid };
+      }
       default:
         return null;
     }
   }
 
   /** Records the message, tells the tracker what answer to expect, and returns what to forward. */
-  private handle(msg: FrontendMessage, verdict: GateVerdict): Buffer | null {
+  private handle(msg: FrontendMessage, verdict: GateVerdict, statement: DecodedStatement | null): Buffer | null {
     const denial: Denial | undefined = verdict.action === 'deny' ? denialOf(verdict) : undefined;
     switch (msg.type) {
       case Fe.Query: {
-        const text = decodeQuery(msg.body);
-        const command = this.startCommand({ protocol: 'simple', text });
+        const command = this.startCommand({ protocol: 'simple', text: statement!.text });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
         return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
       }
       case Fe.Parse: {
-        const p = decodeParse(msg.body);
+        const p = statement!.parse!;
         if (denial) {
           const command = this.startCommand({ protocol: 'extended', text: p.text, statementName: p.name, parameterTypes: p.parameterTypes });
           this.expect({ kind: 'parse', command, denial });
@@ -227,7 +224,7 @@ export class RelaySession {
         this.expect({ kind: 'sync' });
         return msg.raw;
       case Fe.FunctionCall: {
-        const command = this.startCommand({ protocol: 'function', text: `function call oid ${decodeFunctionCall(msg.body).oid}`, functionOid: decodeFunctionCall(msg.body).oid });
+        const command = this.startCommand({ protocol: 'function', text: statement!.text, functionOid: statement!.functionOid! });
         this.expect({ kind: 'function', command, ...(denial ? { denial } : {}) });
         return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
       }
@@ -301,6 +298,9 @@ export class RelaySession {
 }
 
 const FORWARD: GateVerdict = { action: 'forward' };
+
+/** What the gate sees, plus what the record needs from the same decoding. */
+type DecodedStatement = GatedStatement & { parse?: ParseMessage; functionOid?: number };
 
 function isCommand(type: number): boolean {
   return type === Fe.Query || type === Fe.Execute || type === Fe.FunctionCall || type === Fe.Parse;
