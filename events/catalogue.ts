@@ -5,6 +5,7 @@
 export const EVENT_TYPES = [
   'session.started',
   'auth.decided',
+  'policy.decided',
   'target.connected',
   'command.started',
   'command.completed',
@@ -30,6 +31,27 @@ export interface AuthDecidedData {
   reason?: string;
 }
 
+/** What the job may do on its target, decided once per session from its token's claims. */
+export interface PolicyDecidedData {
+  outcome: 'granted' | 'denied';
+  target: string;
+  rights: string[];
+  matched: { rule: string; rights: string[] }[];
+  /** Why each other rule did not apply. */
+  notMatched: { rule: string; reason: string }[];
+}
+
+/** The policy's word on one statement, carried by the command it decided. */
+export interface StatementDecision {
+  outcome: 'allowed' | 'denied';
+  /** Rights the statement needs, from the PostgreSQL parser. */
+  needs: string[];
+  missing?: string[];
+  /** Rules whose rights covered it. */
+  rules?: string[];
+  parseError?: string;
+}
+
 export interface TargetConnectedData {
   host: string;
   port: number;
@@ -53,6 +75,7 @@ export interface CommandStartedData {
   parameterTypes?: number[];
   /** Only for the function-call protocol. */
   functionOid?: number;
+  decision?: StatementDecision;
 }
 
 export interface CommandCompletedData {
@@ -81,7 +104,7 @@ export interface NotificationReceivedData {
 }
 
 export interface SessionEndedData {
-  reason: 'client-terminated' | 'client-disconnected' | 'target-disconnected' | 'auth-failed' | 'protocol-error' | 'gateway-shutdown' | 'target-unavailable';
+  reason: 'client-terminated' | 'client-disconnected' | 'target-disconnected' | 'auth-failed' | 'policy-denied' | 'protocol-error' | 'gateway-shutdown' | 'target-unavailable';
   detail?: string;
   bytesFromClient: number;
   bytesToClient: number;
@@ -91,6 +114,7 @@ export interface SessionEndedData {
 export interface EventDataByType {
   'session.started': SessionStartedData;
   'auth.decided': AuthDecidedData;
+  'policy.decided': PolicyDecidedData;
   'target.connected': TargetConnectedData;
   'command.started': CommandStartedData;
   'command.completed': CommandCompletedData;

@@ -16,6 +16,8 @@ export interface JobIdentity {
   /** Token expiry, ISO 8601. */
   expiresAt: string;
   ci: CiContext;
+  /** Every scalar claim of the token as a string (registered JWT claims left out), for generic policy conditions. */
+  claims?: Record<string, string>;
 }
 
 /** The pipeline run, read from the discrete claims of the token. */

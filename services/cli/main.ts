@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { runEvents } from './events-command.js';
+import { runPolicyExplain, type ExplainOptions } from './policy-command.js';
 import { runSessions } from './sessions-command.js';
 import { runToken } from './token-command.js';
 import { runUp } from './up-command.js';
@@ -44,6 +45,18 @@ program
   .option('--json', 'NDJSON records, byte chunks base64-encoded')
   .option('--bytes', 'include raw byte chunks')
   .action((session: string, opts: { json?: boolean; bytes?: boolean }) => runEvents(program.opts<{ config?: string }>().config, session, opts));
+
+program
+  .command('policy')
+  .description('inspect the access policy')
+  .command('explain')
+  .description('show which rules grant a job what on a target, and why the others do not apply')
+  .requiredOption('--target <name>', 'target name, as the job passes it as database name')
+  .option('--token <jwt>', 'the job\'s token (verified if possible, explained either way)')
+  .option('--claims <file>', 'a JSON file of claims instead of a token')
+  .option('--issuer <name>', 'issuer name to apply (default: the one whose iss matches)')
+  .option('--dev', 'include the development rule of `trailgate up --dev`')
+  .action((opts: ExplainOptions) => runPolicyExplain(program.opts<{ config?: string }>().config, opts));
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   console.error(`trailgate: ${err.message}`);

@@ -12,6 +12,7 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
     `  targets    ${[...gateway.targets.keys()].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
   ];
   if (dev) {
+    lines.push('  policy     development rule: any token of the development issuer may do anything on demo');
     lines.push('', 'try it:', `  PGPASSWORD="$(npx trailgate token)" psql "host=${host} port=${port} dbname=demo user=ci sslmode=require" -c 'select * from deployments'`, '  npx trailgate sessions');
   }
   console.log(lines.join('\n'));

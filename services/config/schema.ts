@@ -50,6 +50,47 @@ export const PostgresTargetConfig = z
   .strict();
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetConfig>;
 
+/** Rights a rule can grant on Postgres targets; `all` grants every class. */
+export const POSTGRES_RIGHTS = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session', 'all'] as const;
+export type PostgresRight = (typeof POSTGRES_RIGHTS)[number];
+
+/** A glob (`*` any run of characters except `/`, `**` any run, `?` one character) or a list of them. */
+const Glob = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+export const ClaimRule = z
+  .object({
+    /** Named in every decision event. */
+    name: z.string().min(1),
+    /** Issuer names (identity.issuers[].name) this rule applies to; default: any. */
+    issuers: z.array(z.string().min(1)).optional(),
+    /** Conditions on the job's CI context; all must hold. One of repository, repositoryOwner or subject is required. */
+    repository: Glob.optional(),
+    repositoryOwner: Glob.optional(),
+    subject: Glob.optional(),
+    ref: Glob.optional(),
+    refType: Glob.optional(),
+    workflow: Glob.optional(),
+    workflowRef: Glob.optional(),
+    jobWorkflowRef: Glob.optional(),
+    environment: Glob.optional(),
+    eventName: Glob.optional(),
+    actor: Glob.optional(),
+    runnerEnvironment: Glob.optional(),
+    /** GitLab: the ref must (true) or must not (false) be protected. */
+    refProtected: z.boolean().optional(),
+    /** Any other claim of the token, by its claim name. */
+    claims: z.record(z.string().min(1), Glob).optional(),
+    /** Targets (globs on target names) the rule opens. */
+    targets: z.array(z.string().min(1)).min(1),
+    /** What the job may do there. */
+    rights: z.array(z.enum(POSTGRES_RIGHTS)).min(1),
+  })
+  .strict()
+  .refine((r) => r.repository !== undefined || r.repositoryOwner !== undefined || r.subject !== undefined, {
+    message: 'every rule names an anchor: repository, repositoryOwner or subject',
+  });
+export type ClaimRule = z.infer<typeof ClaimRule>;
+
 export const TrailgateConfig = z
   .object({
     /** Where the embedded log, keys and generated certificates live. */
@@ -84,6 +125,11 @@ export const TrailgateConfig = z
       })
       .strict()
       .default({ listen: { host: '127.0.0.1', port: 6432 }, tls: { requireForRemote: true }, maxMessageBytes: 64 * 1024 * 1024, authTimeoutSeconds: 30 }),
+    /** Who may do what where. With no rules every authenticated job is refused (default deny). */
+    policy: z
+      .object({ rules: z.array(ClaimRule).default([]) })
+      .strict()
+      .default({ rules: [] }),
     targets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'target names use letters, digits, _ . -'), PostgresTargetConfig).default({}),
     recording: z
       .object({

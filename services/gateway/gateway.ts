@@ -1,14 +1,16 @@
 import { join } from 'node:path';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import { InlineLogSink, ThreadedLogSink, type LogSink } from '../../connectors/embedded-log/log-sinks.js';
-import type { TrailgateConfig } from '../config/schema.js';
+import type { ClaimRule, TrailgateConfig } from '../config/schema.js';
 import { DemoTarget } from '../dev/demo-target.js';
 import { DevIssuer } from '../dev/dev-issuer.js';
 import { TokenVerifier, type StaticIssuer } from './identity/token-verifier.js';
 import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { CancelRegistry } from './postgres/cancel-registry.js';
 import { PostgresListener } from './postgres/postgres-listener.js';
-import { FORWARD_ALL, type StatementGate } from './postgres/statement-gate.js';
+import type { StatementGate } from './postgres/statement-gate.js';
+import { PolicyGate } from './policy/policy-gate.js';
+import { loadClassifier } from './policy/statement-classifier.js';
 import { loadOrCreateTlsContext } from './postgres/tls-material.js';
 import { LogWriter } from './recorder/log-writer.js';
 import { targetEndpoints } from './targets.js';
@@ -21,6 +23,9 @@ export interface GatewayOptions {
   /** Issuers with keys held in memory, besides the configured ones (tests, embedding). */
   extraIssuers?: StaticIssuer[];
 }
+
+/** In development mode, any token of the development issuer may do anything on the demo database. */
+export const DEV_DEMO_RULE: ClaimRule = { name: 'dev-demo', issuers: ['dev'], subject: '**', targets: ['demo'], rights: ['all'] };
 
 export function embeddedLogFile(dataDir: string): string {
   return join(dataDir, 'trailgate.db');
@@ -50,6 +55,7 @@ export class Gateway {
     const sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
     const writer = new LogWriter(sink, file);
     const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
+    const rules: ClaimRule[] = [...config.policy.rules];
     const targets = targetEndpoints(config);
     let demo: DemoTarget | null = null;
     try {
@@ -59,15 +65,18 @@ export class Gateway {
         if (!targets.has('demo')) {
           demo = await DemoTarget.start(config.dataDir);
           targets.set('demo', demo.endpoint);
+          rules.push(DEV_DEMO_RULE);
         }
       }
       const verifier = new TokenVerifier(config.identity, { extraIssuers });
+      await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       const postgres = new PostgresListener({
         instance: config.instance ?? 'trailgate',
         verifier,
         targets,
-        gate: o.gate ?? FORWARD_ALL,
+        gate: o.gate ?? new PolicyGate(),
+        rules,
         writer,
         cancels: new CancelRegistry(),
         tlsContext: tlsMaterial.context,

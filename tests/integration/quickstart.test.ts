@@ -80,12 +80,24 @@ describe('quick start', () => {
 
     const events = (await trailgate('events', mine.sessionId.slice(0, 18), '--json')).trim().split('\n').map((l) => JSON.parse(l));
     const types = events.map((e) => e.type);
-    assert.deepEqual(types.slice(0, 3), ['session.started', 'auth.decided', 'target.connected']);
+    assert.deepEqual(types.slice(0, 4), ['session.started', 'auth.decided', 'policy.decided', 'target.connected']);
+    assert.deepEqual(events[2].data.matched, [{ rule: 'dev-demo', rights: ['all'] }]);
     const cmd = events.find((e) => e.type === 'command.started');
     assert.equal(cmd.data.text, 'select service, version from deployments');
     assert.equal(cmd.identity.ci.workflow, 'deploy');
     assert.ok(events.some((e) => e.type === 'command.completed' && e.data.rows === 1));
     assert.ok(!JSON.stringify(events).includes(token));
+  });
+
+  it('explains the policy for a token, for an operator debugging a refused job', async () => {
+    const token = (await trailgate('token', '--repository', 'acme/payments')).trim();
+    const granted = await trailgate('policy', 'explain', '--target', 'demo', '--dev', '--token', token);
+    assert.match(granted, /token verified/);
+    assert.match(granted, /target 'demo': granted all/);
+    assert.match(granted, /granted by rule 'dev-demo'/);
+    const denied = await trailgate('policy', 'explain', '--target', 'orders', '--dev', '--token', token);
+    assert.match(denied, /target 'orders': denied/);
+    assert.match(denied, /rule 'dev-demo' did not apply: target 'orders' is not one of \[demo\]/);
   });
 
   it('refuses to mint tokens where the development issuer was never enabled', async () => {

@@ -16,6 +16,8 @@ export interface HarnessOptions {
   issuers?: IssuerConfig[];
   maxMessageBytes?: number;
   recordingMode?: 'strict' | 'async';
+  /** Policy rules; by default the development issuer's tokens may do anything on every test target. */
+  rules?: unknown[];
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -47,6 +49,7 @@ export class GatewayHarness {
         'app-down': { ...target, port: 1 },
       },
       recording: { mode: o.recordingMode ?? 'strict' },
+      policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
     const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
     return new GatewayHarness(gateway, issuer, pgService, dataDir);

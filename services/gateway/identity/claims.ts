@@ -69,3 +69,20 @@ export function ciContextFromClaims(profile: ClaimProfile, payload: Readonly<Rec
   }
   return ci;
 }
+
+/** Registered JWT claims that say nothing about the job; policy matches on the rest. */
+const REGISTERED = new Set(['iss', 'aud', 'exp', 'nbf', 'iat', 'jti']);
+
+/** The token's scalar claims as strings, for policy conditions on claims no profile names. */
+export function scalarClaims(payload: Readonly<Record<string, unknown>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(payload)) {
+    if (REGISTERED.has(k)) continue;
+    if (typeof v === 'boolean') out[k] = String(v);
+    else {
+      const s = claimString(v);
+      if (s !== undefined) out[k] = s;
+    }
+  }
+  return out;
+}

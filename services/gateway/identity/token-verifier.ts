@@ -3,7 +3,7 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader
 import type { FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters, JWTPayload, JWTVerifyOptions, ProtectedHeaderParameters } from 'jose';
 import type { JobIdentity } from '../../../events/identity.js';
 import type { IssuerConfig, TrailgateConfig } from '../../config/schema.js';
-import { ciContextFromClaims } from './claims.js';
+import { ciContextFromClaims, scalarClaims } from './claims.js';
 import { IdentityError, shown, shownList } from './errors.js';
 
 export type IdentitySettings = TrailgateConfig['identity'];
@@ -146,6 +146,7 @@ export class TokenVerifier {
       subject: payload.sub,
       expiresAt: expires.toISOString(),
       ci: ciContextFromClaims(issuer.config.profile, payload),
+      claims: scalarClaims(payload),
     };
     if (typeof payload.jti === 'string' && payload.jti !== '') identity.tokenId = payload.jti;
     return identity;

@@ -1,8 +1,10 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { JobIdentity, SessionContext } from '../../../events/index.js';
+import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData } from '../../../events/index.js';
 import { newSessionId } from '../../../events/index.js';
 import { IdentityError } from '../identity/errors.js';
+import type { ClaimRule } from '../../config/schema.js';
+import { decide } from '../policy/claim-rules.js';
 import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type ChunkPolicy } from '../recorder/session-recorder.js';
 import { applicationNameFor } from './application-name.js';
@@ -19,6 +21,7 @@ export interface PostgresGatewayDeps {
   verifier: { verify(token: string | undefined): Promise<JobIdentity> };
   targets: ReadonlyMap<string, TargetEndpoint>;
   gate: StatementGate;
+  rules: ClaimRule[];
   writer: LogWriter;
   cancels: CancelRegistry;
   tlsContext: tls.SecureContext | null;
@@ -29,8 +32,13 @@ export interface PostgresGatewayDeps {
   recordingMode: 'strict' | 'async';
 }
 
-/** Startup parameters passed on to the target; everything else (options, replication, role tricks) is dropped. */
-const FORWARDED_PARAMETERS = new Set(['client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path', 'standard_conforming_strings']);
+/**
+ * Startup parameters passed on to the target; everything else (options, replication, role tricks) is
+ * dropped. Settings that change how the server reads statement text (standard_conforming_strings, a
+ * non-UTF8 client_encoding) would let the target parse a statement differently from the policy.
+ */
+const FORWARDED_PARAMETERS = new Set(['client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path']);
+const UTF8 = /^(utf-?8|unicode)$/i;
 
 /** One client connection, from its first byte to its last: handshake, token, target, relay. */
 export async function servePostgresConnection(socket: net.Socket, deps: PostgresGatewayDeps, sessions: Set<RelaySession>): Promise<void> {
@@ -46,12 +54,18 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
   }, deps.authTimeoutMs);
 
   let started: { tls: boolean; requested: { database?: string; user?: string; applicationName?: string } } | null = null;
-  const refuse = (sqlstate: string, code: string, message: string, reason: 'auth-failed' | 'protocol-error' | 'target-unavailable', hint?: string) => {
+  // Decisions taken before the target answers are recorded together, once the outcome is known.
+  let policy: PolicyDecidedData | null = null;
+  let authGranted = false;
+  const recordOpening = () => {
+    recorder.event('session.started', { protocol: 'postgres', ...(started ?? { tls: false, requested: {} }) });
+    if (authGranted) recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token' });
+    if (policy) recorder.event('policy.decided', policy);
+  };
+  const refuse = (sqlstate: string, code: string, message: string, reason: SessionEndedData['reason'], hint?: string) => {
     if (!timedOut) handshake.reject(sqlstate, `${message} [${code}]`, hint);
-    if (!started) started = { tls: false, requested: {} };
-    recorder.event('session.started', { protocol: 'postgres', ...started });
-    if (reason === 'target-unavailable') recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token' });
-    else recorder.event('auth.decided', { outcome: 'rejected', method: 'oidc-token', code, reason: message });
+    recordOpening();
+    if (!authGranted) recorder.event('auth.decided', { outcome: 'rejected', method: 'oidc-token', code, reason: message });
     recorder.event('session.ended', { reason, detail: `${code}: ${message}`, bytesFromClient: 0, bytesToClient: 0, commands: 0 });
   };
 
@@ -81,18 +95,30 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       return;
     }
     context.identity = identity;
+    authGranted = true;
     // The database name the client asks for names the target; the job never learns the real one.
     const targetName = params.database ?? params.user ?? '';
     const endpoint = deps.targets.get(targetName);
     if (!endpoint) {
-      refuse(SqlState.InvalidCatalogName, 'TG_TARGET_UNKNOWN', `no target named '${targetName}' on this gateway; pass the target name as the database name`, 'auth-failed');
+      refuse(SqlState.InvalidCatalogName, 'TG_TARGET_UNKNOWN', `no target named '${targetName}' on this gateway; pass the target name as the database name`, 'policy-denied');
       return;
     }
     context.target = { name: endpoint.name, kind: 'postgres' };
+    const grant = decide(deps.rules, identity, endpoint.name);
+    policy = { outcome: grant.rights.length ? 'granted' : 'denied', target: endpoint.name, rights: grant.rights, matched: grant.matched, notMatched: grant.notMatched };
+    if (!grant.rights.length) {
+      const who = identity.ci.repository ?? identity.subject;
+      refuse(SqlState.InsufficientPrivilege, 'TG_POLICY_NO_RULE', `no policy rule grants ${who} access to target '${endpoint.name}'`, 'policy-denied', `run \`trailgate policy explain --target ${endpoint.name}\` with this job's token to see why each rule did not apply`);
+      return;
+    }
 
     const applicationName = applicationNameFor(identity);
     const forwarded: Record<string, string> = { application_name: applicationName };
     for (const [k, v] of Object.entries(params)) if (FORWARDED_PARAMETERS.has(k)) forwarded[k] = v;
+    if (forwarded.client_encoding !== undefined && !UTF8.test(forwarded.client_encoding)) {
+      refuse(SqlState.FeatureNotSupported, 'TG_PG_ENCODING', `client_encoding '${forwarded.client_encoding}' is not relayed: the gateway reads statements as UTF8; connect with client_encoding=UTF8`, 'protocol-error');
+      return;
+    }
 
     let link;
     try {
@@ -104,8 +130,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     }
     clearTimeout(timer);
 
-    recorder.event('session.started', { protocol: 'postgres', ...started });
-    recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token' });
+    recordOpening();
     const serverVersion = link.parameters.find(([k]) => k === 'server_version')?.[1];
     recorder.event('target.connected', {
       host: endpoint.host,
@@ -146,7 +171,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       framer: hello.framer,
       recorder,
       gate: deps.gate,
-      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity },
+      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant },
       recordingMode: deps.recordingMode,
     });
     sessions.add(relay);

@@ -54,6 +54,7 @@ export const Be = {
 export const SqlState = {
   InvalidAuthorization: '28000',
   InsufficientPrivilege: '42501',
+  SyntaxError: '42601',
   ProtocolViolation: '08P01',
   ConnectionFailure: '08006',
   CannotConnect: '08001',

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { serialize } from 'pg-protocol';
-import type { ParameterValue, SessionEndedData } from '../../../events/index.js';
+import type { ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
 import { decodeNotification } from './backend-messages.js';
@@ -27,6 +27,7 @@ export interface RelayOptions {
 
 interface PreparedStatement {
   text: string;
+  decision?: StatementDecision;
   parameterTypes: number[];
 }
 
@@ -170,20 +171,21 @@ export class RelaySession {
   /** Records the message, tells the tracker what answer to expect, and returns what to forward. */
   private handle(msg: FrontendMessage, verdict: GateVerdict, statement: DecodedStatement | null): Buffer | null {
     const denial: Denial | undefined = verdict.action === 'deny' ? denialOf(verdict) : undefined;
+    const decision = verdict.decision ? { decision: verdict.decision } : {};
     switch (msg.type) {
       case Fe.Query: {
-        const command = this.startCommand({ protocol: 'simple', text: statement!.text });
+        const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
         return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
       }
       case Fe.Parse: {
         const p = statement!.parse!;
         if (denial) {
-          const command = this.startCommand({ protocol: 'extended', text: p.text, statementName: p.name, parameterTypes: p.parameterTypes });
+          const command = this.startCommand({ protocol: 'extended', text: p.text, statementName: p.name, parameterTypes: p.parameterTypes, ...decision });
           this.expect({ kind: 'parse', command, denial });
           return serialize.parse({ name: p.name, text: DENIED_STATEMENT, types: [] });
         }
-        this.statements.set(p.name, { text: p.text, parameterTypes: p.parameterTypes });
+        this.statements.set(p.name, { text: p.text, parameterTypes: p.parameterTypes, ...decision });
         this.expect({ kind: 'parse' });
         return msg.raw;
       }
@@ -204,6 +206,7 @@ export class RelaySession {
           ...(e.portal ? { portal: e.portal } : {}),
           ...(portal?.parameters.length ? { parameters: portal.parameters } : {}),
           ...(stmt?.parameterTypes.length ? { parameterTypes: stmt.parameterTypes } : {}),
+          ...(stmt?.decision ? { decision: stmt.decision } : {}),
         });
         this.expect({ kind: 'execute', command });
         return msg.raw;
@@ -224,7 +227,7 @@ export class RelaySession {
         this.expect({ kind: 'sync' });
         return msg.raw;
       case Fe.FunctionCall: {
-        const command = this.startCommand({ protocol: 'function', text: statement!.text, functionOid: statement!.functionOid! });
+        const command = this.startCommand({ protocol: 'function', text: statement!.text, functionOid: statement!.functionOid!, ...decision });
         this.expect({ kind: 'function', command, ...(denial ? { denial } : {}) });
         return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
       }

@@ -1,4 +1,4 @@
-import type { JobIdentity } from '../../../events/index.js';
+import type { JobIdentity, StatementDecision } from '../../../events/index.js';
 
 /** A statement the client wants to run, seen before it reaches the target. */
 export interface GatedStatement {
@@ -11,11 +11,14 @@ export interface GateContext {
   sessionId: string;
   target: string;
   identity: JobIdentity;
+  /** Rights the session's policy decision granted, and by which rules. */
+  grant: { rights: readonly string[]; matched: readonly { rule: string; rights: readonly string[] }[] };
 }
 
+/** `decision` is recorded with the command the verdict is about. */
 export type GateVerdict =
-  | { action: 'forward' }
-  | { action: 'deny'; sqlstate: string; message: string; detail?: string; hint?: string };
+  | { action: 'forward'; decision?: StatementDecision }
+  | { action: 'deny'; sqlstate: string; message: string; detail?: string; hint?: string; decision?: StatementDecision };
 
 /**
  * Decides, per statement, whether it goes to the target. Returning a promise holds the statement
@@ -24,5 +27,3 @@ export type GateVerdict =
 export interface StatementGate {
   check(statement: GatedStatement, context: GateContext): GateVerdict | Promise<GateVerdict>;
 }
-
-export const FORWARD_ALL: StatementGate = { check: () => ({ action: 'forward' }) };

@@ -1,0 +1,320 @@
+// Decides, per SQL string, which classes of right it needs, from PostgreSQL's own parser (libpg-query):
+// keyword matching cannot see through comments, dollar quoting or statements hidden in CTEs and subqueries.
+// Security first: anything not understood costs more rights ('admin'), never fewer.
+import { loadModule, parseSync } from 'libpg-query';
+import { POSTGRES_RIGHTS, type PostgresRight } from '../../config/schema.js';
+import { functionCallClasses, settingClasses } from './function-safety.js';
+
+export type StatementClass = Exclude<PostgresRight, 'all'>;
+
+export interface Classification {
+  /** Union over all statements, in POSTGRES_RIGHTS order; [] when there is nothing to run. */
+  classes: StatementClass[];
+  statements: { node: string; classes: StatementClass[] }[];
+  /** Names of prepared statements run by EXECUTE: the caller adds what was prepared under those names. */
+  executes?: string[];
+  parseError?: string;
+}
+
+let loading: Promise<void> | undefined;
+let loaded = false;
+
+/** Loads the parser's WASM once; later calls share the first load. */
+export async function loadClassifier(): Promise<void> {
+  loading ??= loadModule().then(
+    () => {
+      loaded = true;
+    },
+    (err: unknown) => {
+      loading = undefined; // let a later call retry
+      throw err;
+    },
+  );
+  return loading;
+}
+
+type Obj = Record<string, unknown>;
+/** 'exec': runs now. 'inert': only stored or planned (view bodies, defaults, plain EXPLAIN) — calls still count. */
+type Mode = 'exec' | 'inert';
+type StatementRule = (body: Obj, w: Walker) => void;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const names = (v: unknown): string[] => list(v).map((n) => String((n as { String?: { sval?: string } }).String?.sval ?? ''));
+
+/** Collects the classes of one top-level statement by walking its whole AST. */
+class Walker {
+  readonly classes = new Set<StatementClass>();
+  readonly executes: string[] = [];
+
+  add(...classes: StatementClass[]): void {
+    for (const c of classes) this.classes.add(c);
+  }
+
+  /** Walks any JSON value; a PascalCase key marks a node (`{ SelectStmt: {...} }`). */
+  visit(value: unknown, mode: Mode): void {
+    if (Array.isArray(value)) {
+      for (const v of value) this.visit(v, mode);
+      return;
+    }
+    if (!isObj(value)) return;
+    for (const [key, child] of Object.entries(value)) {
+      if (/^[A-Z]/.test(key) && isObj(child)) this.node(key, child, mode);
+      else {
+        // SELECT ... INTO creates and fills a table; it sits unwrapped inside SelectStmt (also in UNION arms).
+        if (key === 'intoClause' && isObj(child) && mode === 'exec') this.add('ddl', 'write');
+        this.visit(child, mode);
+      }
+    }
+  }
+
+  node(type: string, body: Obj, mode: Mode): void {
+    const call = CALL_RULES[type];
+    if (call) return call(body, this, mode);
+    if (mode === 'inert') return this.visit(body, 'inert');
+    const rule = STATEMENT_RULES[type];
+    if (rule) return rule(body, this);
+    const fixed = FIXED[type];
+    if (fixed) {
+      this.add(...fixed.classes);
+      return this.visit(body, fixed.children);
+    }
+    // A statement type this table does not know: assume the worst.
+    if (type.endsWith('Stmt')) this.add('admin');
+    this.visit(body, mode);
+  }
+}
+
+const DDL_ADMIN: StatementClass[] = ['ddl', 'admin'];
+const f = (classes: StatementClass[], children: Mode = 'inert') => ({ classes, children });
+
+/** Statements whose classes do not depend on their contents. Children of DDL are 'inert': stored, not run now. */
+const FIXED: Record<string, { classes: StatementClass[]; children: Mode }> = {
+  VariableShowStmt: f(['read']),
+  FetchStmt: f(['read']),
+  ClosePortalStmt: f(['read']),
+  ListenStmt: f(['read']),
+  UnlistenStmt: f(['read']),
+  DeclareCursorStmt: f([], 'exec'), // the cursor's query supplies the classes
+  NotifyStmt: f(['write']),
+  RefreshMatViewStmt: f(['write']),
+  LockStmt: f(['write']), // every lock mode: even ACCESS SHARE can hold up DDL of others
+  LockingClause: f(['write'], 'exec'), // SELECT ... FOR UPDATE/SHARE takes row locks
+  TruncateStmt: f(['write', 'ddl']), // destructive, skips row triggers and takes an ACCESS EXCLUSIVE lock
+  DeallocateStmt: f(['session']),
+  ConstraintsSetStmt: f(['transaction']),
+  // DDL
+  CreateStmt: f(['ddl']), IndexStmt: f(['ddl']), ViewStmt: f(['ddl']), CreateSeqStmt: f(['ddl']),
+  AlterSeqStmt: f(['ddl']), DefineStmt: f(['ddl']), CompositeTypeStmt: f(['ddl']), CreateEnumStmt: f(['ddl']),
+  CreateRangeStmt: f(['ddl']), AlterEnumStmt: f(['ddl']), AlterTypeStmt: f(['ddl']), CreateDomainStmt: f(['ddl']),
+  AlterDomainStmt: f(['ddl']), CreateFunctionStmt: f(['ddl']), AlterFunctionStmt: f(['ddl']),
+  CreateTrigStmt: f(['ddl']), RuleStmt: f(['ddl']), CommentStmt: f(['ddl']), AlterObjectSchemaStmt: f(['ddl']),
+  AlterObjectDependsStmt: f(['ddl']), CreateStatsStmt: f(['ddl']), AlterStatsStmt: f(['ddl']),
+  CreateCastStmt: f(['ddl']), CreateConversionStmt: f(['ddl']), CreateOpClassStmt: f(['ddl']),
+  CreateOpFamilyStmt: f(['ddl']), AlterOpFamilyStmt: f(['ddl']), AlterOperatorStmt: f(['ddl']),
+  AlterCollationStmt: f(['ddl']), AlterTSDictionaryStmt: f(['ddl']), AlterTSConfigurationStmt: f(['ddl']),
+  ReplicaIdentityStmt: f(['ddl']), CreateForeignTableStmt: f(['ddl']), ImportForeignSchemaStmt: f(['ddl']),
+  CreateTransformStmt: f(['ddl']),
+  // DDL that reaches beyond the schema: access control, server-side code, cluster-wide objects
+  AlterOwnerStmt: f(DDL_ADMIN), CreatePolicyStmt: f(DDL_ADMIN), AlterPolicyStmt: f(DDL_ADMIN),
+  SecLabelStmt: f(DDL_ADMIN), CreateExtensionStmt: f(DDL_ADMIN), AlterExtensionStmt: f(DDL_ADMIN),
+  AlterExtensionContentsStmt: f(DDL_ADMIN), CreatePLangStmt: f(DDL_ADMIN), CreateAmStmt: f(DDL_ADMIN),
+  CreateEventTrigStmt: f(DDL_ADMIN), AlterEventTrigStmt: f(DDL_ADMIN), CreateFdwStmt: f(DDL_ADMIN),
+  AlterFdwStmt: f(DDL_ADMIN), CreateForeignServerStmt: f(DDL_ADMIN), AlterForeignServerStmt: f(DDL_ADMIN),
+  CreateUserMappingStmt: f(DDL_ADMIN), AlterUserMappingStmt: f(DDL_ADMIN), DropUserMappingStmt: f(DDL_ADMIN),
+  CreatePublicationStmt: f(DDL_ADMIN), AlterPublicationStmt: f(DDL_ADMIN), CreateSubscriptionStmt: f(DDL_ADMIN),
+  AlterSubscriptionStmt: f(DDL_ADMIN), DropSubscriptionStmt: f(DDL_ADMIN), CreateTableSpaceStmt: f(DDL_ADMIN),
+  DropTableSpaceStmt: f(DDL_ADMIN), AlterTableSpaceOptionsStmt: f(DDL_ADMIN), AlterTableMoveAllStmt: f(DDL_ADMIN),
+  CreatedbStmt: f(DDL_ADMIN), DropdbStmt: f(DDL_ADMIN), AlterDatabaseStmt: f(DDL_ADMIN),
+  AlterDatabaseSetStmt: f(DDL_ADMIN), AlterDatabaseRefreshCollStmt: f(DDL_ADMIN), DropOwnedStmt: f(DDL_ADMIN),
+  ReassignOwnedStmt: f(DDL_ADMIN),
+  // roles, privileges, server administration and maintenance
+  CreateRoleStmt: f(['admin']), AlterRoleStmt: f(['admin']), AlterRoleSetStmt: f(['admin']),
+  DropRoleStmt: f(['admin']), GrantStmt: f(['admin']), GrantRoleStmt: f(['admin']),
+  AlterDefaultPrivilegesStmt: f(['admin']), AlterSystemStmt: f(['admin']), LoadStmt: f(['admin']),
+  VacuumStmt: f(['admin']), ClusterStmt: f(['admin']), ReindexStmt: f(['admin']), CheckPointStmt: f(['admin']),
+  // bodies of SQL-standard functions (BEGIN ATOMIC ... / RETURN ...): only reached in 'inert' mode
+  ReturnStmt: f([]),
+};
+
+/** Drop/rename of these object types is administration, not schema work. */
+const ADMIN_OBJECTS = new Set([
+  'OBJECT_EXTENSION', 'OBJECT_EVENT_TRIGGER', 'OBJECT_LANGUAGE', 'OBJECT_FDW', 'OBJECT_FOREIGN_SERVER',
+  'OBJECT_ACCESS_METHOD', 'OBJECT_PUBLICATION', 'OBJECT_SUBSCRIPTION', 'OBJECT_POLICY', 'OBJECT_ROLE',
+  'OBJECT_DATABASE', 'OBJECT_TABLESPACE',
+]);
+/** ALTER TABLE sub-commands that change who may see or own rows. */
+const ADMIN_TABLE_CMDS = new Set([
+  'AT_ChangeOwner', 'AT_EnableRowSecurity', 'AT_DisableRowSecurity', 'AT_ForceRowSecurity', 'AT_NoForceRowSecurity',
+]);
+const TWO_PHASE = new Set(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
+const FALSE_WORDS = new Set(['false', 'off', 'no', '0']);
+
+/** EXPLAIN runs its statement only with ANALYZE; an option whose value is not plainly false counts as on. */
+function explainAnalyzes(options: unknown): boolean {
+  return list(options).some((o) => {
+    const def = (o as { DefElem?: { defname?: string; arg?: Obj } }).DefElem;
+    if (def?.defname !== 'analyze') return false;
+    const arg = def.arg;
+    if (!arg) return true;
+    const s = (arg.String as { sval?: string } | undefined)?.sval;
+    if (s !== undefined) return !FALSE_WORDS.has(s.toLowerCase());
+    if (isObj(arg.Integer)) return Boolean(arg.Integer.ival);
+    if (isObj(arg.Boolean)) return Boolean(arg.Boolean.boolval);
+    return true;
+  });
+}
+
+/** DML: 'write', plus 'read' when it returns rows or reads other relations (UPDATE ... FROM, DELETE ... USING). */
+function dml(readKeys: string[]): StatementRule {
+  return (body, w) => {
+    w.add('write');
+    if (readKeys.some((k) => list(body[k]).length > 0)) w.add('read');
+    w.visit(body, 'exec');
+  };
+}
+
+/** Statements whose classes depend on their contents; called in 'exec' mode only. */
+const STATEMENT_RULES: Record<string, StatementRule> = {
+  SelectStmt: (body, w) => {
+    w.add('read');
+    w.visit(body, 'exec');
+  },
+  InsertStmt: (body, w) => {
+    const source = (body.selectStmt as { SelectStmt?: Obj } | undefined)?.SelectStmt;
+    // INSERT ... VALUES reads nothing: walk the VALUES lists without counting them as a SELECT.
+    const { selectStmt: _skip, ...rest } = body;
+    dml(['returningList'])(source?.valuesLists ? rest : body, w);
+    if (source?.valuesLists) w.visit(source, 'exec');
+  },
+  UpdateStmt: dml(['returningList', 'fromClause']),
+  DeleteStmt: dml(['returningList', 'usingClause']),
+  MergeStmt: (body, w) => {
+    w.add('write', 'read'); // MERGE always reads its source
+    w.visit(body, 'exec');
+  },
+  CopyStmt: (body, w) => {
+    w.add(body.is_from ? 'write' : 'read');
+    if (body.is_program || body.filename !== undefined) w.add('admin'); // server-side program or file
+    w.visit(body, 'exec');
+  },
+  ExplainStmt: (body, w) => {
+    w.add('read');
+    w.visit(body.query, explainAnalyzes(body.options) ? 'exec' : 'inert');
+  },
+  CreateTableAsStmt: (body, w) => {
+    w.add('ddl', 'write'); // CREATE TABLE AS / CREATE MATERIALIZED VIEW create and fill
+    w.visit(body, 'exec');
+  },
+  PrepareStmt: (body, w) => {
+    w.add('session');
+    w.visit(body.query, 'exec'); // whoever may prepare it may run it
+  },
+  VariableSetStmt: (body, w) => {
+    const name = String(body.name ?? '');
+    if (name === 'TRANSACTION') w.add('transaction'); // SET TRANSACTION ...
+    else if (body.kind === 'VAR_RESET_ALL') w.add('session'); // RESET ALL leaves role and session_authorization
+    else w.add(...settingClasses(name));
+    w.visit(body.args, 'exec');
+  },
+  DiscardStmt: (body, w) => {
+    w.add('session');
+    if (body.target === 'DISCARD_ALL') w.add('admin'); // DISCARD ALL includes SET SESSION AUTHORIZATION DEFAULT
+  },
+  TransactionStmt: (body, w) => {
+    w.add('transaction');
+    if (TWO_PHASE.has(String(body.kind))) w.add('admin'); // prepared transactions outlive the session
+  },
+  DropStmt: (body, w) => {
+    w.add('ddl');
+    if (ADMIN_OBJECTS.has(String(body.removeType))) w.add('admin');
+    w.visit(body, 'inert');
+  },
+  RenameStmt: (body, w) => {
+    w.add('ddl');
+    if (ADMIN_OBJECTS.has(String(body.renameType))) w.add('admin');
+  },
+  AlterTableStmt: (body, w) => {
+    w.add('ddl');
+    const subtypes = list(body.cmds).map((c) => String((c as { AlterTableCmd?: Obj }).AlterTableCmd?.subtype));
+    if (subtypes.some((s) => ADMIN_TABLE_CMDS.has(s))) w.add('admin');
+    w.visit(body, 'inert'); // USING / DEFAULT expressions: their function calls still count
+  },
+  CreateSchemaStmt: (body, w) => {
+    w.add('ddl');
+    if (body.authrole) w.add('admin'); // AUTHORIZATION hands the schema to another role
+    w.visit(body.schemaElts, 'exec');
+  },
+};
+
+/** Nodes that run code wherever they appear, even inside view bodies, defaults or a plain EXPLAIN. */
+const CALL_RULES: Record<string, (body: Obj, w: Walker, mode: Mode) => void> = {
+  FuncCall: (body, w, mode) => {
+    w.add(...functionCallClasses(names(body.funcname), list(body.args), body.funcformat === 'COERCE_SQL_SYNTAX'));
+    w.visit(body, mode);
+  },
+  CallStmt: (body, w, mode) => {
+    w.add('code'); // procedures may COMMIT, run dynamic SQL, anything
+    w.visit((body.funccall as Obj | undefined)?.args, mode);
+  },
+  DoStmt: (_body, w) => w.add('code'),
+  ExecuteStmt: (body, w, mode) => {
+    w.add('function'); // unknown here; the caller resolves `executes`
+    w.executes.push(String(body.name ?? ''));
+    w.visit(body.params, mode);
+  },
+  RangeTableSample: (body, w, mode) => {
+    const method = names(body.method);
+    if (!['bernoulli', 'system'].includes(method[method.length - 1] ?? '') || method.length > 1) w.add('function');
+    w.visit(body, mode);
+  },
+  A_Expr: (body, w, mode) => {
+    const op = names(body.name); // OPERATOR(schema.op) may name a user's operator, hence a user's function
+    if (op.length > 1 && op[0] !== 'pg_catalog') w.add('function');
+    w.visit(body, mode);
+  },
+};
+
+const RIGHT_ORDER = (a: StatementClass, b: StatementClass) => POSTGRES_RIGHTS.indexOf(a) - POSTGRES_RIGHTS.indexOf(b);
+const sorted = (s: Iterable<StatementClass>) => [...s].sort(RIGHT_ORDER);
+
+/** Characters PostgreSQL itself treats as whitespace (the parser's JS wrapper uses the wider String.trim). */
+const PG_BLANK = /^[ \t\n\r\f\v]*$/;
+
+function refuse(reason: string): Classification {
+  return { classes: ['admin'], statements: [], parseError: reason };
+}
+
+/** Classifies a SQL string (one or many statements). Synchronous; `loadClassifier()` must have completed. */
+export function classifyStatement(sql: string): Classification {
+  if (!loaded) throw new Error('statement classifier used before loadClassifier() completed');
+  if (PG_BLANK.test(sql)) return { classes: [], statements: [] };
+  // The wire protocol ends the query at NUL; the WASM parser would too. Never judge a truncated text.
+  if (sql.includes('\0')) return refuse('query text contains a NUL byte');
+  let stmts: unknown[];
+  try {
+    stmts = list((parseSync(sql) as { stmts?: unknown }).stmts);
+  } catch (err) {
+    const e = err as { message?: string; sqlDetails?: { cursorPosition?: number } };
+    const at = e.sqlDetails?.cursorPosition;
+    return refuse(`${e.message ?? String(err)}${at === undefined ? '' : ` (at offset ${at})`}`);
+  }
+  try {
+    const all = new Set<StatementClass>();
+    const executes: string[] = [];
+    const statements = stmts.flatMap((raw) => {
+      const stmt = (raw as { stmt?: unknown }).stmt;
+      if (!isObj(stmt)) return [];
+      const [node = 'unknown', body] = Object.entries(stmt)[0] ?? [];
+      const w = new Walker();
+      w.node(node, isObj(body) ? body : {}, 'exec');
+      for (const c of w.classes) all.add(c);
+      executes.push(...w.executes);
+      return [{ node, classes: sorted(w.classes) }];
+    });
+    return { classes: sorted(all), statements, ...(executes.length > 0 ? { executes } : {}) };
+  } catch (err) {
+    // e.g. a stack overflow on absurdly deep nesting: refuse rather than guess.
+    return refuse(`could not classify: ${(err as Error).message}`);
+  }
+}
