@@ -15,6 +15,7 @@ export function targetEndpoints(config: TrailgateConfig): Map<string, TargetEndp
       database: t.database,
       user: t.user,
       tls: t.tls,
+      sqlcommenter: t.sqlcommenter,
       ...(password !== undefined ? { password } : {}),
       ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
     });

@@ -289,3 +289,17 @@ describe('the gateway toward its targets', () => {
     });
   }
 });
+
+describe('run tags on the target', () => {
+  it('adds a sqlcommenter comment the target sees, in both protocols, and leaves commented statements alone', async () => {
+    const client = await h.client({ target: 'app-commented', token: await h.token({ repository: 'acme/payments', claims: { run_id: '4242', run_attempt: '2' } }) });
+    const current = "select query from pg_stat_activity where pid = pg_backend_pid()";
+    const simple = (await client.query(current)).rows[0].query as string;
+    assert.match(simple, /^select query from pg_stat_activity where pid = pg_backend_pid\(\) \/\*application='trailgate',.*tg_repository='acme%2Fpayments',tg_run_attempt='2',tg_run_id='4242',tg_session='[0-9a-f-]+'.*\*\/$/);
+    const extended = (await client.query(`${current} and $1::int = 1`, [1])).rows[0].query as string;
+    assert.match(extended, /and \$1::int = 1 \/\*application='trailgate'.*\*\/$/);
+    const own = (await client.query(`${current} /* mine */`)).rows[0].query as string;
+    assert.equal(own, `${current} /* mine */`);
+    await client.end();
+  });
+});

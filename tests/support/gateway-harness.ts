@@ -47,6 +47,7 @@ export class GatewayHarness {
         'app-tls-stranger': { ...target, tls: 'verify-full', caFile: strangerCa },
         'app-wrong-password': { ...target, password: 'not-the-password' },
         'app-down': { ...target, port: 1 },
+        'app-commented': { ...target, sqlcommenter: true },
       },
       recording: { mode: o.recordingMode ?? 'strict' },
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },

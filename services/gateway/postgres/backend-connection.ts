@@ -14,6 +14,8 @@ export interface TargetEndpoint {
   database: string;
   user: string;
   password?: string;
+  /** Tag each statement with the run as a sqlcommenter comment. */
+  sqlcommenter?: boolean;
   tls: 'disable' | 'require' | 'verify-full';
   ca?: Buffer;
 }

@@ -14,6 +14,7 @@ import type { CancelRegistry } from './cancel-registry.js';
 import { ClientHandshake } from './client-handshake.js';
 import { ProtocolError, SqlState } from './protocol.js';
 import { RelaySession } from './relay-session.js';
+import { sqlcommenterComment } from './sqlcommenter.js';
 import type { StatementGate } from './statement-gate.js';
 
 export interface PostgresGatewayDeps {
@@ -172,6 +173,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       recorder,
       gate: deps.gate,
       gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant },
+      statementComment: endpoint.sqlcommenter ? sqlcommenterComment(identity, context.sessionId) : '',
       recordingMode: deps.recordingMode,
     });
     sessions.add(relay);

@@ -9,6 +9,7 @@ import { CommandTracker, type ActiveCommand, type Denial, type Pending } from '.
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
 import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
 import { Fe, ProtocolError, SqlState } from './protocol.js';
+import { withComment } from './sqlcommenter.js';
 import type { GateContext, GatedStatement, GateVerdict, StatementGate } from './statement-gate.js';
 
 /** What the target runs in place of a denied statement: it fails at parse time and has no effect. */
@@ -21,6 +22,8 @@ export interface RelayOptions {
   recorder: SessionRecorder;
   gate: StatementGate;
   gateContext: GateContext;
+  /** sqlcommenter comment appended to statements toward the target, or empty. */
+  statementComment: string;
   /** `strict`: a command reaches the target only once its event is on disk. */
   recordingMode: 'strict' | 'async';
 }
@@ -176,7 +179,9 @@ export class RelaySession {
       case Fe.Query: {
         const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
-        return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
+        if (denial) return serialize.query(DENIED_STATEMENT);
+        const tagged = withComment(statement!.text, this.o.statementComment);
+        return tagged === statement!.text ? msg.raw : serialize.query(tagged);
       }
       case Fe.Parse: {
         const p = statement!.parse!;
@@ -187,7 +192,8 @@ export class RelaySession {
         }
         this.statements.set(p.name, { text: p.text, parameterTypes: p.parameterTypes, ...decision });
         this.expect({ kind: 'parse' });
-        return msg.raw;
+        const tagged = withComment(p.text, this.o.statementComment);
+        return tagged === p.text ? msg.raw : serialize.parse({ name: p.name, text: tagged, types: p.parameterTypes });
       }
       case Fe.Bind: {
         const b = decodeBind(msg.body);
