@@ -47,6 +47,14 @@ targets:
     user: $TG_PG_APP_USER
     password: { env: TG_PG_APP_PASSWORD }
     tls: disable
+policy:
+  rules:
+    # What pgbench -S needs and nothing more, so every statement is classified and checked.
+    - name: bench-read
+      issuers: [dev]
+      repository: acme/payments
+      targets: [bench]
+      rights: [read, transaction, session]
 recording:
   mode: $GW_RECORDING
   fsync: false
@@ -129,7 +137,7 @@ gateway_start() {
   build="$build (dist/ digest $digest)"
   export TG_GW_PORT="$port" TG_GW_HOST=127.0.0.1 TG_GW_TARGET=bench TG_GW_USER="$TG_PG_APP_USER" PGPASSWORD_GW
   export TG_GW_RECORDING="$GW_RECORDING" TG_GW_LOG="$GW_LOG"
-  export TG_GW_DESCRIPTION="trailgate $version $build, \`up --dev\` (dev token issuer; the idle in-process PGlite demo target shares the Node process), recording.mode=$GW_RECORDING, recording.fsync=false, target \`bench\` over plain TCP (tls: disable) with SCRAM to Postgres"
+  export TG_GW_DESCRIPTION="trailgate $version $build, \`up --dev\` (dev token issuer; the idle in-process PGlite demo target shares the Node process), recording.mode=$GW_RECORDING, recording.fsync=false, policy rule granting read/transaction/session (every statement classified), target \`bench\` over plain TCP (tls: disable) with SCRAM to Postgres"
   _gw_log "gateway up (pid $GW_PID)"
 }
 

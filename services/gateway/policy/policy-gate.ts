@@ -1,15 +1,18 @@
 import type { StatementDecision } from '../../../events/index.js';
 import { SqlState } from '../postgres/protocol.js';
 import type { GateContext, GatedStatement, GateVerdict, StatementGate } from '../postgres/statement-gate.js';
-import { classifyStatement } from './statement-classifier.js';
+import { classifyStatement, type Classification, type StatementClass } from './statement-classifier.js';
 
 /**
  * The policy at statement level: the PostgreSQL parser says which rights a statement needs, the
  * session's rule decision says which it has; anything missing is denied with 42501.
  */
 export class PolicyGate implements StatementGate {
+  // Drivers re-send the same text (unnamed statements, ORMs, scripts); parsing it again is wasted work.
+  private readonly cache = new Map<string, Classification>();
+
   check(statement: GatedStatement, context: GateContext): GateVerdict {
-    const classification = statement.protocol === 'function' ? { classes: ['function'] as string[] } : classifyStatement(statement.text);
+    const classification = statement.protocol === 'function' ? { classes: ['function'] as StatementClass[] } : this.classify(statement.text);
     if ('parseError' in classification && classification.parseError) {
       const decision: StatementDecision = { outcome: 'denied', needs: classification.classes, parseError: classification.parseError };
       return {
@@ -37,7 +40,23 @@ export class PolicyGate implements StatementGate {
       decision: { outcome: 'denied', needs, missing },
     };
   }
+
+  private classify(text: string): Classification {
+    const hit = this.cache.get(text);
+    if (hit) {
+      // Re-insert so the map's order is least recently used first.
+      this.cache.delete(text);
+      this.cache.set(text, hit);
+      return hit;
+    }
+    const fresh = classifyStatement(text);
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    if (text.length <= 64 * 1024) this.cache.set(text, fresh);
+    return fresh;
+  }
 }
+
+const CACHE_ENTRIES = 4096;
 
 function plural(missing: string[]): string {
   return missing.length > 1 ? 'rights' : 'right';
