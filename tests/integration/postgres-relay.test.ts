@@ -191,13 +191,7 @@ describe('the pg driver through the gateway', () => {
     const sessionId = await sessionOf(h, client);
     const keys = client as unknown as { processID: number; secretKey: number };
     const running = client.query('select pg_sleep(60)');
-    // The statement is running once the target shows it as active.
-    const admin = await h.directSuperuser();
-    for (let i = 0; i < 500; i++) {
-      const { rows } = await admin.query("select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(60)' and state = 'active'");
-      if (rows[0].n > 0) break;
-    }
-    await admin.end();
+    await activeOnTarget('select pg_sleep(60)');
     await sendCancel(h.port, keys.processID, keys.secretKey);
     await assert.rejects(running, (e: { code?: string }) => e.code === '57014');
     const { rows } = await client.query('select 1 as still_usable');
@@ -213,8 +207,11 @@ describe('the pg driver through the gateway', () => {
   it('ignores a cancel request with a key the gateway did not issue', async () => {
     const client = await h.client();
     const keys = client as unknown as { processID: number; secretKey: number };
+    const running = client.query('select pg_sleep(1), 1 as fine');
+    await activeOnTarget('select pg_sleep(1), 1 as fine');
+    // While the statement runs, a guessed key must reach nothing; the statement then finishes.
     await sendCancel(h.port, keys.processID, keys.secretKey ^ 1);
-    const { rows } = await client.query('select pg_sleep(0.2), 1 as fine');
+    const { rows } = await running;
     assert.equal(rows[0].fine, 1);
     await client.end();
   });
@@ -245,6 +242,20 @@ describe('the pg driver through the gateway', () => {
     await client.end();
   });
 });
+
+/** Resolves once the target shows the statement as running (bounded: 500 looks). */
+async function activeOnTarget(query: string): Promise<void> {
+  const admin = await h.directSuperuser();
+  try {
+    for (let i = 0; i < 500; i++) {
+      const { rows } = await admin.query("select count(*)::int as n from pg_stat_activity where query = $1 and state = 'active'", [query]);
+      if (rows[0].n > 0) return;
+    }
+    throw new Error(`the target never showed '${query}' as running`);
+  } finally {
+    await admin.end();
+  }
+}
 
 function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
   return new Promise((resolve, reject) => {
