@@ -23,8 +23,8 @@ export class PolicyGate implements StatementGate {
       };
     }
     const needs = classification.classes;
-    const granted = new Set(context.grant.rights);
-    const missing = granted.has('all') ? [] : needs.filter((n) => !granted.has(n));
+    const granted = context.grant.rights;
+    const missing = granted.includes('all') ? [] : needs.filter((n) => !granted.includes(n));
     if (missing.length === 0) {
       const rules = context.grant.matched.filter((m) => m.rights.includes('all') || needs.some((n) => m.rights.includes(n))).map((m) => m.rule);
       return { action: 'forward', decision: { outcome: 'allowed', needs, rules } };

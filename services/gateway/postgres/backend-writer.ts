@@ -21,15 +21,15 @@ function cstr(s: string): Buffer {
 }
 
 export interface ErrorFields {
-  severity: 'ERROR' | 'FATAL' | 'NOTICE' | 'WARNING';
+  severity: 'ERROR' | 'FATAL';
   sqlstate: string;
   message: string;
   detail?: string;
   hint?: string;
 }
 
-/** ErrorResponse (or NoticeResponse with type N) with severity, SQLSTATE, message, detail, hint. */
-export function errorResponse(fields: ErrorFields, type: number = Be.ErrorResponse): Buffer {
+/** ErrorResponse with severity, SQLSTATE, message, detail, hint. */
+export function errorResponse(fields: ErrorFields): Buffer {
   const parts: Buffer[] = [];
   const add = (code: string, value: string | undefined) => {
     if (value !== undefined) parts.push(Buffer.from(code, 'ascii'), cstr(value));
@@ -41,11 +41,7 @@ export function errorResponse(fields: ErrorFields, type: number = Be.ErrorRespon
   add('D', fields.detail);
   add('H', fields.hint);
   parts.push(Buffer.from([0]));
-  return message(type, Buffer.concat(parts));
-}
-
-export function noticeResponse(text: string): Buffer {
-  return errorResponse({ severity: 'NOTICE', sqlstate: '00000', message: text }, Be.NoticeResponse);
+  return message(Be.ErrorResponse, Buffer.concat(parts));
 }
 
 export function authenticationCleartextPassword(): Buffer {
