@@ -1,3 +1,4 @@
+import type { Protocol } from './record.js';
 /**
  * Every record type Trailgate writes, with the fields of its `data`.
  * Consumers switch on `type` and must skip (and count) types they do not know.
@@ -16,7 +17,7 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface SessionStartedData {
-  protocol: 'postgres';
+  protocol: Protocol;
   /** Whether the client connection is TLS. */
   tls: boolean;
   /** What the client asked for in its startup message (never secrets). */

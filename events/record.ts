@@ -6,13 +6,16 @@ export const SCHEMA_VERSION = 1;
 
 export type Direction = 'client' | 'server';
 
+/** The protocols the gateway speaks; a target has the kind of the protocol that reaches it. */
+export type Protocol = 'postgres' | 'ssh';
+
 /** What is fixed for a whole session and carried by each of its records. */
 export interface SessionContext {
   sessionId: string;
   /** Gateway instance that owns the session. */
   instance: string;
-  protocol: 'postgres';
-  target: { name: string; kind: 'postgres' } | null;
+  protocol: Protocol;
+  target: { name: string; kind: Protocol } | null;
   /** Absent while (or because) authentication did not succeed. */
   identity: JobIdentity | null;
   client: { address: string; port: number };
@@ -44,7 +47,9 @@ export interface BytesRecord extends RecordEnvelope {
   stream: 'bytes';
   type: 'bytes';
   direction: Direction;
-  /** Offset of the first byte within that direction of the session. */
+  /** SSH channel the bytes belong to; absent for single-stream protocols (Postgres). */
+  channel?: number;
+  /** Offset of the first byte within that direction (and channel) of the session. */
   offset: number;
   data: Buffer;
 }

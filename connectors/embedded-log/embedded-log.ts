@@ -7,7 +7,7 @@ import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
 /** A record as the gateway appends it: the envelope comes from the session's context. */
 export type PendingRecord =
   | { sessionId: string; seq: number; ts: string; stream: 'events'; type: EventRecord['type']; data: unknown }
-  | { sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: BytesRecord['direction']; offset: number; data: Buffer };
+  | { sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: BytesRecord['direction']; channel?: number; offset: number; data: Buffer };
 
 export interface SessionSummary {
   sessionId: string;
@@ -34,6 +34,7 @@ interface RecordRow {
   data: string | null;
   direction: string | null;
   byte_offset: number | null;
+  channel: number | null;
   bytes: Buffer | null;
 }
 
@@ -59,7 +60,7 @@ export class EmbeddedLog {
     }
     this.db.pragma('busy_timeout = 5000');
     this.insertRecord = this.db.prepare(
-      'INSERT INTO records (session_id, seq, stream, type, ts, data, direction, byte_offset, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO records (session_id, seq, stream, type, ts, data, direction, byte_offset, channel, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertSession = this.db.prepare(
       'INSERT OR IGNORE INTO sessions (session_id, instance, protocol, context, started_at) VALUES (?, ?, ?, ?, ?)',
@@ -73,10 +74,10 @@ export class EmbeddedLog {
       }
       for (const r of records) {
         if (r.stream === 'events') {
-          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null);
+          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null, null);
           if (r.type === 'session.ended') this.endSession.run(r.ts, (r.data as { reason?: string }).reason ?? null, r.sessionId);
         } else {
-          this.insertRecord.run(r.sessionId, r.seq, 'bytes', 'bytes', r.ts, null, r.direction, r.offset, r.data);
+          this.insertRecord.run(r.sessionId, r.seq, 'bytes', 'bytes', r.ts, null, r.direction, r.offset, r.channel ?? null, r.data);
         }
       }
     });
@@ -151,7 +152,8 @@ function toAuditRecord(row: RecordRow, ctx: SessionContext): AuditRecord {
     client: ctx.client,
   };
   if (row.stream === 'bytes') {
-    return { ...envelope, stream: 'bytes', type: 'bytes', direction: row.direction as BytesRecord['direction'], offset: row.byte_offset ?? 0, data: row.bytes ?? Buffer.alloc(0) };
+    const channel = row.channel === null ? {} : { channel: row.channel };
+    return { ...envelope, stream: 'bytes', type: 'bytes', direction: row.direction as BytesRecord['direction'], ...channel, offset: row.byte_offset ?? 0, data: row.bytes ?? Buffer.alloc(0) };
   }
   return { ...envelope, stream: 'events', type: row.type as EventRecord['type'], data: JSON.parse(row.data ?? 'null') } as EventRecord;
 }

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS records (
   data       TEXT,
   direction  TEXT,
   byte_offset INTEGER,
+  channel    INTEGER,
   bytes      BLOB,
   UNIQUE (session_id, seq)
 );

@@ -9,6 +9,8 @@ export interface ChunkPolicy {
 }
 
 interface OpenChunk {
+  direction: Direction;
+  channel: number | undefined;
   parts: Buffer[];
   size: number;
   offset: number;
@@ -22,8 +24,10 @@ interface OpenChunk {
 export class SessionRecorder {
   private seq = 0;
   private opened = false;
-  private readonly offsets: Record<Direction, number> = { client: 0, server: 0 };
-  private readonly chunks: Record<Direction, OpenChunk | null> = { client: null, server: null };
+  private readonly totals: Record<Direction, number> = { client: 0, server: 0 };
+  /** Next offset per byte stream: a direction, and the channel where the protocol has several. */
+  private readonly offsets = new Map<string, number>();
+  private readonly chunks = new Map<string, OpenChunk>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -45,22 +49,25 @@ export class SessionRecorder {
   }
 
   /** Records raw bytes; the buffer must not be reused by the caller (socket chunks are not). */
-  bytes(direction: Direction, data: Buffer): void {
+  bytes(direction: Direction, data: Buffer, channel?: number): void {
     if (data.length === 0) return;
-    let chunk = this.chunks[direction];
+    const key = channel === undefined ? direction : `${direction}:${channel}`;
+    let chunk = this.chunks.get(key);
     if (!chunk) {
-      chunk = { parts: [], size: 0, offset: this.offsets[direction], ts: new Date().toISOString() };
-      this.chunks[direction] = chunk;
+      chunk = { direction, channel, parts: [], size: 0, offset: this.offsets.get(key) ?? 0, ts: new Date().toISOString() };
+      this.chunks.set(key, chunk);
       this.timer ??= setTimeout(() => this.closeChunks(), this.policy.chunkMillis);
     }
     chunk.parts.push(data);
     chunk.size += data.length;
-    this.offsets[direction] += data.length;
-    if (chunk.size >= this.policy.chunkBytes) this.closeChunk(direction);
+    this.offsets.set(key, chunk.offset + chunk.size);
+    this.totals[direction] += data.length;
+    if (chunk.size >= this.policy.chunkBytes) this.closeChunk(key, chunk);
   }
 
+  /** Bytes recorded per direction, over all channels. */
   get byteCounts(): Record<Direction, number> {
-    return { ...this.offsets };
+    return { ...this.totals };
   }
 
   /** Closes open chunks; call before an event whose position relative to the bytes matters. */
@@ -69,8 +76,7 @@ export class SessionRecorder {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.closeChunk('client');
-    this.closeChunk('server');
+    for (const [key, chunk] of this.chunks) this.closeChunk(key, chunk);
   }
 
   /** Resolves when every record appended so far is on disk. */
@@ -78,13 +84,12 @@ export class SessionRecorder {
     return this.writer.durable();
   }
 
-  private closeChunk(direction: Direction): void {
-    const chunk = this.chunks[direction];
-    if (!chunk) return;
-    this.chunks[direction] = null;
+  private closeChunk(key: string, chunk: OpenChunk): void {
+    this.chunks.delete(key);
     this.ensureOpen();
     const data = chunk.parts.length === 1 ? chunk.parts[0]! : Buffer.concat(chunk.parts, chunk.size);
-    this.writer.append({ sessionId: this.context.sessionId, seq: ++this.seq, ts: chunk.ts, stream: 'bytes', direction, offset: chunk.offset, data });
+    const { direction, channel, offset, ts } = chunk;
+    this.writer.append({ sessionId: this.context.sessionId, seq: ++this.seq, ts, stream: 'bytes', direction, ...(channel === undefined ? {} : { channel }), offset, data });
   }
 
   private ensureOpen(): void {

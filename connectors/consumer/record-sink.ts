@@ -1,0 +1,28 @@
+import type { AuditRecord } from '../../events/index.js';
+
+/** A record a sink can never store (a mapping it refuses, a document the cluster rejects for good). */
+export interface DeadLetter {
+  record: AuditRecord;
+  /** Machine-readable reason, e.g. TG_INDEX_MAPPING_REJECTED. */
+  code: string;
+  message: string;
+}
+
+/**
+ * Where a consumer puts what it reads from the event log (search index, SIEM, replay store).
+ * The consumer framework reads a batch, calls `write`, sends the dead letters to the log's
+ * dead-letter place, and only then commits its position: sinks must be idempotent, because a
+ * batch can be delivered again after a crash.
+ */
+export interface RecordSink {
+  /** Names the consumer group; positions are committed under it. */
+  readonly name: string;
+  /** The streams this sink wants; consumers that need no bytes never read them. */
+  readonly streams: readonly AuditRecord['stream'][];
+  /**
+   * Stores a batch in log order. Resolves when every record is stored or dead-lettered;
+   * rejects on a transient failure (cluster down, throttled past retries) so the batch is retried.
+   */
+  write(records: readonly AuditRecord[]): Promise<{ deadLetters: DeadLetter[] }>;
+  close?(): Promise<void>;
+}
