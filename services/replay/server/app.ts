@@ -122,6 +122,8 @@ export async function buildReplayServer(o: ReplayServerOptions): Promise<Fastify
     return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
   });
 
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
+
   registerAuthRoutes(app, ctx);
   registerApiRoutes(app, ctx);
   registerPageRoutes(app, ctx);

@@ -29,7 +29,11 @@ function viewer(req: FastifyRequest, reply: FastifyReply): Principal | null {
 
 /** Server-rendered pages; the only script they load is the player and /assets/replay.js. */
 export function registerPageRoutes(app: FastifyInstance, ctx: ReplayContext): void {
-  app.get<{ Querystring: SessionFilter }>('/', { schema: { hide: true, querystring: { ...sessionFilterQuery, properties: { ...sessionFilterQuery.properties, protocol: { type: 'string', enum: ['postgres', 'ssh', ''] } } } } }, async (req, reply) => {
+  // The filter form sends every field, empty ones too.
+  const orEmpty = (schema: object) => ({ anyOf: [{ type: 'string', maxLength: 0 }, schema] });
+  const p = sessionFilterQuery.properties;
+  const pageQuery = { ...sessionFilterQuery, properties: { ...p, protocol: orEmpty(p.protocol), from: orEmpty(p.from), to: orEmpty(p.to) } };
+  app.get<{ Querystring: SessionFilter }>('/', { schema: { hide: true, querystring: pageQuery } }, async (req, reply) => {
     const who = viewer(req, reply);
     if (!who) return reply;
     const filter = Object.fromEntries(Object.entries(req.query).filter(([, v]) => v !== '' && v !== undefined)) as SessionFilter;
