@@ -52,6 +52,8 @@ export class Gateway {
     private readonly lock: InstanceLock,
     /** Sessions a previous run left open, closed as aborted at this start. */
     readonly aborted: string[],
+    readonly signingKid: string,
+    readonly jwksFile: string,
   ) {}
 
   static async start(o: GatewayOptions): Promise<Gateway> {
@@ -118,7 +120,7 @@ export class Gateway {
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
       ledger.start(config.integrity.summarySeconds * 1000);
-      return new Gateway(log, writer, sink, postgres, address, targets, demo, ledger, lock, aborted);
+      return new Gateway(log, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'));
     } catch (err) {
       await demo?.stop();
       await writer.flush().catch(() => undefined);

@@ -18,6 +18,7 @@ export interface HarnessOptions {
   recordingMode?: 'strict' | 'async';
   /** Policy rules; by default the development issuer's tokens may do anything on every test target. */
   rules?: unknown[];
+  integrity?: { checkpointEvery?: number; checkpointSeconds?: number; summarySeconds?: number };
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -50,6 +51,7 @@ export class GatewayHarness {
         'app-commented': { ...target, sqlcommenter: true },
       },
       recording: { mode: o.recordingMode ?? 'strict' },
+      ...(o.integrity ? { integrity: o.integrity } : {}),
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
     const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
