@@ -34,6 +34,8 @@ export interface SessionSummary {
   startedAt: string;
   endedAt: string | null;
   endReason: string | null;
+  /** Whether the session's final signed checkpoint is in the log. */
+  sealed: boolean;
   commands: number;
   records: number;
 }
@@ -121,18 +123,19 @@ export class EmbeddedLog {
   listSessions(limit = 100): SessionSummary[] {
     const rows = this.db
       .prepare(
-        `SELECT s.session_id, s.context, s.started_at, s.ended_at, s.end_reason,
+        `SELECT s.session_id, s.context, s.started_at, s.ended_at, s.end_reason, s.sealed,
                 (SELECT COUNT(*) FROM records r WHERE r.session_id = s.session_id AND r.type = 'command.started') AS commands,
                 (SELECT COUNT(*) FROM records r WHERE r.session_id = s.session_id) AS records
            FROM sessions s ORDER BY s.started_at DESC, s.session_id DESC LIMIT ?`,
       )
-      .all(limit) as { session_id: string; context: string; started_at: string; ended_at: string | null; end_reason: string | null; commands: number; records: number }[];
+      .all(limit) as { session_id: string; context: string; started_at: string; ended_at: string | null; end_reason: string | null; sealed: number; commands: number; records: number }[];
     return rows.map((r) => ({
       sessionId: r.session_id,
       context: JSON.parse(r.context) as SessionContext,
       startedAt: r.started_at,
       endedAt: r.ended_at,
       endReason: r.end_reason,
+      sealed: r.sealed === 1,
       commands: r.commands,
       records: r.records,
     }));
@@ -167,6 +170,11 @@ export class EmbeddedLog {
   /** Every session id in the log, oldest first. */
   sessionIds(): string[] {
     return (this.db.prepare('SELECT session_id FROM sessions ORDER BY started_at, session_id').all() as { session_id: string }[]).map((r) => r.session_id);
+  }
+
+  /** The sessions one gateway instance opened, oldest first. */
+  sessionIdsOf(instance: string): string[] {
+    return (this.db.prepare('SELECT session_id FROM sessions WHERE instance = ? ORDER BY started_at, session_id').all(instance) as { session_id: string }[]).map((r) => r.session_id);
   }
 
   /** Sessions of one gateway instance that have no signed end yet, with their chain heads. */

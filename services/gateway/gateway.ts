@@ -85,9 +85,10 @@ export class Gateway {
     const targets = targetEndpoints(config);
     let demo: DemoTarget | null = null;
     try {
-      const unsealed = log.unsealedSessions(instance);
+      // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
       const listed = ledger.listed();
-      for (const s of unsealed) if (!listed.has(s.context.sessionId)) ledger.noteOpened(s.context.sessionId);
+      for (const id of log.sessionIdsOf(instance)) if (!listed.has(id)) ledger.noteOpened(id);
+      const unsealed = log.unsealedSessions(instance);
       const aborted = await abortUnsealedSessions(unsealed, writer, chunkPolicy, checkpoints);
       await ledger.summarize();
       if (o.dev) {

@@ -4,6 +4,7 @@ import { LEDGER_TYP, type HeadSigner } from './checkpoint-signer.js';
 
 /** Where a gateway keeps its ledger; the embedded log now, any log that can hold it later. */
 export interface LedgerStore {
+  sessionIdsOf(instance: string): string[];
   ledgerHead(instance: string): LedgerEntry | null;
   readLedger(instance?: string): LedgerEntry[];
   appendLedger(entry: LedgerEntry): void;
