@@ -46,6 +46,8 @@ export class SessionRecorder {
   private checkpointTimer: NodeJS.Timeout | null = null;
   /** Set by session.ended or session.aborted: only the final checkpoint may follow. */
   private ending = false;
+  /** Records that arrived after the end and were dropped (a defect if ever non-zero). */
+  lateRecords = 0;
   private readonly totals: Record<Direction, number> = { client: 0, server: 0 };
   /** Next offset per byte stream: a direction, and the channel where the protocol has several. */
   private readonly offsets = new Map<string, number>();
@@ -124,7 +126,10 @@ export class SessionRecorder {
   /** Gives the record its place in the chain and hands it to the writer. */
   private append(record: PendingRecord): number {
     if (this.ending && !(record.stream === 'events' && record.type === 'checkpoint.signed')) {
-      throw new Error(`TG_RECORDING_SEALED: session ${this.context.sessionId} has ended; a ${record.stream === 'events' ? record.type : 'bytes'} record cannot follow its end`);
+      // A record after the signed end would make the session fail verification; throwing here would
+      // take every other session down with it. Say so loudly instead (a gateway defect, not input).
+      if (this.lateRecords++ === 0) console.error(`trailgate: TG_RECORDING_LATE: session ${this.context.sessionId} produced a ${record.stream === 'events' ? record.type : 'bytes'} record after its end; it was not recorded`);
+      return this.seq;
     }
     this.ensureOpen();
     record.seq = ++this.seq;
