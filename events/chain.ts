@@ -16,10 +16,14 @@ export type ChainedFields =
   | { v: number; sessionId: string; seq: number; ts: string; stream: 'events'; type: string; data: unknown }
   | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; type: 'bytes'; direction: string; channel?: number; offset: number; length: number; sha256: string };
 
-/** A record as it is chained: events with their data, byte chunks with their payload. */
+/**
+ * A record as it is chained: events with their data, byte chunks with their payload or, where a copy
+ * keeps only that (a search index), the payload's digest and length.
+ */
 export type ChainInput =
   | { v: number; sessionId: string; seq: number; ts: string; stream: 'events'; type: string; data: unknown }
-  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; offset: number; data: Uint8Array };
+  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; offset: number; data: Uint8Array }
+  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; offset: number; sha256: string; length: number };
 
 export function payloadDigest(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('base64url');
@@ -37,8 +41,7 @@ export function chainedFields(r: ChainInput): ChainedFields {
     direction: r.direction,
     ...(r.channel === undefined ? {} : { channel: r.channel }),
     offset: r.offset,
-    length: r.data.length,
-    sha256: payloadDigest(r.data),
+    ...('sha256' in r ? { length: r.length, sha256: r.sha256 } : { length: r.data.length, sha256: payloadDigest(r.data) }),
   };
 }
 
