@@ -1,4 +1,5 @@
-import type { Protocol } from './record.js';
+import type { JobIdentity } from './identity.js';
+import type { Protocol, SessionContext } from './record.js';
 /**
  * Every record type Trailgate writes, with the fields of its `data`.
  * Consumers switch on `type` and must skip (and count) types they do not know.
@@ -13,11 +14,16 @@ export const EVENT_TYPES = [
   'cancel.requested',
   'notification.received',
   'session.ended',
+  'session.aborted',
+  'checkpoint.signed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface SessionStartedData {
   protocol: Protocol;
+  /** The gateway instance and client, chained here so that verify can check every record's envelope. */
+  instance?: string;
+  client?: SessionContext['client'];
   /** Whether the client connection is TLS. */
   tls: boolean;
   /** What the client asked for in its startup message (never secrets). */
@@ -30,6 +36,8 @@ export interface AuthDecidedData {
   /** Error code when rejected, e.g. TG_AUTH_EXPIRED. */
   code?: string;
   reason?: string;
+  /** Who the token proved the job to be, when granted; every later record's envelope must match it. */
+  identity?: JobIdentity;
 }
 
 /** What the job may do on its target, decided once per session from its token's claims. */
@@ -112,6 +120,25 @@ export interface SessionEndedData {
   commands: number;
 }
 
+/** Written by a restarted gateway for each session it owned that never ended: the tail may be lost. */
+export interface SessionAbortedData {
+  reason: 'gateway-restart';
+  /** The last record that reached the log before the gateway stopped. */
+  lastSeq: number;
+  detail: string;
+}
+
+/**
+ * The gateway's signature over the chain head at `covers` (a compact JWS, EdDSA, over
+ * {v, sid, seq, hash, final}). The final checkpoint comes last and seals the session.
+ */
+export interface CheckpointSignedData {
+  covers: { seq: number; hash: string };
+  kid: string;
+  jws: string;
+  final: boolean;
+}
+
 export interface EventDataByType {
   'session.started': SessionStartedData;
   'auth.decided': AuthDecidedData;
@@ -122,4 +149,6 @@ export interface EventDataByType {
   'cancel.requested': CancelRequestedData;
   'notification.received': NotificationReceivedData;
   'session.ended': SessionEndedData;
+  'session.aborted': SessionAbortedData;
+  'checkpoint.signed': CheckpointSignedData;
 }

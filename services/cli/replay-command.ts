@@ -4,6 +4,7 @@ import type { TrailgateConfig } from '../config/schema.js';
 import { embeddedLogFile } from '../gateway/gateway.js';
 import { devAdmin } from '../replay/dev-admin.js';
 import { EmbeddedReplaySource } from '../replay/embedded-source.js';
+import { embeddedLogIntegrity } from '../replay/log-integrity.js';
 import { startReplayServer, type RunningReplay } from '../replay/server/start.js';
 import { cliConfig } from './cli-config.js';
 
@@ -21,7 +22,8 @@ export async function serveReplay(config: TrailgateConfig, settings: ReplayConfi
   const file = embeddedLogFile(config.dataDir);
   if (!existsSync(file)) throw Object.assign(new Error(`no event log at ${file}; start the gateway once (\`trailgate up\`) or pass --config with its configuration`), { code: 'TG_LOG_MISSING' });
   const source = new EmbeddedReplaySource(file);
-  const replay = await startReplayServer({ source, config: settings, log: (line) => console.error(line) });
+  const integrity = embeddedLogIntegrity(source.log, { dataDir: config.dataDir, trustedJwksFile: config.integrity.trustedJwksFile });
+  const replay = await startReplayServer({ source, config: settings, integrity, log: (line) => console.error(line) });
   return {
     ...replay,
     close: async () => {

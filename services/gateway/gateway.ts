@@ -13,6 +13,12 @@ import { PolicyGate } from './policy/policy-gate.js';
 import { loadClassifier } from './policy/statement-classifier.js';
 import { loadOrCreateTlsContext } from './postgres/tls-material.js';
 import { LogWriter } from './recorder/log-writer.js';
+import type { CheckpointPolicy } from './recorder/session-recorder.js';
+import { HeadSigner } from '../integrity/checkpoint-signer.js';
+import { InstanceLock } from '../integrity/instance-lock.js';
+import { abortUnsealedSessions } from '../integrity/session-recovery.js';
+import { SessionLedger } from '../integrity/session-ledger.js';
+import { keysDir, loadOrCreateSigningKey } from '../integrity/signing-keys.js';
 import { targetEndpoints } from './targets.js';
 
 export interface GatewayOptions {
@@ -42,23 +48,49 @@ export class Gateway {
     readonly postgresAddress: { host: string; port: number },
     readonly targets: ReadonlyMap<string, TargetEndpoint>,
     private readonly demo: DemoTarget | null,
+    private readonly ledger: SessionLedger,
+    private readonly lock: InstanceLock,
+    /** Sessions a previous run left open, closed as aborted at this start. */
+    readonly aborted: string[],
+    readonly signingKid: string,
+    readonly jwksFile: string,
   ) {}
 
   static async start(o: GatewayOptions): Promise<Gateway> {
     const { config } = o;
+    const instance = config.instance ?? 'trailgate';
     const file = embeddedLogFile(config.dataDir);
     const synchronous = config.recording.fsync ? 'full' : 'normal';
+    const signingKey = await loadOrCreateSigningKey(keysDir(config.dataDir), config.integrity.signingKeyFile);
+    const lock = InstanceLock.acquire(config.dataDir, instance);
     // This connection creates the schema before the writer thread opens the file.
-    const log = new EmbeddedLog(file, { synchronous });
+    let log: EmbeddedLog;
+    try {
+      log = new EmbeddedLog(file, { synchronous });
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
     // Strict recording waits for each commit, so a thread hop would only add latency; async recording
     // waits for nothing, so its commits move off the event loop (measured in bench/results).
     const sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
     const writer = new LogWriter(sink, file);
+    const signer = new HeadSigner(signingKey);
+    const checkpoints: CheckpointPolicy = { signer, every: config.integrity.checkpointEvery, millis: config.integrity.checkpointSeconds * 1000 };
+    const chunkPolicy = { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis };
+    const ledger = new SessionLedger(log, signer, instance, () => writer.durable());
+    writer.on('opened', (ctx) => ledger.noteOpened(ctx.sessionId));
     const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
     const rules: ClaimRule[] = [...config.policy.rules];
     const targets = targetEndpoints(config);
     let demo: DemoTarget | null = null;
     try {
+      // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
+      const listed = ledger.listed();
+      for (const id of log.sessionIdsOf(instance)) if (!listed.has(id)) ledger.noteOpened(id);
+      const unsealed = log.unsealedSessions(instance);
+      const aborted = await abortUnsealedSessions(unsealed, writer, chunkPolicy, checkpoints);
+      await ledger.summarize();
       if (o.dev) {
         const dev = await DevIssuer.openOrCreate(config.dataDir);
         extraIssuers.push({ config: dev.issuerConfig(), jwks: dev.jwks() });
@@ -72,7 +104,7 @@ export class Gateway {
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       const postgres = new PostgresListener({
-        instance: config.instance ?? 'trailgate',
+        instance,
         verifier,
         targets,
         gate: o.gate ?? new PolicyGate(),
@@ -83,15 +115,19 @@ export class Gateway {
         requireTlsForRemote: config.postgres.tls.requireForRemote,
         maxMessageBytes: config.postgres.maxMessageBytes,
         authTimeoutMs: config.postgres.authTimeoutSeconds * 1000,
-        chunkPolicy: { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis },
+        chunkPolicy,
+        checkpoints,
         recordingMode: config.recording.mode,
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
-      return new Gateway(log, writer, sink, postgres, address, targets, demo);
+      ledger.start(config.integrity.summarySeconds * 1000);
+      return new Gateway(log, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'));
     } catch (err) {
       await demo?.stop();
+      await writer.flush().catch(() => undefined);
       await sink.close();
       log.close();
+      lock.release();
       throw err;
     }
   }
@@ -99,8 +135,10 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.postgres.close();
     await this.writer.flush();
+    await this.ledger.stop();
     await this.sink.close();
     await this.demo?.stop();
     this.log.close();
+    this.lock.release();
   }
 }

@@ -6,7 +6,8 @@ import type { ReplaySource, SessionFilter, SessionListing } from './record-sourc
 /** Replay reading the embedded log file directly, through read-only connections of its own. */
 export class EmbeddedReplaySource implements ReplaySource {
   private readonly search: SessionSearch;
-  private readonly log: EmbeddedLog;
+  /** The log itself, read-only, for checks that need more than records (integrity). */
+  readonly log: EmbeddedLog;
 
   constructor(file: string) {
     this.search = new SessionSearch(file);

@@ -17,6 +17,7 @@ let dir: string;
 let config: string;
 let gateway: ChildProcess;
 let port: number;
+let replayUrl: string;
 
 /** Starts `trailgate up --dev` and resolves once it prints where it listens. */
 function startGateway(): Promise<number> {
@@ -27,8 +28,10 @@ function startGateway(): Promise<number> {
     gateway.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /postgres\s+127\.0\.0\.1:(\d+)/.exec(out);
-      if (m && out.includes('try it:')) {
+      const replay = /replay\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m && replay && out.includes('try it:')) {
         clearTimeout(timer);
+        replayUrl = replay[1]!;
         resolvePort(Number(m[1]));
       }
     });
@@ -42,7 +45,7 @@ before(async () => {
   config = join(dir, 'trailgate.yaml');
   copyFileSync(join(repo, 'trailgate.yaml'), config);
   // Port 0: the example's fixed 6432 may be taken on a developer machine.
-  writeFileSync(config, readFileSync(config, 'utf8').replace('port: 6432', 'port: 0'));
+  writeFileSync(config, readFileSync(config, 'utf8').replace('port: 6432', 'port: 0').replace('port: 6480', 'port: 0'));
   port = await startGateway();
 });
 
@@ -87,6 +90,31 @@ describe('quick start', () => {
     assert.equal(cmd.identity.ci.workflow, 'deploy');
     assert.ok(events.some((e) => e.type === 'command.completed' && e.data.rows === 1));
     assert.ok(!JSON.stringify(events).includes(token));
+  });
+
+  it('proves the recorded session whole with the keys published at first start', async () => {
+    const jwks = JSON.parse(await trailgate('keys', 'jwks')) as { keys: { kid: string; kty: string; crv: string }[] };
+    assert.equal(jwks.keys.length, 1);
+    assert.deepEqual([jwks.keys[0]!.kty, jwks.keys[0]!.crv], ['OKP', 'Ed25519']);
+    const trusted = join(dir, 'trusted-jwks.json');
+    writeFileSync(trusted, JSON.stringify(jwks));
+    // The final signature follows the session's end by one signing; wait for it, boundedly.
+    let listed: { sessionId: string; sealed: boolean }[] = [];
+    for (let i = 0; i < 100 && !(listed.length && listed.every((s) => s.sealed)); i++) {
+      listed = (await trailgate('sessions', '--json')).trim().split('\n').map((l) => JSON.parse(l));
+    }
+    assert.ok(listed.length > 0 && listed.every((s) => s.sealed), 'every ended session is sealed');
+    const out = await trailgate('verify', '--all', '--jwks', trusted);
+    assert.match(out, new RegExp(`OK: ${listed.length} session\\(s\\) intact`));
+  });
+
+  it('serves the replay UI with the development admin token, whose value it never prints', async () => {
+    const token = readFileSync(join(dir, '.trailgate', 'replay', 'dev-admin.token'), 'utf8').trim();
+    const me = await fetch(`${replayUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual(await me.json(), { name: 'dev-admin', roles: ['admin'], via: 'token' });
+    const { sessions } = (await (await fetch(`${replayUrl}/api/sessions?q=deployments`, { headers: { authorization: `Bearer ${token}` } })).json()) as { sessions: { context: { target: { name: string } } }[] };
+    assert.ok(sessions.some((s) => s.context.target.name === 'demo'));
+    assert.equal((await fetch(`${replayUrl}/api/sessions`)).status, 401);
   });
 
   it('explains the policy for a token, for an operator debugging a refused job', async () => {

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { promisify } from 'node:util';
 import { GatewayHarness, sessionOf } from '../support/gateway-harness.js';
 import { FakeOidcIssuer } from '../support/oidc-server.js';
@@ -140,9 +141,23 @@ describe('replay API on recorded sessions', () => {
     assert.equal(((await pgCast.json()) as { code: string }).code, 'TG_CAST_NOT_TERMINAL');
   });
 
-  it('says plainly that integrity was not checked until a verifier is wired in', async () => {
-    const body = await json(`/api/sessions/${pgSession}`, 'viewer');
-    assert.equal((body.verdict as { status: string }).status, 'unavailable');
+  it('shows the integrity verdict of trailgate verify: intact, truncated, and tampered naming the record', async () => {
+    const intact = await json(`/api/sessions/${pgSession}`, 'viewer');
+    assert.equal((intact.verdict as { status: string }).status, 'ok', JSON.stringify(intact.verdict));
+    // Built records carry a hash chain but no gateway signature, so they have no signed end.
+    const unsigned = (await json(`/api/sessions/${sshSession}/verdict`, 'viewer')) as { status: string };
+    assert.equal(unsigned.status, 'truncated', JSON.stringify(unsigned));
+    const db = new Database(h.gateway.log.file);
+    try {
+      db.prepare("UPDATE records SET data = json_set(data, '$.text', 'select 2') WHERE session_id = ? AND type = 'command.started'").run(otherSession);
+    } finally {
+      db.close();
+    }
+    const tampered = (await json(`/api/sessions/${otherSession}/verdict`, 'viewer')) as { status: string; code: string; failedSeq: number };
+    assert.equal(tampered.status, 'failed');
+    assert.equal(tampered.code, 'TG_VERIFY_MODIFIED');
+    const events = (await json(`/api/sessions/${otherSession}/events`, 'viewer')) as { events: { seq: number; type: string }[] };
+    assert.equal(tampered.failedSeq, events.events.find((e) => e.type === 'command.started')!.seq);
   });
 
   it('documents every API route with schemas in an OpenAPI document', async () => {

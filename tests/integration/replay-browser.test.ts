@@ -96,7 +96,7 @@ describe('replay UI in Chromium', () => {
       assert.match(await transcript.innerText(), /\$1 = 'param-for-browser'/);
       assert.match(await transcript.innerText(), /Decision: allowed/);
       assert.match(await page.locator('#identity').innerText(), /acme\/payments/);
-      assert.match(await page.locator('#integrity').innerText(), /unavailable/);
+      assert.match(await page.locator('#integrity').innerText(), /ok intact/);
 
       await page.goto(`${r.url}/?q=deploy.sh`);
       await Promise.all([page.waitForURL(`**/sessions/${sshSession}`), page.locator('#sessions a.session-link').first().click()]);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ReplayConfig, type ReplayUser } from '../../services/config/replay-schema.js';
 import type { IntegrityChecker } from '../../services/replay/integrity.js';
 import { EmbeddedReplaySource } from '../../services/replay/embedded-source.js';
+import { embeddedLogIntegrity } from '../../services/replay/log-integrity.js';
 import { sha256 } from '../../services/replay/server/principals.js';
 import { startReplayServer, type RunningReplay } from '../../services/replay/server/start.js';
 import type { GatewayHarness } from './gateway-harness.js';
@@ -34,7 +35,8 @@ export async function startReplay(h: GatewayHarness, o: { oidc?: ReplayConfig['o
   await h.gateway.writer.flush();
   const source = new EmbeddedReplaySource(h.gateway.log.file);
   const logLines: string[] = [];
-  const replay = await startReplayServer({ source, config, log: (l) => logLines.push(l), ...(o.integrity ? { integrity: o.integrity } : {}) });
+  const integrity = o.integrity ?? embeddedLogIntegrity(source.log, { dataDir: h.dataDir });
+  const replay = await startReplayServer({ source, config, log: (l) => logLines.push(l), integrity });
   return {
     replay,
     url: replay.url,

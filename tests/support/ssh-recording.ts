@@ -6,7 +6,8 @@
  */
 import type { PendingRecord } from '../../connectors/embedded-log/embedded-log.js';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
-import { newSessionId, type AuditRecord, type JobIdentity, type SessionContext } from '../../events/index.js';
+import { recordHash } from '../../events/chain.js';
+import { SCHEMA_VERSION, newSessionId, type AuditRecord, type JobIdentity, type SessionContext } from '../../events/index.js';
 
 export type TerminalStep =
   | { at: number; open: { channel: number; cols: number; rows: number; term?: string } }
@@ -36,17 +37,26 @@ export function sshSessionRecords(steps: TerminalStep[], o: { start?: number; id
   const records: PendingRecord[] = [];
   const offsets = new Map<string, number>();
   let seq = 0;
+  let head = '';
   const ts = (at: number) => new Date(start + at).toISOString();
-  const event = (at: number, type: string, data: unknown) => records.push({ sessionId, seq: ++seq, ts: ts(at), stream: 'events', type: type as never, data });
+  // Linked into the session's hash chain as the recorder links them (no signed end: they are not the gateway's).
+  const push = (r: PendingRecord) => {
+    r.prev = head;
+    r.hash = head = recordHash(head, { v: SCHEMA_VERSION, ...r });
+    records.push(r);
+  };
+  const event = (at: number, type: string, data: unknown) => push({ sessionId, seq: ++seq, ts: ts(at), stream: 'events', type: type as never, data, prev: '', hash: '' });
   const bytes = (at: number, direction: 'client' | 'server', channel: number, data: Uint8Array | string) => {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
     const key = `${direction}:${channel}`;
     const offset = offsets.get(key) ?? 0;
     offsets.set(key, offset + buf.length);
-    records.push({ sessionId, seq: ++seq, ts: ts(at), stream: 'bytes', direction, channel, offset, data: buf });
+    push({ sessionId, seq: ++seq, ts: ts(at), stream: 'bytes', direction, channel, offset, data: buf, prev: '', hash: '' });
   };
-  event(0, 'session.started', { protocol: 'ssh', tls: false, requested: { user: 'deploy+web-1' } });
-  event(1, 'auth.decided', { outcome: 'granted', method: 'oidc-token' });
+  // The envelope is chained through these events, as the gateway records them, so that verify can check it.
+  event(0, 'session.started', { protocol: 'ssh', tls: false, requested: { user: `deploy+${context.target!.name}` }, instance: context.instance, client: context.client });
+  event(1, 'auth.decided', { outcome: 'granted', method: 'oidc-token', identity: context.identity });
+  event(1, 'policy.decided', { outcome: 'granted', target: context.target!.name, rights: ['shell'], matched: [{ rule: 'test-ssh', rights: ['shell'] }], notMatched: [] });
   for (const s of steps) {
     if ('open' in s) event(s.at, 'terminal.opened', s.open);
     else if ('resize' in s) event(s.at, 'terminal.resized', s.resize);
