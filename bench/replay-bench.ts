@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   report.push(
     '## Time to first frame in Chromium',
     '',
-    `Headless Chromium (Debian's package) loads the session page; the player fetches the cast, parses it and draws the first frame (performance mark \`tg-player-first-frame\` at the player's \`ready\` event, measured from navigation start). Then a click on play until the player reports \`playing\`. One-hour cast: a line every 250 ms, a marker every minute, a resize every ten minutes. Median of ${RUNS} page loads.`,
+    `Headless Chromium (Debian's package) loads the session page; the player fetches the cast, parses it and draws the first frame (performance mark \`tg-player-first-frame\` at the player's \`ready\` event, measured from navigation start). Then \`play()\` until the player reports \`playing\`. One-hour cast: a line every 250 ms, a marker every minute, a resize every ten minutes. Median of ${RUNS} page loads.`,
     '',
     '| cast | size | navigation to first frame (ms) | play() to playing (ms) |',
     '|---|---:|---:|---:|',
