@@ -15,7 +15,11 @@ export const ReplayUser = z
     /** SHA-256 of the token, hex: `printf %s "$TOKEN" | sha256sum`. */
     tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lower-case hex (64 characters)').optional(),
     /** The token itself from the environment or a file (an inline value is refused: use tokenSha256). */
-    token: z.union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()]).optional(),
+    token: z
+      .union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()], {
+        error: 'give the token as { env: NAME } or { file: PATH }, or its digest as tokenSha256; an inline token is refused',
+      })
+      .optional(),
     /** Repositories (globs) whose sessions this user may see; default: all. */
     repositories: z.array(z.string().min(1)).min(1).optional(),
   })

@@ -131,6 +131,11 @@ describe('trailgate cast', () => {
   });
 });
 
+/**
+ * Replay fidelity: the screen a cast replays to against the screen of the bytes the client received.
+ * Here the client's stream is built; with the SSH gateway, the same two calls compare a real session:
+ * `screenOf(size, bytesTheSshClientPrinted)` against `screenOfCast(castText(buildCast(id, log.readSession(id))))`.
+ */
 describe('replay fidelity', () => {
   it('a cast replays to the same final screen as the byte stream the client received', async () => {
     // A full-screen program: colours, cursor addressing, clearing, a resize, wide and split characters.
