@@ -15,7 +15,9 @@ export class FakeOidcIssuer {
   readonly issuer: string;
   readonly jwksUrl: string;
   /** Requests served per path, to assert caching and rate limits. */
-  readonly hits = { discovery: 0, jwks: 0, authorize: 0, token: 0 };
+  readonly hits = { discovery: 0, jwks: 0 };
+  /** Requests of the sign-in flow for people. */
+  readonly signInHits = { authorize: 0, token: 0 };
   /** The person the authorization endpoint signs in (it asks nothing: the stand-in's user has already consented). */
   person: Record<string, unknown> = { sub: 'person-1', email: 'alice@example.com', groups: ['replay-viewers'] };
   /** Registered clients: id, secret (absent for public clients) and redirect URIs. */
@@ -91,7 +93,7 @@ export class FakeOidcIssuer {
 
   /** Authorization endpoint: signs `person` in at once and sends the browser back with a code. */
   private authorize(req: IncomingMessage, res: ServerResponse): void {
-    this.hits.authorize++;
+    this.signInHits.authorize++;
     const q = new URL(req.url ?? '/', this.issuer).searchParams;
     const client = this.clients.get(q.get('client_id') ?? '');
     const redirectUri = q.get('redirect_uri') ?? '';
@@ -110,7 +112,7 @@ export class FakeOidcIssuer {
 
   /** Token endpoint: checks the code, the client, the redirect URI and the PKCE verifier, then issues an ID token. */
   private async token(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.hits.token++;
+    this.signInHits.token++;
     let raw = '';
     for await (const chunk of req) raw += String(chunk);
     const form = new URLSearchParams(raw);
