@@ -124,6 +124,10 @@ describe('replay API on recorded sessions', () => {
     assert.match(text, new RegExp(`select \\$1::text as ${marker}, 2 as n;`));
     assert.match(text, /\$1 = 'param-value'/);
     assert.match(text, /ERROR · .*42P01/);
+    const cast = (await (await api(`/api/sessions/${pgSession}/transcript?format=cast`, 'viewer')).text()).trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    assert.equal((cast[0] as { width: number }).width, 120);
+    const markers = cast.slice(1).filter((e) => (e as unknown[])[1] === 'm').map((e) => (e as string[])[2]);
+    assert.ok(markers.some((m) => m!.includes(marker)));
   });
 
   it('serves the terminal of an SSH session as asciicast v2 and v3', async () => {

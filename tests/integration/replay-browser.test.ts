@@ -97,6 +97,11 @@ describe('replay UI in Chromium', () => {
       assert.match(await transcript.innerText(), /Decision: allowed/);
       assert.match(await page.locator('#identity').innerText(), /acme\/payments/);
       assert.match(await page.locator('#integrity').innerText(), /ok intact/);
+      // The same player steps through the SQL session.
+      await page.waitForSelector('#player[data-state=ready]');
+      await page.click('#player .ap-play-button');
+      await page.waitForSelector('#player[data-state=ended]');
+      assert.match(await page.locator('#player .ap-term-text').innerText(), new RegExp(`sql #\\d+>\\s+select \\$1::text as ${marker}`));
 
       await page.goto(`${r.url}/?q=deploy.sh`);
       await Promise.all([page.waitForURL(`**/sessions/${sshSession}`), page.locator('#sessions a.session-link').first().click()]);
@@ -164,14 +169,20 @@ describe('replay UI in Chromium', () => {
       await page.goto(`${r.url}/sessions/${hostilePg}`);
       const text = await page.locator('main').innerText();
       for (const needle of [INJECTIONS[0]!, INJECTIONS[2]!, INJECTIONS[5]!]) assert.ok(text.includes(needle), `shows ${needle} as text`);
-      assert.equal(await page.locator('main script, main img, main svg, main iframe').count(), 0);
+      // Nothing but the player's own drawing (its terminal is an svg and a canvas) is markup.
+      assert.equal(await page.locator('main :is(script, img, svg, iframe):not(#player *)').count(), 0);
+      await page.waitForSelector('#player[data-state=ready]');
+      await page.click('#player .ap-play-button');
+      await page.waitForSelector('#player[data-state=ended]');
+      assert.ok((await page.locator('#player .ap-term-text').innerText()).includes(INJECTIONS[0]!));
 
       await page.goto(`${r.url}/sessions/${hostileSsh}`);
       await page.waitForSelector('#player[data-state=ready]');
       await page.click('#player .ap-play-button');
       await page.waitForSelector('#player[data-state=ended]');
       assert.match(await page.locator('#player .ap-term-text').innerText(), /<script>__pwned\('script'\)<\/script>/);
-      assert.equal(await page.locator('main script, main img, main iframe').count(), 0);
+      assert.equal(await page.locator('main :is(script, img, svg, iframe):not(#player *)').count(), 0);
+      assert.equal(await page.locator('#player :is(script, img, iframe)').count(), 0);
       assert.match(await page.locator('#timeline').innerText(), /approval\.granted/);
       assert.deepEqual(incidents, []);
     } finally {

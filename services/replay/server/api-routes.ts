@@ -3,6 +3,7 @@ import type { EventRecord } from '../../../events/index.js';
 import { CastError, buildCast, castText } from '../cast.js';
 import type { SessionFilter } from '../record-source.js';
 import { buildTranscript, transcriptText } from '../transcript.js';
+import { transcriptCast } from '../transcript-cast.js';
 import { ReplayError, requireViewer, type ReplayContext } from './app.js';
 import { denied, eventRecordSchema, principalSchema, secured, sessionFilterQuery, sessionIdParams, sessionListingSchema, transcriptSchema, verdictSchema } from './schemas.js';
 import { sessionRecords, visibleSession, visibleSessions } from './session-access.js';
@@ -80,7 +81,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ReplayContext): voi
     },
   );
 
-  app.get<IdParams & { Querystring: { format?: 'json' | 'text' } }>(
+  app.get<IdParams & { Querystring: { format?: 'json' | 'text' | 'cast' } }>(
     '/api/sessions/:id/transcript',
     {
       schema: {
@@ -88,7 +89,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ReplayContext): voi
         tags: ['replay'],
         security: secured,
         params: sessionIdParams,
-        querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['json', 'text'], default: 'json' } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['json', 'text', 'cast'], default: 'json', description: 'json, readable text, or an asciicast for the player' } } },
         response: { 200: transcriptSchema, ...denied },
       },
     },
@@ -96,6 +97,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ReplayContext): voi
       const session = await visibleSession(ctx, requireViewer(req), req.params.id);
       const transcript = buildTranscript(session.sessionId, await sessionRecords(ctx, session.sessionId, 'events'));
       if (req.query.format === 'text') return reply.type('text/plain; charset=utf-8').send(transcriptText(transcript));
+      if (req.query.format === 'cast') return reply.type('application/x-asciicast; charset=utf-8').send(castText(transcriptCast(transcript)));
       return transcript;
     },
   );

@@ -50,13 +50,16 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ReplayContext): vo
       if (err instanceof ReplayError) return send(reply, messagePage(err.statusCode === 403 ? 'Not allowed' : 'Not found', err.statusCode === 403 ? 'You may not view this session.' : 'There is no such session.', who), err.statusCode);
       throw err;
     }
-    const records = await sessionRecords(ctx, session.sessionId);
-    const events = records.filter((r): r is EventRecord => r.stream === 'events');
+    // Events only: a long terminal session's bytes are read once, by the player's cast request.
+    const events = (await sessionRecords(ctx, session.sessionId, 'events')) as EventRecord[];
     let castUrl: string | null = null;
     let castProblem: string | null = null;
-    if (session.context.protocol !== 'postgres') {
-      if (hasTerminal(records)) castUrl = `/api/sessions/${encodeURIComponent(session.sessionId)}/cast`;
-      else castProblem = 'This session has no terminal output to replay.';
+    if (session.context.protocol === 'postgres') {
+      if (events.some((e) => e.type === 'command.started')) castUrl = `/api/sessions/${encodeURIComponent(session.sessionId)}/transcript?format=cast`;
+    } else if (hasTerminal(events) || hasTerminal(await sessionRecords(ctx, session.sessionId, 'bytes'))) {
+      castUrl = `/api/sessions/${encodeURIComponent(session.sessionId)}/cast`;
+    } else {
+      castProblem = 'This session has no terminal output to replay.';
     }
     return send(
       reply,

@@ -172,7 +172,7 @@ export function sessionPage(who: Principal, d: SessionPageData): SafeHtml {
     ])}</table>
 <section id="integrity" class="verdict ${d.verdict.status}"><h2>Integrity</h2><p><strong class="status">${d.verdict.status}</strong> ${d.verdict.summary}${d.verdict.failedSeq !== undefined ? ` (first failing record: #${d.verdict.failedSeq})` : ''}</p></section>
 ${identitySection(s.context.identity)}
-${d.castUrl ? html`<section id="terminal"><h2>Terminal</h2><div id="player" class="player" data-cast="${d.castUrl}"></div></section>` : ''}
+${d.castUrl ? html`<section id="terminal"><h2>${s.context.protocol === 'postgres' ? 'Replay' : 'Terminal'}</h2><div id="player" class="player" data-cast="${d.castUrl}"></div></section>` : ''}
 ${d.castProblem ? html`<section id="terminal"><h2>Terminal</h2><p>${d.castProblem}</p></section>` : ''}
 ${d.transcript ? transcriptSection(d.transcript) : ''}
 ${timeline(d.events)}`,
