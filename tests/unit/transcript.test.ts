@@ -39,7 +39,7 @@ describe('trailgate transcript', () => {
 
   it('reads as SQL, with parameters, decisions and outcomes as comments, and control characters made visible', () => {
     const text = transcriptText(t);
-    assert.match(text, /-- #2 .* extended statement q1 · allowed \(needs read; rule r1\)\nselect \* from users where email = \$1;\n--   \$1 = 'a@example\.com'\n--   \$2 = NULL\n--   \$3 = binary\(base64:AAE=\)\n--   -> ok · SELECT 3 · 3 rows · 1\.5 ms\n--   masking: masking\.applied/);
+    assert.match(text, /-- #2 .* extended statement q1 · allowed \(needs read; rule r1\)\nselect \* from users where email = \$1;\n-- {3}\$1 = 'a@example\.com'\n-- {3}\$2 = NULL\n-- {3}\$3 = binary\(base64:AAE=\)\n-- {3}-> ok · SELECT 3 · 3 rows · 1\.5 ms\n-- {3}masking: masking\.applied/);
     assert.match(text, /DENIED \(needs ddl; missing ddl\)\ndrop table users\\x1b\[2J;/);
     assert.match(text, /no completion recorded/);
     assert.ok(!text.includes('\x1b'));
