@@ -17,9 +17,12 @@ echo "== services"
 cleanup() { bash tests/services/postgres.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 bash tests/services/postgres.sh start
+bash tests/services/chromium.sh install
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/chromium.env"
 set +a
 
 echo "== tests"

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ReplayConfig } from './replay-schema.js';
 
 /** A secret is given inline, from an environment variable, or from a file; never only inline in production. */
 export const SecretRef = z.union([
@@ -144,6 +145,8 @@ export const TrailgateConfig = z
       })
       .strict()
       .default({ mode: 'strict', fsync: false, chunkBytes: 64 * 1024, chunkMillis: 200 }),
+    /** The replay web UI and API; `trailgate up` serves it when this section is present (or with --dev). */
+    replay: ReplayConfig.optional(),
     integrity: z
       .object({
         /** PKCS#8 PEM Ed25519 private key; without it a key is generated into <dataDir>/keys at first start. */
