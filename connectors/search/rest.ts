@@ -63,9 +63,10 @@ export class RestSearchService implements SearchService {
   async search(index: string, body: Record<string, unknown>): Promise<SearchResult> {
     const res = (await this.request('POST', `/${encodeURIComponent(index)}/_search`, body)) as {
       hits: { total?: { value: number } | number; hits: SearchResult['hits'] };
+      aggregations?: Record<string, unknown>;
     };
     const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? res.hits.hits.length);
-    return { total, hits: res.hits.hits };
+    return { total, hits: res.hits.hits, ...(res.aggregations ? { aggregations: res.aggregations } : {}) };
   }
 
   async mapping(index: string): Promise<Record<string, unknown>> {

@@ -18,6 +18,7 @@ export interface SearchHit {
 export interface SearchResult {
   total: number;
   hits: SearchHit[];
+  aggregations?: Record<string, unknown>;
 }
 
 /** Whether a lifecycle policy could be installed; a cluster without ILM/ISM still takes documents. */
