@@ -18,7 +18,7 @@ import { readEmbeddedLog } from '../../services/indexer/embedded-log-source.js';
 import { deliver } from '../../services/indexer/indexer.js';
 import { searchService } from '../../services/indexer/search-connection.js';
 import { GatewayHarness } from '../support/gateway-harness.js';
-import { searchTargets, testNamespace, type SearchTarget } from '../support/search-env.js';
+import { searchTargets, testNamespace } from '../support/search-env.js';
 import { futureRecord, syntheticRecord, syntheticSession } from '../support/synthetic-records.js';
 import { ThrottlingProxy } from '../support/throttling-proxy.js';
 

@@ -25,9 +25,9 @@ export class ThrottlingProxy {
   ) {}
 
   static async start(upstreamUrl: string): Promise<ThrottlingProxy> {
-    let proxy!: ThrottlingProxy;
-    const server = http.createServer((req, res) => void proxy.handle(req, res));
-    proxy = new ThrottlingProxy(server, new URL(upstreamUrl));
+    const server = http.createServer();
+    const proxy = new ThrottlingProxy(server, new URL(upstreamUrl));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void proxy.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
