@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
 import { runEvents } from './events-command.js';
+import { runIndex } from './index-command.js';
+import { runSearch, type SearchOptions } from './search-command.js';
 import { runPolicyExplain, type ExplainOptions } from './policy-command.js';
 import { runSessions } from './sessions-command.js';
 import { runToken } from './token-command.js';
@@ -45,6 +47,27 @@ program
   .option('--json', 'NDJSON records, byte chunks base64-encoded')
   .option('--bytes', 'include raw byte chunks')
   .action((session: string, opts: { json?: boolean; bytes?: boolean }) => runEvents(program.opts<{ config?: string }>().config, session, opts));
+
+program
+  .command('index')
+  .description('index the embedded log into the search cluster of `search:` (one pass; repeating it stores nothing twice)')
+  .action(() => runIndex(program.opts<{ config?: string }>().config));
+
+program
+  .command('search')
+  .description('search the audit trail in the search cluster: words or a fragment of the command text, narrowed by the options')
+  .argument('[text...]', 'words or a fragment of SQL; only commands match when given')
+  .option('--repo <owner/name>', 'repository')
+  .option('--run <id[/attempt]>', 'CI run id, optionally with its attempt')
+  .option('--actor <login>', 'who triggered the run')
+  .option('--target <name>', 'target name')
+  .option('--session <id>', 'one session')
+  .option('--since <time>', 'ISO 8601 time or an age: 15m, 2h, 7d')
+  .option('--until <time>', 'ISO 8601 time or an age')
+  .option('--commands', 'only commands')
+  .option('--limit <n>', 'how many, newest first', '50')
+  .option('--json', 'one JSON object per line')
+  .action((text: string[], opts: SearchOptions) => runSearch(program.opts<{ config?: string }>().config, text, opts));
 
 program
   .command('policy')
