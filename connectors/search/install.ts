@@ -15,7 +15,7 @@ export interface InstallReport {
  */
 export async function installSearchResources(service: SearchService, dataStream: string, o: Pick<SearchSinkOptions, 'lifecycle' | 'replicas'>): Promise<InstallReport> {
   const lifecycle = await service.putLifecyclePolicy(SEARCH_RESOURCES.lifecyclePolicy, { ilm: ilmPolicy(o.lifecycle), ism: ismPolicy(o.lifecycle) });
-  const bodies = templateBodies(service.product, o);
+  const bodies = templateBodies(service.product, o, lifecycle === 'installed');
   for (const c of bodies.components) await service.putComponentTemplate(c.name, c.body);
   await service.putIndexTemplate(bodies.indexTemplate.name, bodies.indexTemplate.body);
   await service.ensureDataStream(dataStream);

@@ -147,11 +147,11 @@ export interface InstallBodies {
  * The component and index templates for one product. The index template's priority (500) beats
  * Elasticsearch's built-in `logs` template (100) for our pattern, and carries `data_stream: {}`.
  */
-export function templateBodies(product: Product, o: Pick<SearchSinkOptions, 'replicas'>): InstallBodies {
+export function templateBodies(product: Product, o: Pick<SearchSinkOptions, 'replicas'>, lifecycleInstalled = true): InstallBodies {
   const settings: Record<string, unknown> = { 'index.number_of_shards': 1 };
   if (o.replicas !== undefined) settings['index.number_of_replicas'] = o.replicas;
-  // ILM is named in the index settings; ISM attaches itself through the policy's ism_template.
-  if (product === 'elasticsearch') settings['index.lifecycle.name'] = SEARCH_RESOURCES.lifecyclePolicy;
+  // ILM is named in the index settings (only once the policy exists); ISM attaches itself through the policy's ism_template.
+  if (product === 'elasticsearch' && lifecycleInstalled) settings['index.lifecycle.name'] = SEARCH_RESOURCES.lifecyclePolicy;
   return {
     components: [
       { name: SEARCH_RESOURCES.mappingsComponent, body: { template: { mappings: AUDIT_MAPPINGS }, _meta: { managed_by: 'trailgate' } } },
