@@ -122,7 +122,8 @@ async function lag(): Promise<void> {
         await sleep(20);
       }
       lags.push(performance.now() - sent);
-      await sleep(100);
+      // A random pause, so that probes do not fall into step with the 1 s refresh cycle.
+      await sleep(100 + Math.random() * 1000);
     }
     await client.end();
     tailing = false;
@@ -131,7 +132,7 @@ async function lag(): Promise<void> {
     lags.sort((a, b) => a - b);
     say('## Command-to-searchable lag');
     say();
-    say(`${statements} statements sent one after another (100 ms apart) by a \`pg\` client through \`trailgate up --dev\` (strict recording, PGlite demo target); an indexer loop tails the embedded log every 50 ms; the searcher polls \`_search\` every 20 ms without forcing a refresh (index.refresh_interval is the default 1 s).`);
+    say(`${statements} statements sent one after another (a random 0.1-1.1 s apart, so they do not fall into step with the refresh cycle) by a \`pg\` client through \`trailgate up --dev\` (strict recording, PGlite demo target); an indexer loop tails the embedded log every 50 ms; the searcher polls \`_search\` every 20 ms without forcing a refresh (index.refresh_interval is the default 1 s).`);
     say();
     say('| p50 (ms) | p95 (ms) | max (ms) | min (ms) |');
     say('|---:|---:|---:|---:|');
