@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { DeadLetter, RecordSink } from '../../connectors/consumer/record-sink.js';
+import { DEFAULT_SEARCH_SINK_OPTIONS } from '../../connectors/search/config.js';
+import { installSearchResources } from '../../connectors/search/install.js';
 import { SearchSink } from '../../connectors/search/sink.js';
 import type { SearchService } from '../../connectors/search/service.js';
 import { EVENT_TYPES, type AuditRecord, type EventRecord } from '../../events/index.js';
@@ -103,6 +105,24 @@ for (const target of searchTargets()) {
     after(async () => {
       await service?.close();
       await h?.stop();
+    });
+
+    it('installs its templates and data stream, and a lifecycle policy where the cluster has the plugin', async () => {
+      const sink = newSink(service, 'install');
+      const report = await sink.install();
+      assert.equal(report.dataStream, sink.dataStream);
+      if (target.connection.product === 'elasticsearch') assert.equal(report.lifecycle, 'installed');
+      // The test node has no ISM: the index-management plugin is not on Maven Central (tests/services/opensearch.sh).
+      else assert.equal(report.lifecycle, process.env.TG_OPENSEARCH_ISM === 'present' ? 'installed' : 'unavailable');
+      const streams = (await (target.local ? fetch(`${target.connection.url as string}/_data_stream/${sink.dataStream}`).then((r) => r.json()) : Promise.resolve(null))) as { data_streams: { template: string; timestamp_field: { name: string } }[] } | null;
+      if (streams) {
+        assert.equal(streams.data_streams[0]!.template, 'trailgate-audit');
+        assert.equal(streams.data_streams[0]!.timestamp_field.name, '@timestamp');
+      }
+      // Installing again (every indexer start does) changes nothing and fails nothing.
+      assert.deepEqual(await installSearchResources(service, sink.dataStream, DEFAULT_SEARCH_SINK_OPTIONS), report);
+      const mapping = await service.mapping(sink.dataStream);
+      assert.equal((mapping as { trailgate: { properties: { command: { properties: { text: { type: string } } } } } }).trailgate.properties.command.properties.text.type, 'wildcard');
     });
 
     it('stores one document per event record, for every event type in the catalogue', async () => {
