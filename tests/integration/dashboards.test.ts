@@ -77,13 +77,24 @@ function checkSavedObjects(objects: SavedObject[], flavour: 'kibana' | 'opensear
 describe('analyst content', () => {
   let service: SearchService;
   let mapped: Set<string>;
+  let unendedSession: string;
+  const newcomer = `acme/newcomer-${Date.now()}`;
+  const stolenRun = `run-${Date.now()}`;
+  const veteran = `acme/veteran-${Date.now()}`;
 
   before(async () => {
     service = searchService(openSearchTarget().connection);
     const sink = new SearchSink(service, { namespace: testNamespace('dashboards'), replicas: 0 });
-    const feature = syntheticSession({ repository: 'acme/newcomer', ref: 'refs/heads/feature-x' });
-    const denied = syntheticRecord(feature[0]!.sessionId, 30, 'command.started', { protocol: 'simple', text: 'drop table t', decision: { outcome: 'denied', needs: ['ddl'], missing: ['ddl'] } }, { repository: 'acme/newcomer' });
-    await sink.write([...feature, denied]);
+    // What each detection is about: a feature-branch DDL from a new repository, a burst of
+    // denials, one token from two addresses, and a session that started 90 minutes ago and never ended.
+    const feature = syntheticSession({ repository: newcomer, ref: 'refs/heads/feature-x' });
+    const prober = syntheticSession({ repository: 'acme/prober' })[0]!.sessionId;
+    const denials = Array.from({ length: 12 }, (_, i) => syntheticRecord(prober, 100 + i, 'command.started', { protocol: 'simple', text: 'drop table t', decision: { outcome: 'denied', needs: ['ddl'], missing: ['ddl'] } }, { repository: 'acme/prober' }));
+    const stolen = ['10.20.30.1', '10.20.30.2'].map((ip, i) => syntheticRecord(`${prober}-${i}`, 2, 'auth.decided', { outcome: 'granted', method: 'oidc-token' }, { runId: stolenRun, clientAddress: ip }));
+    const unended = syntheticSession({ start: new Date(Date.now() - 90 * 60_000) }).filter((r) => r.type !== 'session.ended');
+    unendedSession = unended[0]!.sessionId;
+    const veteranAuth = [new Date(Date.now() - 10 * 86_400_000), new Date()].map((start, i) => syntheticRecord(`${prober}-v${i}`, 2, 'auth.decided', { outcome: 'granted', method: 'oidc-token' }, { repository: veteran, start }));
+    await sink.write([...feature, ...denials, ...stolen, ...unended, ...veteranAuth]);
     await service.refresh(sink.dataStream);
     mapped = fieldsOfMapping(await service.mapping(sink.dataStream));
   });
@@ -132,15 +143,34 @@ describe('analyst content', () => {
     assert.ok(count > 60, `fields were found to check (${count})`);
   });
 
-  it('runs each monitor\'s search on the real node, and the DDL monitor finds the feature-branch DDL', async () => {
+  it('runs each monitor on the real node: its search, and its trigger script as a bucket selector', async () => {
+    const fired = new Map<string, string[]>();
     for (const m of monitors) {
       assert.deepEqual(m.inputs[0]!.search.indices, [SEARCH_RESOURCES.indexPattern]);
-      assert.ok(m.triggers.length === 1 && (m.triggers[0]!.query_level_trigger ?? m.triggers[0]!.bucket_level_trigger));
+      assert.equal(m.triggers.length, 1);
       const query = JSON.parse(JSON.stringify(m.inputs[0]!.search.query).replaceAll('{{period_end}}', String(Date.now() + 60_000))) as Record<string, unknown>;
+      if (m.monitor_type === 'query_level_monitor') {
+        const result = await service.search(SEARCH_RESOURCES.indexPattern, query);
+        fired.set(m.name, result.hits.map((h) => String((h._source as { vcs?: { repository?: { name?: string } } }).vcs?.repository?.name)));
+        continue;
+      }
+      // Alerting runs a bucket-level trigger as a bucket_selector over the composite aggregation.
+      const trigger = m.triggers[0]!.bucket_level_trigger as { condition: { buckets_path: Record<string, string>; parent_bucket_path: string; script: { source: string } } };
+      const aggs = query.aggregations as Record<string, { aggs?: Record<string, unknown> }>;
+      const parent = aggs[trigger.condition.parent_bucket_path]!;
+      parent.aggs = { ...parent.aggs, trigger: { bucket_selector: { buckets_path: trigger.condition.buckets_path, script: trigger.condition.script } } };
       const result = await service.search(SEARCH_RESOURCES.indexPattern, query);
-      if (m.name.includes('DDL')) assert.ok(result.total >= 1, 'the DDL from refs/heads/feature-x');
-      if (m.monitor_type === 'bucket_level_monitor') assert.ok(result.aggregations?.composite_agg, `${m.name}: its composite aggregation`);
+      const buckets = (result.aggregations![trigger.condition.parent_bucket_path] as { buckets: { key: Record<string, string> }[] }).buckets;
+      fired.set(m.name, buckets.map((b) => Object.values(b.key)[0]!));
     }
+    assert.ok(fired.get('Trailgate: DDL from a branch other than the default')!.includes(newcomer));
+    assert.ok(fired.get('Trailgate: burst of denials from one repository')!.includes('acme/prober'));
+    assert.ok(fired.get('Trailgate: one run\'s token used from two client addresses')!.includes(`jti-${stolenRun}`));
+    assert.ok(fired.get('Trailgate: session without a signed end')!.includes(unendedSession));
+    assert.ok(fired.get('Trailgate: repository never seen before')!.includes(newcomer));
+    // And not for what is ordinary: a repository first seen ten days ago, a token used from one address.
+    assert.ok(!fired.get('Trailgate: repository never seen before')!.includes(veteran));
+    assert.ok(!fired.get('Trailgate: one run\'s token used from two client addresses')!.includes('jti-4711'));
   });
 
   it('ships nothing else unchecked', () => {

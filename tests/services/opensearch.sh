@@ -2,7 +2,7 @@
 # A single OpenSearch node for tests and benchmarks, from the jars on Maven Central, on this
 # machine's Java (17+). No Docker, no tarball: tests/services/opensearch/pom.xml names the jars,
 # Maven copies them into the cache, and OpenSearchNode.java (run by the Java source launcher)
-# starts a node with the HTTP transport, the common analysis and the mapper-extras modules.
+# starts a node with the HTTP transport, the common analysis, mapper-extras and Painless modules.
 #
 #   tests/services/opensearch.sh start|stop|restart|status
 #
@@ -30,7 +30,8 @@ POM="$REPO_ROOT/tests/services/opensearch/pom.xml"
 LAUNCHER="$REPO_ROOT/tests/services/opensearch/OpenSearchNode.java"
 VERSION="$(sed -n 's:.*<opensearch.version>\(.*\)</opensearch.version>.*:\1:p' "$POM")"
 CACHE="${TRAILGATE_CACHE:-$HOME/.cache/trailgate}"
-LIBS="$CACHE/opensearch-$VERSION/libs"
+# Keyed by the POM's content, so that a changed jar list is fetched anew.
+LIBS="$CACHE/opensearch-$VERSION-$(sha256sum "$POM" | cut -c1-12)/libs"
 HEAP="${TG_OPENSEARCH_HEAP:-768m}"
 START_TIMEOUT=120
 
@@ -62,7 +63,7 @@ ensure_jars() {
   mkdir -p "$LIBS"
   mvn -q -B -Dstyle.color=never -f "$POM" -Dmaven.repo.local="$CACHE/m2" \
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-    -DoutputDirectory="$LIBS" -DincludeScope=runtime >&2 || die "could not fetch the OpenSearch jars (mvn copy-dependencies failed)"
+    -DoutputDirectory="$LIBS" -DincludeScope=runtime 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2 || die "could not fetch the OpenSearch jars (mvn copy-dependencies failed)"
   ls "$LIBS"/opensearch-"$VERSION".jar >/dev/null 2>&1 || die "opensearch-$VERSION.jar missing after the fetch"
   touch "$LIBS/.complete"
 }

@@ -12,6 +12,7 @@ import org.opensearch.env.Environment;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
+import org.opensearch.painless.PainlessPlugin;
 import org.opensearch.plugins.Plugin;
 import org.opensearch.transport.Netty4Plugin;
 
@@ -42,7 +43,7 @@ public class OpenSearchNode {
     LogConfigurator.configureWithoutConfig(settings);
     LogConfigurator.setNodeName("trailgate-test-0");
     Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Collections.emptyMap(), home.resolve("config"), () -> "trailgate-test-0");
-    Node node = new TestNode(env, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, MapperExtrasPlugin.class));
+    Node node = new TestNode(env, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, MapperExtrasPlugin.class, PainlessPlugin.class));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.close();
