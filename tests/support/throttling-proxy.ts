@@ -18,6 +18,8 @@ export class ThrottlingProxy {
   /** 429 answers given, whole requests and single items. */
   rejectedRequests = 0;
   rejectedItems = 0;
+  /** Headers the upstream stamps on its answers that clients check (Elasticsearch's product header), repeated on the proxy's own. */
+  private productHeaders: Record<string, string> = {};
 
   private constructor(
     private readonly server: http.Server,
@@ -56,16 +58,16 @@ export class ThrottlingProxy {
     try {
       if (this.storming && this.mode === 'requests') {
         this.rejectedRequests++;
-        return send(res, 429, { error: { type: 'es_rejected_execution_exception', reason: 'rejected execution (queue capacity 0) by ThrottlingProxy' }, status: 429 });
+        return this.send(res, 429, { error: { type: 'es_rejected_execution_exception', reason: 'rejected execution (queue capacity 0) by ThrottlingProxy' }, status: 429 });
       }
       if (this.storming && this.mode === 'items' && req.method === 'POST' && /\/_bulk(\?|$)/.test(req.url ?? '')) {
         return await this.throttleItems(req, res, body);
       }
       const answer = await this.forward(req.method ?? 'GET', req.url ?? '/', req.headers, body);
-      res.writeHead(answer.status, { 'content-type': answer.contentType });
+      res.writeHead(answer.status, { 'content-type': answer.contentType, ...this.productHeaders });
       res.end(answer.body);
     } catch (err) {
-      send(res, 502, { error: { type: 'proxy_error', reason: (err as Error).message }, status: 502 });
+      this.send(res, 502, { error: { type: 'proxy_error', reason: (err as Error).message }, status: 502 });
     }
   }
 
@@ -79,7 +81,7 @@ export class ThrottlingProxy {
     if (forwarded.length) {
       const answer = await this.forward('POST', req.url ?? '/_bulk', req.headers, Buffer.from(`${forwarded.flat().join('\n')}\n`));
       if (answer.status !== 200) {
-        res.writeHead(answer.status, { 'content-type': answer.contentType });
+        res.writeHead(answer.status, { 'content-type': answer.contentType, ...this.productHeaders });
         return void res.end(answer.body);
       }
       upstreamItems = (JSON.parse(answer.body.toString('utf8')) as { items: unknown[] }).items;
@@ -91,7 +93,12 @@ export class ThrottlingProxy {
       const [op, meta] = Object.entries(action)[0]!;
       return { [op]: { _index: meta._index, _id: meta._id, status: 429, error: { type: 'es_rejected_execution_exception', reason: 'rejected execution (queue capacity 0) by ThrottlingProxy' } } };
     });
-    send(res, 200, { took: 1, errors: true, items });
+    this.send(res, 200, { took: 1, errors: true, items });
+  }
+
+  private send(res: http.ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json', ...this.productHeaders });
+    res.end(JSON.stringify(body));
   }
 
   private forward(method: string, path: string, headers: http.IncomingHttpHeaders, body: Buffer): Promise<{ status: number; contentType: string; body: Buffer }> {
@@ -99,6 +106,8 @@ export class ThrottlingProxy {
       const out = http.request(
         { host: this.upstream.hostname, port: this.upstream.port, method, path, headers: forwardHeaders(headers, this.upstream.host, body.length) },
         (answer) => {
+          const product = answer.headers['x-elastic-product'];
+          if (typeof product === 'string') this.productHeaders = { 'x-elastic-product': product };
           void readBody(answer).then((b) => resolve({ status: answer.statusCode ?? 502, contentType: answer.headers['content-type'] ?? 'application/json', body: b }), reject);
         },
       );
@@ -122,9 +131,4 @@ function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
     stream.on('end', () => resolve(Buffer.concat(parts)));
     stream.on('error', reject);
   });
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }
