@@ -40,10 +40,11 @@ SERVICE=opensearch.sh
 . "$REPO_ROOT/tests/services/common.sh"
 
 ensure_java() {
-  if ! command -v java >/dev/null 2>&1; then
-    log "java not found; installing openjdk-17-jre-headless via apt"
+  # A JDK, not a JRE: the launcher is a Java source file run by the source launcher (javac inside).
+  if ! command -v java >/dev/null 2>&1 || ! java --list-modules 2>/dev/null | grep -q '^jdk.compiler'; then
+    log "no JDK found; installing openjdk-17-jdk-headless via apt"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jdk-headless
   fi
   local major
   major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
@@ -144,7 +145,10 @@ write_env() {
 cmd_start() {
   mkdir -p "$STATE"
   cmd_stop
-  command -v curl >/dev/null 2>&1 || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl
+  if ! command -v curl >/dev/null 2>&1; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl
+  fi
   ensure_java
   ensure_jars
   local attempt http_port transport_port
