@@ -2,6 +2,8 @@ import { Command, Option } from 'commander';
 import { runCast, type CastCommandOptions } from './cast-command.js';
 import { runEvents } from './events-command.js';
 import { runKeysJwks, runKeysRotate } from './keys-command.js';
+import { runIndex } from './index-command.js';
+import { runSearch, type SearchOptions } from './search-command.js';
 import { runPolicyExplain, type ExplainOptions } from './policy-command.js';
 import { runReplay } from './replay-command.js';
 import { runSessions } from './sessions-command.js';
@@ -73,6 +75,25 @@ program
   .description('serve the replay web UI and API on the embedded log (the `replay` section of the configuration)')
   .option('--dev', 'add a generated admin token (never in production)')
   .action((opts: { dev?: boolean }) => runReplay(program.opts<{ config?: string }>().config, opts));
+  .command('index')
+  .description('index the embedded log into the search cluster of `search:` (one pass; repeating it stores nothing twice)')
+  .action(() => runIndex(program.opts<{ config?: string }>().config));
+
+program
+  .command('search')
+  .description('search the audit trail in the search cluster: words or a fragment of the command text, narrowed by the options')
+  .argument('[text...]', 'words or a fragment of SQL; only commands match when given')
+  .option('--repo <owner/name>', 'repository')
+  .option('--run <id[/attempt]>', 'CI run id, optionally with its attempt')
+  .option('--actor <login>', 'who triggered the run')
+  .option('--target <name>', 'target name')
+  .option('--session <id>', 'one session')
+  .option('--since <time>', 'ISO 8601 time or an age: 15m, 2h, 7d')
+  .option('--until <time>', 'ISO 8601 time or an age')
+  .option('--commands', 'only commands')
+  .option('--limit <n>', 'how many, newest first', '50')
+  .option('--json', 'one JSON object per line')
+  .action((text: string[], opts: SearchOptions) => runSearch(program.opts<{ config?: string }>().config, text, opts));
 
 program
   .command('policy')

@@ -92,6 +92,35 @@ export const ClaimRule = z
   });
 export type ClaimRule = z.infer<typeof ClaimRule>;
 
+/** The search cluster the indexer writes to and `trailgate search` reads from. */
+export const SearchConfig = z
+  .object({
+    product: z.enum(['opensearch', 'elasticsearch']),
+    /** One URL or several nodes of the same cluster. */
+    url: z.union([z.string().url(), z.array(z.string().url()).min(1)]),
+    username: z.string().min(1).optional(),
+    password: SecretRef.optional(),
+    /** Elasticsearch API key (encoded form); sent as `Authorization: ApiKey ...`. */
+    apiKey: SecretRef.optional(),
+    /** CA bundle to trust for https URLs. */
+    caFile: z.string().min(1).optional(),
+    /** Data stream namespace: documents go to logs-trailgate.audit-<namespace>. */
+    namespace: z.string().regex(/^[a-z0-9_.]{1,100}$/, 'lowercase letters, digits, _ or . (no -), at most 100').default('default'),
+    /** Replicas per backing index; unset keeps the cluster default. */
+    replicas: z.number().int().min(0).optional(),
+    lifecycle: z
+      .object({
+        rolloverMaxAge: z.string().regex(/^\d+[smhd]$/).default('7d'),
+        rolloverMaxPrimaryShardSize: z.string().regex(/^\d+(b|kb|mb|gb|tb)$/).default('50gb'),
+        deleteAfter: z.string().regex(/^\d+[smhd]$/).default('400d'),
+      })
+      .strict()
+      .default({ rolloverMaxAge: '7d', rolloverMaxPrimaryShardSize: '50gb', deleteAfter: '400d' }),
+  })
+  .strict()
+  .refine((s) => !(s.apiKey && s.username), { message: 'set username/password or apiKey, not both' });
+export type SearchConfig = z.infer<typeof SearchConfig>;
+
 export const TrailgateConfig = z
   .object({
     /** Where the embedded log, keys and generated certificates live. */
@@ -162,6 +191,8 @@ export const TrailgateConfig = z
       })
       .strict()
       .default({ checkpointEvery: 1000, checkpointSeconds: 10, summarySeconds: 60 }),
+    /** Elasticsearch or OpenSearch for the indexer and `trailgate search`; absent: no search cluster. */
+    search: SearchConfig.optional(),
   })
   .strict();
 export type TrailgateConfig = z.infer<typeof TrailgateConfig>;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Search indexer benchmark: documents per second and command-to-searchable lag against a real
+# OpenSearch node started from Maven Central jars (tests/services/opensearch.sh), written to
+# bench/results/search-<time>.md with the machine it ran on.
+#
+#   npm run bench:search
+#
+# Env: BENCH_SESSIONS (synthetic sessions, 9 records each; default 4000), BENCH_BATCH (documents
+# per bulk request; default 1000), BENCH_STATEMENTS (lag probes; default 40), TG_OPENSEARCH_HEAP.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TRAILGATE_TEST_STATE="$PWD/bench/.work/search-state"
+mkdir -p "$TRAILGATE_TEST_STATE" bench/results
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="bench/results/search-$STAMP.md"
+
+[ -d node_modules ] || npm ci
+npm run --silent build
+
+cleanup() { bash tests/services/opensearch.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+bash tests/services/opensearch.sh start
+set -a
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/opensearch.env"
+set +a
+
+UPTIME_START="$(uptime)"
+RESULTS="$(node --import tsx bench/search-index.ts)"
+UPTIME_END="$(uptime)"
+CPU_MODEL="$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
+COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')"
+
+{
+  echo "# Search indexer: documents per second and command-to-searchable lag"
+  echo
+  echo "Run at $(date -u '+%Y-%m-%d %H:%M:%S') UTC, commit $COMMIT."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPUs (nproc): $(nproc)"
+  echo "- CPU model: ${CPU_MODEL:-unknown}"
+  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+  echo "- Kernel: $(uname -r)"
+  echo "- Java: $(java -version 2>&1 | head -n1)"
+  echo "- OpenSearch: $TG_OPENSEARCH_VERSION, single node from Maven Central jars, heap ${TG_OPENSEARCH_HEAP:-768m}, on the same machine over 127.0.0.1"
+  echo "- Node: $(node --version)"
+  echo "- Load at start (uptime): ${UPTIME_START# }"
+  echo "- Load at end (uptime): ${UPTIME_END# }"
+  if awk -v l="$(sed 's/.*load average: \([0-9.]*\).*/\1/' <<<"$UPTIME_START")" 'BEGIN { exit !(l > 0.5) }'; then
+    echo
+    echo "**Noisy machine:** the 1-minute load average was above 0.5 before the benchmark started"
+    echo "(see above), so other work competed for the $(nproc) CPUs with the node and the client."
+    echo "Treat the numbers as a floor."
+  fi
+  echo
+  echo "$RESULTS"
+} >"$OUT"
+cat "$OUT"
+echo "written to $OUT"

@@ -1,0 +1,83 @@
+import { EVENT_TYPES, SCHEMA_VERSION, newSessionId, recordId, type AuditRecord, type EventDataByType, type EventRecord, type EventType, type JobIdentity } from '../../events/index.js';
+
+export interface SyntheticSessionOptions {
+  repository?: string;
+  ref?: string;
+  runId?: string;
+  runAttempt?: string;
+  actor?: string;
+  clientAddress?: string;
+  start?: Date;
+}
+
+export function syntheticIdentity(o: SyntheticSessionOptions = {}): JobIdentity {
+  const repository = o.repository ?? 'acme/payments';
+  return {
+    issuer: 'https://token.actions.githubusercontent.com',
+    issuerName: 'github',
+    profile: 'github',
+    subject: `repo:${repository}:ref:${o.ref ?? 'refs/heads/main'}`,
+    tokenId: `jti-${o.runId ?? '4711'}`,
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    ci: {
+      repository,
+      repositoryId: '123456',
+      repositoryOwner: repository.split('/')[0]!,
+      workflow: 'deploy',
+      workflowRef: `${repository}/.github/workflows/deploy.yml@${o.ref ?? 'refs/heads/main'}`,
+      ref: o.ref ?? 'refs/heads/main',
+      refType: 'branch',
+      sha: 'a'.repeat(40),
+      runId: o.runId ?? '4711',
+      runAttempt: o.runAttempt ?? '1',
+      runNumber: '42',
+      actor: o.actor ?? 'octocat',
+      environment: 'production',
+      eventName: 'push',
+      runnerEnvironment: 'github-hosted',
+    },
+    claims: { repository, ref: o.ref ?? 'refs/heads/main', custom_claim: 'x' },
+  };
+}
+
+/** The data of one record of each type, as the gateway would write it. */
+export const SAMPLE_DATA: { [T in EventType]: EventDataByType[T] } = {
+  'session.started': { protocol: 'postgres', tls: true, requested: { database: 'app', user: 'ci', applicationName: 'psql' } },
+  'auth.decided': { outcome: 'granted', method: 'oidc-token' },
+  'policy.decided': { outcome: 'granted', target: 'app', rights: ['read', 'ddl'], matched: [{ rule: 'deploy', rights: ['read', 'ddl'] }], notMatched: [{ rule: 'readonly', reason: 'repository does not match' }] },
+  'target.connected': { host: '127.0.0.1', port: 5432, database: 'appdb', user: 'trailgate_app', tls: true, backendPid: 4242, applicationName: 'tg:acme/payments:4711:1', serverVersion: '15.18' },
+  'command.started': { protocol: 'extended', text: 'alter table orders add column note text', parameters: ['1', null, { base64: 'AAE=' }], parameterTypes: [23, 25, 17], decision: { outcome: 'allowed', needs: ['ddl'], rules: ['deploy'] } },
+  'command.completed': { commandSeq: 5, outcome: 'ok', durationMs: 1.25, tags: ['ALTER TABLE'], rows: 0 },
+  'cancel.requested': { forwarded: true },
+  'notification.received': { channel: 'jobs', payload: 'refresh', processId: 4242 },
+  'session.ended': { reason: 'client-terminated', bytesFromClient: 1234, bytesToClient: 5678, commands: 1 },
+};
+
+/** One session with a record of every event type in the catalogue, in catalogue order. */
+export function syntheticSession(o: SyntheticSessionOptions = {}): EventRecord[] {
+  const sessionId = newSessionId(o.start?.getTime());
+  const start = o.start?.getTime() ?? Date.now();
+  return EVENT_TYPES.map((type, i) => syntheticRecord(sessionId, i + 1, type, SAMPLE_DATA[type], { ...o, start: new Date(start + i) }));
+}
+
+export function syntheticRecord<T extends EventType>(sessionId: string, seq: number, type: T, data: EventDataByType[T], o: SyntheticSessionOptions = {}): EventRecord<T> {
+  return {
+    v: SCHEMA_VERSION,
+    id: recordId(sessionId, seq),
+    sessionId,
+    seq,
+    ts: (o.start ?? new Date()).toISOString(),
+    instance: 'test-gw',
+    target: { name: 'app', kind: 'postgres' },
+    identity: syntheticIdentity(o),
+    client: { address: o.clientAddress ?? '127.0.0.1', port: 50000 + seq },
+    stream: 'events',
+    type,
+    data,
+  } as EventRecord<T>;
+}
+
+/** A record of a type this build does not know, as a newer gateway might write it. */
+export function futureRecord(sessionId: string, seq: number): AuditRecord {
+  return { ...syntheticRecord(sessionId, seq, 'cancel.requested', { forwarded: true }), type: 'approval.requested' as EventType, data: { approvers: ['x'] } } as unknown as AuditRecord;
+}
