@@ -192,6 +192,21 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
         session: { end_reason: d.reason, detail: d.detail, bytes_from_client: d.bytesFromClient, bytes_to_client: d.bytesToClient, commands: d.commands },
       };
     }
+    case 'session.aborted': {
+      const d = (r as EventRecord<'session.aborted'>).data;
+      return {
+        event: { category: ['session'], type: ['end'], outcome: 'failure' },
+        reason: d.reason,
+        session: { end_reason: 'aborted', detail: d.detail, aborted_after_seq: d.lastSeq },
+      };
+    }
+    case 'checkpoint.signed': {
+      const d = (r as EventRecord<'checkpoint.signed'>).data;
+      return {
+        event: { category: ['configuration'], type: ['info'], outcome: 'success' },
+        trailgate: { checkpoint: { covers_seq: d.covers.seq, covers_hash: d.covers.hash, kid: d.kid, final: d.final } },
+      };
+    }
   }
 }
 

@@ -75,7 +75,9 @@ export const AUDIT_MAPPINGS: Mapping = {
         bytes_from_client: long,
         bytes_to_client: long,
         commands: long,
+        aborted_after_seq: long,
       }),
+      checkpoint: object({ covers_seq: long, covers_hash: keyword, kid: keyword, final: bool }),
       target: object({
         name: keyword,
         kind: keyword,

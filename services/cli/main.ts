@@ -75,6 +75,8 @@ program
   .description('serve the replay web UI and API on the embedded log (the `replay` section of the configuration)')
   .option('--dev', 'add a generated admin token (never in production)')
   .action((opts: { dev?: boolean }) => runReplay(program.opts<{ config?: string }>().config, opts));
+
+program
   .command('index')
   .description('index the embedded log into the search cluster of `search:` (one pass; repeating it stores nothing twice)')
   .action(() => runIndex(program.opts<{ config?: string }>().config));

@@ -13,7 +13,7 @@ import Fastify from 'fastify';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import type { SearchService } from '../../connectors/search/service.js';
 import { SearchSink } from '../../connectors/search/sink.js';
-import type { EventRecord, SessionContext } from '../../events/index.js';
+import { EVENT_TYPES, type EventRecord, type SessionContext } from '../../events/index.js';
 import { embeddedLogFile } from '../../services/gateway/gateway.js';
 import { searchService } from '../../services/indexer/search-connection.js';
 import { searchRoutes } from '../../services/search/search-route.js';
@@ -52,18 +52,19 @@ describe('searching the trail', () => {
   const find = (f: Parameters<typeof searchTrail>[1]) => searchTrail(service, f, sink.dataStream);
 
   it('narrows by repository, run (with or without attempt), actor and target', async () => {
-    assert.equal((await find({ repository: 'acme/payments', limit: 100 })).total, 18);
-    assert.equal((await find({ run: '101', limit: 100 })).total, 9);
-    assert.equal((await find({ run: '101/2' })).total, 9);
+    const perSession = EVENT_TYPES.length;
+    assert.equal((await find({ repository: 'acme/payments', limit: 100 })).total, 2 * perSession);
+    assert.equal((await find({ run: '101', limit: 100 })).total, perSession);
+    assert.equal((await find({ run: '101/2' })).total, perSession);
     assert.equal((await find({ run: '101/1' })).total, 0);
-    assert.equal((await find({ actor: 'alice', repository: 'acme/reports' })).total, 10);
+    assert.equal((await find({ actor: 'alice', repository: 'acme/reports' })).total, perSession + 1);
     assert.equal((await find({ target: 'app', limit: 1 })).total, records.length);
     assert.equal((await find({ target: 'elsewhere' })).total, 0);
   });
 
   it('narrows by time, newest first', async () => {
     const page = await find({ since: '2026-11-21T00:00:00Z', until: '2026-11-23T00:00:00Z', limit: 100 });
-    assert.equal(page.total, 9);
+    assert.equal(page.total, EVENT_TYPES.length);
     assert.ok(page.rows.every((r) => r.run === '101/2'));
     const all = await find({ limit: 100 });
     assert.deepEqual(all.rows.map((r) => r.time), [...all.rows.map((r) => r.time)].sort().reverse());
@@ -123,26 +124,28 @@ describe('searching the trail', () => {
       const config = join(dir, 'trailgate.yaml');
       writeFileSync(config, `dataDir: ${join(dir, 'data')}\nsearch:\n  product: opensearch\n  url: ${openSearchTarget().connection.url as string}\n  namespace: ${namespace}\n  replicas: 0\n`);
       const log = new EmbeddedLog(embeddedLogFile(join(dir, 'data')));
-      const session = syntheticSession({ repository: 'acme/cli', runId: '777' });
+      // The CLI searches every namespace: a repository of this run's own keeps earlier runs out.
+      const repository = `acme/${namespace}`;
+      const session = syntheticSession({ repository, runId: '777' });
       const first = session[0]!;
       const ctx: SessionContext = { sessionId: first.sessionId, instance: first.instance, protocol: 'postgres', target: first.target, identity: first.identity, client: first.client };
-      log.writeBatch([ctx], session.map((r) => ({ sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'events' as const, type: r.type, data: r.data })));
+      log.writeBatch([ctx], session.map((r) => ({ sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'events' as const, type: r.type, data: r.data, prev: r.prev, hash: r.hash })));
       log.close();
 
       const indexed = await exec(process.execPath, [cli, '--config', config, 'index']);
-      assert.match(indexed.stdout, new RegExp(`logs-trailgate\\.audit-${namespace}: 9 stored, 0 already there, 0 dead letters`));
+      assert.match(indexed.stdout, new RegExp(`logs-trailgate\\.audit-${namespace}: ${EVENT_TYPES.length} stored, 0 already there, 0 dead letters`));
       const again = await exec(process.execPath, [cli, '--config', config, 'index']);
-      assert.match(again.stdout, /0 stored, 9 already there/);
+      assert.match(again.stdout, new RegExp(`0 stored, ${EVENT_TYPES.length} already there`));
 
       await service.refresh(`logs-trailgate.audit-${namespace}`);
-      const json = await exec(process.execPath, [cli, '--config', config, 'search', '--repo', 'acme/cli', '--run', '777', '--json', 'alter', 'table']);
+      const json = await exec(process.execPath, [cli, '--config', config, 'search', '--repo', repository, '--run', '777', '--json', 'alter', 'table']);
       const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; detail: string; sessionId: string });
-      assert.equal(rows.length, 1);
+      assert.equal(rows.length, 1, JSON.stringify(rows));
       assert.equal(rows[0]!.sessionId, first.sessionId);
       assert.equal(rows[0]!.detail, 'alter table orders add column note text');
-      const table = await exec(process.execPath, [cli, '--config', config, 'search', '--repo', 'acme/cli']);
+      const table = await exec(process.execPath, [cli, '--config', config, 'search', '--repo', repository]);
       assert.match(table.stdout, /^TIME\s+ACTION\s+OUTCOME\s+REPOSITORY/);
-      assert.equal(table.stdout.trim().split('\n').length, 1 + 9);
+      assert.equal(table.stdout.trim().split('\n').length, 1 + EVENT_TYPES.length);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

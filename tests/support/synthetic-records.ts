@@ -1,4 +1,4 @@
-import { EVENT_TYPES, SCHEMA_VERSION, newSessionId, recordId, type AuditRecord, type EventDataByType, type EventRecord, type EventType, type JobIdentity } from '../../events/index.js';
+import { EVENT_TYPES, SCHEMA_VERSION, newSessionId, recordHash, recordId, type AuditRecord, type EventDataByType, type EventRecord, type EventType, type JobIdentity } from '../../events/index.js';
 
 export interface SyntheticSessionOptions {
   repository?: string;
@@ -51,22 +51,31 @@ export const SAMPLE_DATA: { [T in EventType]: EventDataByType[T] } = {
   'cancel.requested': { forwarded: true },
   'notification.received': { channel: 'jobs', payload: 'refresh', processId: 4242 },
   'session.ended': { reason: 'client-terminated', bytesFromClient: 1234, bytesToClient: 5678, commands: 1 },
+  'session.aborted': { reason: 'gateway-restart', lastSeq: 9, detail: "gateway instance 'test-gw' stopped while the session was open" },
+  'checkpoint.signed': { covers: { seq: 10, hash: 'x'.repeat(43) }, kid: 'k'.repeat(43), jws: 'e30.e30.sig', final: true },
 };
 
 /** One session with a record of every event type in the catalogue, in catalogue order. */
 export function syntheticSession(o: SyntheticSessionOptions = {}): EventRecord[] {
   const sessionId = newSessionId(o.start?.getTime());
   const start = o.start?.getTime() ?? Date.now();
-  return EVENT_TYPES.map((type, i) => syntheticRecord(sessionId, i + 1, type, SAMPLE_DATA[type], { ...o, start: new Date(start + i) }));
+  let prev = '';
+  return EVENT_TYPES.map((type, i) => {
+    const r = syntheticRecord(sessionId, i + 1, type, SAMPLE_DATA[type], { ...o, start: new Date(start + i) }, prev);
+    prev = r.hash;
+    return r;
+  });
 }
 
-export function syntheticRecord<T extends EventType>(sessionId: string, seq: number, type: T, data: EventDataByType[T], o: SyntheticSessionOptions = {}): EventRecord<T> {
+/** One record, linked to `prev` in the session's hash chain the way the gateway links it. */
+export function syntheticRecord<T extends EventType>(sessionId: string, seq: number, type: T, data: EventDataByType[T], o: SyntheticSessionOptions = {}, prev = ''): EventRecord<T> {
+  const ts = (o.start ?? new Date()).toISOString();
   return {
     v: SCHEMA_VERSION,
     id: recordId(sessionId, seq),
     sessionId,
     seq,
-    ts: (o.start ?? new Date()).toISOString(),
+    ts,
     instance: 'test-gw',
     target: { name: 'app', kind: 'postgres' },
     identity: syntheticIdentity(o),
@@ -74,6 +83,8 @@ export function syntheticRecord<T extends EventType>(sessionId: string, seq: num
     stream: 'events',
     type,
     data,
+    prev,
+    hash: recordHash(prev, { v: SCHEMA_VERSION, sessionId, seq, ts, stream: 'events', type, data }),
   } as EventRecord<T>;
 }
 

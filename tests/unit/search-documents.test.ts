@@ -156,7 +156,7 @@ describe('bulk answers', () => {
   });
 
   it('splits a batch into requests by documents and bytes', () => {
-    const docs = syntheticSession().map((r) => pendingDocument(r, 'ds', r.id, { a: 'x'.repeat(100) }));
+    const docs = syntheticSession().slice(0, 9).map((r) => pendingDocument(r, 'ds', r.id, { a: 'x'.repeat(100) }));
     assert.deepEqual(buildBulkRequests(docs, { maxDocs: 4, maxBytes: 1e9 }).map((r) => r.documents.length), [4, 4, 1]);
     assert.deepEqual(buildBulkRequests(docs, { maxDocs: 100, maxBytes: 1 }).map((r) => r.documents.length), [1, 1, 1, 1, 1, 1, 1, 1, 1]);
     const one = buildBulkRequests(docs.slice(0, 1), { maxDocs: 10, maxBytes: 1e9 })[0]!;
@@ -198,7 +198,7 @@ const noWait = async () => {};
 
 describe('the search sink', () => {
   it('sends only the throttled items again, and counts 409s as already stored', async () => {
-    const records = syntheticSession();
+    const records = syntheticSession().slice(0, 9);
     const service = new ScriptedService((ids, call) => ids.map((_, i) => (call === 1 && i % 3 === 0 ? { status: 429 } : call === 1 && i === 1 ? { status: 409 } : { status: 201 })));
     const sink = new SearchSink(service, {}, noWait);
     const { deadLetters } = await sink.write(records);
