@@ -1,6 +1,8 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import { InlineLogSink, ThreadedLogSink, type LogSink } from '../../connectors/embedded-log/log-sinks.js';
+import { KafkaLogSink } from '../../connectors/kafka/kafka-log-sink.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { ClaimRule, TrailgateConfig } from '../config/schema.js';
 import { DemoTarget } from '../dev/demo-target.js';
 import { DevIssuer } from '../dev/dev-issuer.js';
@@ -22,6 +24,9 @@ export interface GatewayOptions {
   gate?: StatementGate;
   /** Issuers with keys held in memory, besides the configured ones (tests, embedding). */
   extraIssuers?: StaticIssuer[];
+  metrics?: Metrics;
+  /** Free bytes on the spool's file system (tests of the disk watermarks). */
+  spoolFreeBytes?: (dir: string) => Promise<number>;
 }
 
 /** In development mode, any token of the development issuer may do anything on the demo database. */
@@ -31,11 +36,18 @@ export function embeddedLogFile(dataDir: string): string {
   return join(dataDir, 'trailgate.db');
 }
 
+export function spoolDir(config: TrailgateConfig): string {
+  return resolve(config.dataDir, config.log.kafka?.spool.dir ?? 'spool');
+}
+
 /** The gateway role: listeners, identity, targets and the recorder, wired from configuration. */
 export class Gateway {
   private constructor(
-    /** A reading connection to the log; writes go through the writer's own thread. */
-    readonly log: EmbeddedLog,
+    /** A reading connection to the embedded log; writes go through the writer. Null on Kafka. */
+    private readonly embedded: EmbeddedLog | null,
+    /** The Kafka log's spool and drainer, when the log is Kafka. */
+    readonly kafka: KafkaLogSink | null,
+    readonly metrics: Metrics,
     readonly writer: LogWriter,
     private readonly sink: LogSink,
     readonly postgres: PostgresListener,
@@ -44,15 +56,32 @@ export class Gateway {
     private readonly demo: DemoTarget | null,
   ) {}
 
+  /** The embedded log, for reading; throws on a gateway whose log is Kafka. */
+  get log(): EmbeddedLog {
+    if (!this.embedded) throw Object.assign(new Error('this gateway records to Kafka: read the log with a consumer'), { code: 'TG_LOG_KIND' });
+    return this.embedded;
+  }
+
   static async start(o: GatewayOptions): Promise<Gateway> {
     const { config } = o;
-    const file = embeddedLogFile(config.dataDir);
-    const synchronous = config.recording.fsync ? 'full' : 'normal';
-    // This connection creates the schema before the writer thread opens the file.
-    const log = new EmbeddedLog(file, { synchronous });
-    // Strict recording waits for each commit, so a thread hop would only add latency; async recording
-    // waits for nothing, so its commits move off the event loop (measured in bench/results).
-    const sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
+    const metrics = o.metrics ?? new Metrics();
+    let log: EmbeddedLog | null = null;
+    let kafka: KafkaLogSink | null = null;
+    let sink: LogSink;
+    let file: string;
+    if (config.log.kind === 'kafka') {
+      file = spoolDir(config);
+      kafka = await KafkaLogSink.open({ config: config.log.kafka!, instance: config.instance ?? 'trailgate', spoolDir: file, metrics, ...(o.spoolFreeBytes ? { freeBytes: o.spoolFreeBytes } : {}) });
+      sink = kafka;
+    } else {
+      file = embeddedLogFile(config.dataDir);
+      const synchronous = config.recording.fsync ? 'full' : 'normal';
+      // This connection creates the schema before the writer thread opens the file.
+      log = new EmbeddedLog(file, { synchronous });
+      // Strict recording waits for each commit, so a thread hop would only add latency; async recording
+      // waits for nothing, so its commits move off the event loop (measured in bench/results).
+      sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
+    }
     const writer = new LogWriter(sink, file);
     const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
     const rules: ClaimRule[] = [...config.policy.rules];
@@ -85,13 +114,15 @@ export class Gateway {
         authTimeoutMs: config.postgres.authTimeoutSeconds * 1000,
         chunkPolicy: { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis },
         recordingMode: config.recording.mode,
+        ...(kafka ? { admission: () => admission(kafka) } : {}),
       });
+      if (kafka) watchWatermarks(kafka, postgres);
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
-      return new Gateway(log, writer, sink, postgres, address, targets, demo);
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo);
     } catch (err) {
       await demo?.stop();
       await sink.close();
-      log.close();
+      log?.close();
       throw err;
     }
   }
@@ -101,6 +132,22 @@ export class Gateway {
     await this.writer.flush();
     await this.sink.close();
     await this.demo?.stop();
-    this.log.close();
+    this.embedded?.close();
   }
+}
+
+/** At the low watermark new sessions are turned away; their refusal is recorded like any other. */
+function admission(kafka: KafkaLogSink): { code: string; message: string } | null {
+  if (kafka.watermark === 'ok') return null;
+  return { code: `TG_SPOOL_${kafka.watermark.toUpperCase()}`, message: 'the gateway is refusing new sessions: its recording spool is short of disk while Kafka is behind' };
+}
+
+/** Each crossing is recorded in every open session; at critical, recorded sessions are ended. */
+function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener): void {
+  kafka.on('watermark', (data) => {
+    postgres.forEachSession((s) => s.note('spool.watermark', data));
+    if (data.level === 'critical') {
+      postgres.endSessions('recording-unavailable', `TG_SPOOL_CRITICAL: the recording spool is short of disk (${data.freeBytes} bytes free, ${data.spoolBytes} bytes waiting for Kafka)`);
+    }
+  });
 }
