@@ -86,6 +86,7 @@ export class EmbeddedRecordSource implements RecordSource {
       save.run(this.sink.name, rows[rows.length - 1]!.pos, new Date().toISOString());
       if (contexts.size > 10_000) contexts.clear();
     }
+    this.db.close();
   }
 
   async deadLetter(letters: SourceDeadLetter[]): Promise<void> {
@@ -103,6 +104,7 @@ export class EmbeddedRecordSource implements RecordSource {
   }
 
   async lag(): Promise<LagReport> {
+    if (!this.db.open) return { consumer: this.sink.name, parts: [], total: 0 };
     const committed = this.position;
     const streams = this.sink.streams;
     const row = this.db.prepare(`SELECT COUNT(*) AS n, MAX(pos) AS end FROM records WHERE pos > ? AND stream IN (${streams.map(() => '?').join(', ')})`).get(committed, ...streams) as { n: number; end: number | null };
@@ -113,10 +115,6 @@ export class EmbeddedRecordSource implements RecordSource {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-  }
-
-  close(): void {
-    this.db.close();
   }
 
   private idle(ms: number): Promise<void> {

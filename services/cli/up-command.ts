@@ -3,6 +3,8 @@ import { cliConfig } from './cli-config.js';
 
 export async function runUp(configFile: string | undefined, dev: boolean): Promise<void> {
   const config = cliConfig(configFile);
+  // `up` is the one-machine setup: it always records to the embedded log and needs no Kafka.
+  config.log = { kind: 'embedded' };
   const gateway = await Gateway.start({ config, dev });
   const { host, port } = gateway.postgresAddress;
   const lines = [
