@@ -27,7 +27,7 @@ export async function createKafka(config: KafkaLogConfig, role: string): Promise
   }
   const { Kafka, logLevel } = mod.KafkaJS;
   return new Kafka({
-    kafkaJS: { brokers: config.brokers, clientId: `${config.clientId}-${role}`, logLevel: logLevel.ERROR },
+    kafkaJS: { brokers: config.brokers, clientId: `${config.clientId}-${role}`, logLevel: logLevel.NOTHING },
     ...(config.properties as Record<string, string | number | boolean>),
   });
 }
@@ -62,6 +62,8 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${ms} ms`), { code: 'TG_KAFKA_TIMEOUT' })), ms);
+      // A timeout alone must not keep a stopping process alive.
+      timer.unref();
     }),
   ]);
 }

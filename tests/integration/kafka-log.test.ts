@@ -8,36 +8,11 @@ import { Consumer } from '../../connectors/consumer/consumer.js';
 import { createKafka, logTopics } from '../../connectors/kafka/kafka-client.js';
 import { KafkaRecordSource } from '../../connectors/kafka/kafka-record-source.js';
 import { encodeRecord } from '../../connectors/kafka/record-codec.js';
-import type { AuditRecord, EventRecord } from '../../events/index.js';
+import type { AuditRecord } from '../../events/index.js';
 import { KafkaLogConfig } from '../../services/config/schema.js';
 import { Metrics } from '../../services/metrics/metrics.js';
 import { GatewayHarness } from '../support/gateway-harness.js';
-import { CollectingSink, eventually, kafkaLog } from '../support/kafka-env.js';
-
-/** Checks that each session is complete: one gap-free sequence, opened first, ended last, bytes contiguous. */
-export function assertWholeSessions(sink: CollectingSink, sessions: Map<string, string>): void {
-  const bySession = sink.bySession();
-  for (const [sessionId, instance] of sessions) {
-    const records = bySession.get(sessionId) ?? [];
-    assert.ok(records.length > 0, `session ${sessionId} reached the consumer`);
-    assert.deepEqual(records.map((r) => r.seq), records.map((_, i) => i + 1), `session ${sessionId}: one gap-free sequence`);
-    assert.ok(records.every((r) => r.instance === instance), 'every record names the gateway that recorded it');
-    const events = records.filter((r): r is EventRecord => r.stream === 'events');
-    assert.equal(events[0]!.type, 'session.started');
-    assert.equal(events[events.length - 1]!.type, 'session.ended');
-    for (const direction of ['client', 'server'] as const) {
-      let offset = 0;
-      for (const r of records) {
-        if (r.stream !== 'bytes' || r.direction !== direction) continue;
-        assert.ok(Buffer.isBuffer(r.data), 'byte chunks arrive as binary');
-        assert.equal(r.offset, offset, `session ${sessionId}: ${direction} bytes contiguous`);
-        offset += r.data.length;
-      }
-      const end = events[events.length - 1] as EventRecord<'session.ended'>;
-      assert.equal(offset, direction === 'client' ? end.data.bytesFromClient : end.data.bytesToClient);
-    }
-  }
-}
+import { assertWholeSessions, CollectingSink, eventually, kafkaLog } from '../support/kafka-env.js';
 
 /** Records in the order one stream of one session reached the sink must be in sequence order. */
 function consumeInto(sink: CollectingSink, log: ReturnType<typeof kafkaLog>, metrics = new Metrics()) {
