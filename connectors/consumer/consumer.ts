@@ -78,7 +78,8 @@ export class Consumer {
 
   run(): Promise<void> {
     this.running ??= (async () => {
-      this.lagTimer = setInterval(() => void this.measureLag(), this.o.lagIntervalMs ?? 5000);
+      // A log that cannot be asked for its end right now keeps the last measurement.
+      this.lagTimer = setInterval(() => void this.measureLag().catch(() => undefined), this.o.lagIntervalMs ?? 5000);
       this.lagTimer.unref();
       try {
         await this.source.run((entries) => this.handle(entries));

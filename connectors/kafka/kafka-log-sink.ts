@@ -28,7 +28,6 @@ interface Link {
   producer: KafkaJS.Producer;
   /** Never subscribes: it only names the group the spool position is committed under. */
   positions: KafkaJS.Consumer;
-  admin: KafkaJS.Admin;
   topics: LogTopics;
 }
 
@@ -163,7 +162,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         if (message !== this.lastError) console.error(`trailgate: Kafka delivery paused, records stay in the spool (${message}) [TG_KAFKA_UNAVAILABLE]`);
         this.lastError = message;
         this.o.metrics.counter('trailgate_kafka_delivery_failures_total', 'Failed attempts to deliver a spool batch to Kafka.', { instance: this.o.instance });
-        await this.dropLink();
+        if (transactionErrorKind(err) === 'fatal') await this.dropLink();
+        else await this.recover();
         await this.idle(backoff);
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -195,18 +195,16 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       'message.timeout.ms': TRANSACTION_TIMEOUT_MS - 10_000,
     });
     const positions = this.kafka.consumer({ kafkaJS: { groupId: this.positionGroup(), autoCommit: false } });
-    const link: Link = { producer, positions, admin, topics: null as unknown as LogTopics };
+    const link: Link = { producer, positions, topics: null as unknown as LogTopics };
     try {
       await within(admin.connect(), CONNECT_TIMEOUT_MS, 'connecting to Kafka');
       link.topics = await within(ensureTopics(admin, config), CONNECT_TIMEOUT_MS, 'creating the log topics');
       await within(producer.connect(), CONNECT_TIMEOUT_MS, 'initialising the transactional producer');
       await within(positions.connect(), CONNECT_TIMEOUT_MS, 'connecting the position group');
-      const committed = await within(
-        admin.fetchOffsets({ groupId: this.positionGroup(), topics: [link.topics.spoolPositions], requireStableOffsets: true } as Parameters<KafkaJS.Admin['fetchOffsets']>[0]),
-        CONNECT_TIMEOUT_MS,
-        'reading the spool position from Kafka',
-      );
-      const offset = Number(committed.find((t) => t.topic === link.topics.spoolPositions)?.partitions.find((p) => p.partition === 0)?.offset ?? -1);
+      // Read through the group's own (read_committed) consumer, not the admin API: a pending
+      // transaction's offsets are waited for, never read half-done.
+      const committed = await within(positions.committed([{ topic: link.topics.spoolPositions, partition: 0 }], CONNECT_TIMEOUT_MS), CONNECT_TIMEOUT_MS + 5000, 'reading the spool position from Kafka');
+      const offset = Number(committed.find((p) => p.partition === 0)?.offset ?? -1);
       // Kafka's word wins: it is written in the same transaction as the records.
       if (offset > this.position) {
         this.position = Math.min(offset, this.spool.endPosition);
@@ -216,6 +214,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     } catch (err) {
       await disconnectAll(link);
       throw err;
+    } finally {
+      await within(admin.disconnect(), 10_000, 'disconnecting the admin client').catch(() => undefined);
     }
   }
 
@@ -223,9 +223,14 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     return `${this.o.config.topicPrefix}.spool.${this.o.instance}.${this.spool.id}`;
   }
 
+  /**
+   * One spool batch in one transaction. librdkafka waits out short broker outages itself (sends stay
+   * queued up to message.timeout.ms); a transaction call that times out is retried as it is, as
+   * librdkafka allows, so the same producer carries on after the broker is back.
+   */
   private async deliver(link: Link, messages: ReturnType<typeof unpackMessages>, end: number): Promise<void> {
     const { producer, topics } = link;
-    await within(producer.transaction(), TRANSACTION_TIMEOUT_MS, 'beginning a Kafka transaction');
+    if (!producer.isActive()) await producer.transaction();
     const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
     for (const m of messages) {
       const topic = m.stream === 'bytes' ? topics.bytes : topics.events;
@@ -233,13 +238,39 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       if (!list) byTopic.set(topic, (list = []));
       list.push({ key: m.key, value: m.value, headers: m.headers });
     }
-    await within(producer.sendBatch({ topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) }), TRANSACTION_TIMEOUT_MS, 'sending records to Kafka');
-    await within(
-      producer.sendOffsets({ consumer: link.positions, topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }),
-      TRANSACTION_TIMEOUT_MS,
-      'committing the spool position',
-    );
-    await within(producer.commit(), TRANSACTION_TIMEOUT_MS, 'committing the Kafka transaction');
+    await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+    await this.retrying(() => producer.sendOffsets({ consumer: link.positions, topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }));
+    await this.retrying(() => producer.commit());
+  }
+
+  /** Repeats a transaction call while librdkafka says it may be repeated (a timeout, a broker away). */
+  private async retrying(call: () => Promise<unknown>): Promise<void> {
+    let wait = 200;
+    const deadline = Date.now() + TRANSACTION_TIMEOUT_MS;
+    for (;;) {
+      try {
+        await call();
+        return;
+      } catch (err) {
+        if (transactionErrorKind(err) !== 'retry' || this.stopping || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 2000);
+      }
+    }
+  }
+
+  /**
+   * After a failed delivery: abort the open transaction and keep the producer when librdkafka allows
+   * it (the batch is sent again, the aborted copy is never read); otherwise start over with a new one.
+   */
+  private async recover(): Promise<void> {
+    const link = this.link;
+    if (!link) return;
+    try {
+      if (link.producer.isActive()) await this.retrying(() => link.producer.abort());
+    } catch {
+      await this.dropLink();
+    }
   }
 
   private async dropLink(): Promise<void> {
@@ -267,6 +298,20 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   }
 }
 
+/**
+ * What a failed transaction call allows. The client's KafkaJS-compatible errors do not carry
+ * librdkafka's retriable/fatal flags through, so the codes and messages decide: a timeout or a lost
+ * broker means call the same thing again; a fenced or fatal producer must be replaced; anything
+ * else aborts the transaction.
+ */
+export function transactionErrorKind(err: unknown): 'retry' | 'fatal' | 'abort' {
+  const e = err as { code?: number; message?: string; fatal?: boolean; retriable?: boolean };
+  const message = e.message ?? '';
+  if (e.fatal || e.code === -150 || /fenced|fatal/i.test(message)) return 'fatal';
+  if (e.retriable || [-185, -195, -187, 7, 14, 15, 51].includes(e.code ?? 0) || /retry call to resume|timed out|transport|coordinator|all broker/i.test(message)) return 'retry';
+  return 'abort';
+}
+
 async function diskFree(dir: string): Promise<number> {
   const s = await statfs(dir);
   return s.bavail * s.bsize;
@@ -276,6 +321,5 @@ async function disconnectAll(link: Link): Promise<void> {
   await Promise.allSettled([
     within(link.producer.disconnect(), 10_000, 'disconnecting the producer'),
     within(link.positions.disconnect(), 10_000, 'disconnecting the position group'),
-    within(link.admin.disconnect(), 10_000, 'disconnecting the admin client'),
   ]);
 }

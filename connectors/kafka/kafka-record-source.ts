@@ -28,10 +28,11 @@ export class KafkaRecordSource implements RecordSource {
   readonly kind = 'kafka' as const;
   private consumer: KafkaJS.Consumer | null = null;
   private producer: KafkaJS.Producer | null = null;
-  private admin: KafkaJS.Admin | null = null;
   private topics: LogTopics;
   private readonly group: string;
   private stopped: Promise<void> | null = null;
+  /** Lag per partition as of the last batch read from it: measured without asking the cluster. */
+  private readonly partLag = new Map<string, LagReport['parts'][number]>();
   private finish: (() => void) | null = null;
 
   private constructor(
@@ -53,9 +54,13 @@ export class KafkaRecordSource implements RecordSource {
   }
 
   async run(handle: (entries: SourceEntry[]) => Promise<void>): Promise<void> {
-    this.admin = this.kafka.admin();
-    await this.admin.connect();
-    await ensureTopics(this.admin, this.config);
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, this.config);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
     this.producer = this.kafka.producer({ kafkaJS: { idempotent: true, acks: -1 }, 'linger.ms': 5 });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({
@@ -85,8 +90,11 @@ export class KafkaRecordSource implements RecordSource {
         await handle(entries);
         if (isStale()) return;
         const last = batch.messages[batch.messages.length - 1]!.offset;
-        await this.commitWithRetry([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) }]);
+        const next = String(BigInt(last) + 1n);
+        await this.commitWithRetry([{ topic: batch.topic, partition: batch.partition, offset: next }]);
         resolveOffset(last);
+        const end = batch.highWatermark;
+        this.partLag.set(`${batch.topic}/${batch.partition}`, { part: `${batch.topic}/${batch.partition}`, committed: next, end, lag: Math.max(0, Number(end) - Number(next)) });
       },
     });
     await this.stopped;
@@ -95,12 +103,14 @@ export class KafkaRecordSource implements RecordSource {
   /** A failed commit after a stored batch would hand the batch out again: retry it a while first. */
   private async commitWithRetry(offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
     let wait = 100;
-    for (let attempt = 1; ; attempt++) {
+    // Long enough to outlast a broker restart; past it the batch is handed out again (sinks are idempotent).
+    const deadline = Date.now() + 120_000;
+    for (;;) {
       try {
         await this.consumer!.commitOffsets(offsets);
         return;
       } catch (err) {
-        if (attempt >= 20) throw err;
+        if (Date.now() > deadline || !this.consumer) throw err;
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, 2000);
       }
@@ -118,10 +128,13 @@ export class KafkaRecordSource implements RecordSource {
     await within(this.producer!.send({ topic: this.topics.deadLetter, messages }), 120_000, 'writing dead letters');
   }
 
+  /**
+   * Lag from the high watermarks the fetches brought back; asking the cluster instead would fail
+   * (or worse) while a broker is away. `groupLag` asks the cluster, for the status command.
+   */
   async lag(): Promise<LagReport> {
-    const admin = this.admin;
-    if (!admin) return { consumer: this.sink.name, parts: [], total: 0 };
-    return groupLag(admin, this.group, this.sink.name, this.sink.streams.map((s) => (s === 'bytes' ? this.topics.bytes : this.topics.events)));
+    const parts = [...this.partLag.values()];
+    return { consumer: this.sink.name, parts, total: parts.reduce((n, p) => n + p.lag, 0) };
   }
 
   async stop(): Promise<void> {
@@ -129,7 +142,6 @@ export class KafkaRecordSource implements RecordSource {
     this.consumer = null;
     await consumer?.disconnect().catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
     this.finish?.();
   }
 }
