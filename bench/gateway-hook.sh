@@ -2,7 +2,8 @@
 # Sourced by bench/pgbench.sh: starts and stops the Trailgate gateway in front of the
 # benchmark PostgreSQL (see bench/README.md, "Gateway hook").
 #
-# Env: BENCH_RECORDING (strict | async, default strict) sets recording.mode;
+# Env: BENCH_RECORDING (strict | strict-fsync | async, default strict) sets recording.mode (and
+#      recording.fsync for strict-fsync); GW_NAME names the gateway when several run at once;
 #      BENCH_SKIP_BUILD=1 skips `npm run build` (then dist/ must be current).
 # Expects from pgbench.sh: TRAILGATE_TEST_STATE, REPO_ROOT, and the exported TG_PG_* variables.
 # The target password reaches the gateway only as the TG_PG_APP_PASSWORD environment variable;
@@ -56,15 +57,15 @@ policy:
       targets: [bench]
       rights: [read, transaction, session]
 recording:
-  mode: $GW_RECORDING
-  fsync: false
+  mode: ${GW_RECORDING%-fsync}
+  fsync: $GW_FSYNC
 EOF
 }
 
 gateway_start() {
-  local root="${REPO_ROOT:?}" dir="${TRAILGATE_TEST_STATE:?}/gateway" port attempt up=0 ttl
+  local root="${REPO_ROOT:?}" dir="${TRAILGATE_TEST_STATE:?}/gateway${GW_NAME:+-$GW_NAME}" port attempt up=0 ttl
   GW_RECORDING="${BENCH_RECORDING:-strict}"
-  case "$GW_RECORDING" in strict | async) ;; *) _gw_fail "BENCH_RECORDING must be strict or async (got '$GW_RECORDING')"; return 1 ;; esac
+  case "$GW_RECORDING" in strict | async) GW_FSYNC=false ;; strict-fsync) GW_FSYNC=true ;; *) _gw_fail "BENCH_RECORDING must be strict, strict-fsync or async (got '$GW_RECORDING')"; return 1 ;; esac
   command -v node >/dev/null 2>&1 || { _gw_fail "node not found"; return 1; }
   : "${TG_PG_APP_PASSWORD:?TG_PG_APP_PASSWORD must be exported for the gateway}"
 
@@ -137,7 +138,7 @@ gateway_start() {
   build="$build (dist/ digest $digest)"
   export TG_GW_PORT="$port" TG_GW_HOST=127.0.0.1 TG_GW_TARGET=bench TG_GW_USER="$TG_PG_APP_USER" PGPASSWORD_GW
   export TG_GW_RECORDING="$GW_RECORDING" TG_GW_LOG="$GW_LOG"
-  export TG_GW_DESCRIPTION="trailgate $version $build, \`up --dev\` (dev token issuer; the idle in-process PGlite demo target shares the Node process), recording.mode=$GW_RECORDING, recording.fsync=false, policy rule granting read/transaction/session (every statement classified), target \`bench\` over plain TCP (tls: disable) with SCRAM to Postgres"
+  export TG_GW_DESCRIPTION="trailgate $version $build, \`up --dev\` (dev token issuer; the idle in-process PGlite demo target shares the Node process), recording.mode=${GW_RECORDING%-fsync}, recording.fsync=$GW_FSYNC, policy rule granting read/transaction/session (every statement classified), target \`bench\` over plain TCP (tls: disable) with SCRAM to Postgres"
   _gw_log "gateway up (pid $GW_PID)"
 }
 

@@ -21,8 +21,10 @@ import { KafkaRecordSource } from '../connectors/kafka/kafka-record-source.js';
 import { newSessionId, type AuditRecord, type SessionContext } from '../events/index.js';
 import { KafkaLogConfig } from '../services/config/schema.js';
 import { LogWriter } from '../services/gateway/recorder/log-writer.js';
-import { SessionRecorder } from '../services/gateway/recorder/session-recorder.js';
+import { SessionRecorder, type CheckpointPolicy } from '../services/gateway/recorder/session-recorder.js';
 import { Metrics } from '../services/metrics/metrics.js';
+import { HeadSigner } from '../services/integrity/checkpoint-signer.js';
+import { keysDir, loadOrCreateSigningKey } from '../services/integrity/signing-keys.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 16);
@@ -55,6 +57,8 @@ interface Result {
   lagMax: number;
 }
 
+let checkpoints: CheckpointPolicy;
+
 async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Promise<Consumer['source']>, settle: () => Promise<void>): Promise<Result> {
   const writer = new LogWriter(sink, name);
   const null_ = new TimingSink(`bench-${Date.now()}`);
@@ -71,7 +75,7 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
   await Promise.all(
     Array.from({ length: SESSIONS }, async (_, n) => {
       const ctx: SessionContext = { sessionId: newSessionId(), instance: 'bench', protocol: 'postgres', target: { name: 'bench', kind: 'postgres' }, identity: null, client: { address: '127.0.0.1', port: 40000 + n } };
-      const rec = new SessionRecorder(ctx, writer, { chunkBytes: 64 * 1024, chunkMillis: 200 });
+      const rec = new SessionRecorder(ctx, writer, { chunkBytes: 64 * 1024, chunkMillis: 200 }, checkpoints);
       rec.event('session.started', { protocol: 'postgres', tls: false, requested: { database: 'bench' } });
       let seq = 0;
       while (Date.now() < deadline) {
@@ -103,6 +107,8 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
 const dir = mkdtempSync(join(tmpdir(), 'trailgate-bench-'));
 const results: Result[] = [];
 try {
+  // Chained records and signed checkpoints with the gateway's defaults.
+  checkpoints = { signer: new HeadSigner(await loadOrCreateSigningKey(keysDir(dir))), every: 1000, millis: 10_000 };
   const brokers = (process.env.TG_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
   const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });

@@ -4,8 +4,9 @@
 #   npm run bench:pg            (or: bash bench/pgbench.sh)
 #
 # Env: BENCH_SECONDS (per run, default 20), BENCH_SCALE (default 10),
-#      BENCH_WARMUP_SECONDS (default 5), BENCH_RECORDING (gateway recording.mode:
-#      strict (default) or async; read by bench/gateway-hook.sh).
+#      BENCH_WARMUP_SECONDS (default 5), BENCH_RECORDING (gateway recording: strict (default),
+#      strict-fsync or async, or several separated by spaces - e.g. "strict async" - to run one
+#      gateway per mode in the same run and compare them; read by bench/gateway-hook.sh).
 # Needs bench/gateway-hook.sh defining gateway_start / gateway_stop (see bench/README.md).
 # Results: bench/results/pgbench-<UTC timestamp>-<recording mode>.md (also printed to stdout).
 set -euo pipefail
@@ -21,15 +22,20 @@ LOG_DIR="$TRAILGATE_TEST_STATE/logs"
 SECS="${BENCH_SECONDS:-20}"
 SCALE="${BENCH_SCALE:-10}"
 WARMUP="${BENCH_WARMUP_SECONDS:-5}"
-RECORDING="${BENCH_RECORDING:-strict}"
+read -r -a RECORDINGS <<<"${BENCH_RECORDING:-strict}"
 MODES=(simple prepared)
 CLIENTS=(8 1)
-PATHS=(direct pgbouncer gateway)
+PATHS=(direct pgbouncer)
+for r in "${RECORDINGS[@]}"; do PATHS+=("gateway-$r"); done
 
 log() { echo "[bench] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-case "$RECORDING" in strict | async) ;; *) die "BENCH_RECORDING must be strict or async (got '$RECORDING')" ;; esac
+for r in "${RECORDINGS[@]}"; do
+  case "$r" in strict | strict-fsync | async) ;; *) die "BENCH_RECORDING must list strict, strict-fsync or async (got '$r')" ;; esac
+done
+RECORDING="${RECORDINGS[*]}"
+RECORDING="${RECORDING// /+}"
 [[ "$SECS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer (got '$SECS')"
 
 # Load before we start anything: another workload on the machine makes the numbers noisy.
@@ -45,10 +51,13 @@ if ! declare -F gateway_start >/dev/null || ! declare -F gateway_stop >/dev/null
 fi
 
 GW_STARTED=0
+declare -A GW_PIDS GW_PORTS GW_PASSWORDS GW_DESCRIPTIONS
 cleanup() {
   local rc=$?
   set +e
-  if (( GW_STARTED )); then gateway_stop; fi
+  if (( GW_STARTED )); then
+    for r in "${!GW_PIDS[@]}"; do GW_PID="${GW_PIDS[$r]}" gateway_stop; done
+  fi
   bash "$SERVICES/pgbouncer.sh" stop
   bash "$SERVICES/postgres.sh" stop
   exit "$rc"
@@ -83,11 +92,16 @@ PGPASSWORD="$TG_PG_APP_PASSWORD" "$PGBENCH" -i -q -s "$SCALE" \
   -h "$TG_PG_HOST" -p "$TG_PG_PORT" -U "$TG_PG_APP_USER" "$TG_PG_DB" >"$LOG_DIR/init.log" 2>&1 \
   || { cat "$LOG_DIR/init.log" >&2; die "pgbench -i failed"; }
 
-log "starting gateway via bench/gateway-hook.sh"
 GW_STARTED=1
-gateway_start
-for v in TG_GW_PORT PGPASSWORD_GW TG_GW_TARGET; do
-  [[ -n "${!v:-}" ]] || die "gateway_start did not export $v"
+for r in "${RECORDINGS[@]}"; do
+  log "starting gateway ($r recording) via bench/gateway-hook.sh"
+  # One build for all gateways of the run.
+  if [[ "$r" != "${RECORDINGS[0]}" ]]; then export BENCH_SKIP_BUILD=1; fi
+  GW_NAME="$r" BENCH_RECORDING="$r" gateway_start
+  for v in TG_GW_PORT PGPASSWORD_GW TG_GW_TARGET; do
+    [[ -n "${!v:-}" ]] || die "gateway_start did not export $v"
+  done
+  GW_PIDS[$r]="$GW_PID" GW_PORTS[$r]="$TG_GW_PORT" GW_PASSWORDS[$r]="$PGPASSWORD_GW" GW_DESCRIPTIONS[$r]="$TG_GW_DESCRIPTION"
 done
 GW_HOST="${TG_GW_HOST:-127.0.0.1}"
 GW_USER="${TG_GW_USER:-$TG_PG_APP_USER}"
@@ -97,7 +111,7 @@ connection_for() {
   case "$1" in
     direct) CONN_HOST="$TG_PG_HOST" CONN_PORT="$TG_PG_PORT" CONN_USER="$TG_PG_APP_USER" CONN_DB="$TG_PG_DB" CONN_PW="$TG_PG_APP_PASSWORD" ;;
     pgbouncer) CONN_HOST="$TG_PGB_HOST" CONN_PORT="$TG_PGB_PORT" CONN_USER="$TG_PG_APP_USER" CONN_DB="$TG_PG_DB" CONN_PW="$TG_PG_APP_PASSWORD" ;;
-    gateway) CONN_HOST="$GW_HOST" CONN_PORT="$TG_GW_PORT" CONN_USER="$GW_USER" CONN_DB="$TG_GW_TARGET" CONN_PW="$PGPASSWORD_GW" ;;
+    gateway-*) CONN_HOST="$GW_HOST" CONN_PORT="${GW_PORTS[${1#gateway-}]}" CONN_USER="$GW_USER" CONN_DB="$TG_GW_TARGET" CONN_PW="${GW_PASSWORDS[${1#gateway-}]}" ;;
   esac
 }
 
@@ -147,9 +161,10 @@ for mode in "${MODES[@]}"; do
       elif [[ -z "${TPS[$key]:-}" || -z "${LAT[$key]:-}" ]]; then
         log "run failed: $key (log: $logfile); last lines:"
         tail -n 15 "$logfile" >&2 || true
-        if [[ "$path" == gateway && -n "${TG_GW_LOG:-}" && -f "$TG_GW_LOG" ]]; then
-          log "gateway log tail ($TG_GW_LOG):"
-          tail -n 30 "$TG_GW_LOG" >&2 || true
+        gwlog="$TRAILGATE_TEST_STATE/${path/gateway-/gateway-}/gateway.log"
+        if [[ "$path" == gateway-* && -f "$gwlog" ]]; then
+          log "gateway log tail ($gwlog):"
+          tail -n 30 "$gwlog" >&2 || true
         fi
         TPS[$key]=FAILED LAT[$key]=FAILED
         FAILURES=$((FAILURES + 1))
@@ -172,7 +187,7 @@ if [[ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n 1)" ]];
 UPTIME_END="$(uptime)"
 NOISY=0
 if awk -v l="$LOAD1_START" 'BEGIN { exit !(l > 0.5) }'; then NOISY=1; fi
-GW_RECORDING="${TG_GW_RECORDING:-$RECORDING}"
+GW_RECORDING="$RECORDING"
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RESULTS_DIR"
@@ -210,8 +225,9 @@ while [[ -e "$OUT" ]]; do OUT="$RESULTS_DIR/pgbench-$STAMP-$GW_RECORDING-$n.md";
   PGB_NOTE=""
   if [[ "$PGB_POOL_MODE" == session ]]; then PGB_NOTE=" (session pooling, like the gateway: one server connection per client)"; fi
   echo "- PgBouncer: pool_mode=$PGB_POOL_MODE, default_pool_size=$PGB_POOL_SIZE, auth scram-sha-256$PGB_NOTE"
-  echo "- Gateway recording mode: **$GW_RECORDING**"
-  echo "- Gateway: ${TG_GW_DESCRIPTION:-started by bench/gateway-hook.sh}"
+  for r in "${RECORDINGS[@]}"; do
+    echo "- Gateway \`gateway-$r\`: ${GW_DESCRIPTIONS[$r]}"
+  done
   echo "- No TLS on any path (pgbench with sslmode=disable); the gateway would require TLS from non-loopback clients"
   echo "- TPS excludes initial connection time; latency is pgbench's average"
   echo
@@ -233,18 +249,34 @@ while [[ -e "$OUT" ]]; do OUT="$RESULTS_DIR/pgbench-$STAMP-$GW_RECORDING-$n.md";
     echo "pooling mode, so \`-M prepared\` fails once a client lands on another server connection."
   fi
   echo
-  echo "## Gateway ratios (recording.mode=$GW_RECORDING)"
-  echo
-  echo "TPS ratio > 1 means the gateway is faster; latency ratio > 1 means the gateway is slower."
-  echo
-  echo "| mode | clients | TPS gw/direct | TPS gw/pgbouncer | latency gw/direct | latency gw/pgbouncer |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  for mode in "${MODES[@]}"; do
-    for clients in "${CLIENTS[@]}"; do
-      g="$mode|gateway|$clients" d="$mode|direct|$clients" b="$mode|pgbouncer|$clients"
-      echo "| $mode | $clients | $(ratio "${TPS[$g]}" "${TPS[$d]}") | $(ratio "${TPS[$g]}" "${TPS[$b]}") | $(ratio "${LAT[$g]}" "${LAT[$d]}") | $(ratio "${LAT[$g]}" "${LAT[$b]}") |"
+  for r in "${RECORDINGS[@]}"; do
+    echo "## Gateway ratios (gateway-$r)"
+    echo
+    echo "TPS ratio > 1 means the gateway is faster; latency ratio > 1 means the gateway is slower."
+    echo
+    echo "| mode | clients | TPS gw/direct | TPS gw/pgbouncer | latency gw/direct | latency gw/pgbouncer |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for mode in "${MODES[@]}"; do
+      for clients in "${CLIENTS[@]}"; do
+        g="$mode|gateway-$r|$clients" d="$mode|direct|$clients" b="$mode|pgbouncer|$clients"
+        echo "| $mode | $clients | $(ratio "${TPS[$g]}" "${TPS[$d]}") | $(ratio "${TPS[$g]}" "${TPS[$b]}") | $(ratio "${LAT[$g]}" "${LAT[$d]}") | $(ratio "${LAT[$g]}" "${LAT[$b]}") |"
+      done
     done
+    echo
   done
+  if (( ${#RECORDINGS[@]} > 1 )); then
+    base="${RECORDINGS[-1]}"
+    echo "## Recording modes against gateway-$base (same run)"
+    echo
+    echo "| mode | clients |$(for r in "${RECORDINGS[@]}"; do [[ "$r" == "$base" ]] || printf ' TPS %s/%s |' "$r" "$base"; done)"
+    echo "|---|---:|$(for r in "${RECORDINGS[@]}"; do [[ "$r" == "$base" ]] || printf -- '---:|'; done)"
+    for mode in "${MODES[@]}"; do
+      for clients in "${CLIENTS[@]}"; do
+        echo "| $mode | $clients |$(for r in "${RECORDINGS[@]}"; do [[ "$r" == "$base" ]] || printf ' %s |' "$(ratio "${TPS[$mode|gateway-$r|$clients]}" "${TPS[$mode|gateway-$base|$clients]}")"; done)"
+      done
+    done
+    echo
+  fi
   if (( FAILURES )); then
     echo
     echo "**$FAILURES run(s) failed**; see the pgbench logs in bench/.work/logs (replaced by the next run)."

@@ -1,4 +1,5 @@
-import type { Protocol } from './record.js';
+import type { JobIdentity } from './identity.js';
+import type { Protocol, SessionContext } from './record.js';
 /**
  * Every record type Trailgate writes, with the fields of its `data`.
  * Consumers switch on `type` and must skip (and count) types they do not know.
@@ -14,11 +15,16 @@ export const EVENT_TYPES = [
   'notification.received',
   'session.ended',
   'spool.watermark',
+  'session.aborted',
+  'checkpoint.signed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface SessionStartedData {
   protocol: Protocol;
+  /** The gateway instance and client, chained here so that verify can check every record's envelope. */
+  instance?: string;
+  client?: SessionContext['client'];
   /** Whether the client connection is TLS. */
   tls: boolean;
   /** What the client asked for in its startup message (never secrets). */
@@ -31,6 +37,8 @@ export interface AuthDecidedData {
   /** Error code when rejected, e.g. TG_AUTH_EXPIRED. */
   code?: string;
   reason?: string;
+  /** Who the token proved the job to be, when granted; every later record's envelope must match it. */
+  identity?: JobIdentity;
 }
 
 /** What the job may do on its target, decided once per session from its token's claims. */
@@ -125,6 +133,25 @@ export interface SpoolWatermarkData {
   spoolBytes: number;
 }
 
+/** Written by a restarted gateway for each session it owned that never ended: the tail may be lost. */
+export interface SessionAbortedData {
+  reason: 'gateway-restart';
+  /** The last record that reached the log before the gateway stopped. */
+  lastSeq: number;
+  detail: string;
+}
+
+/**
+ * The gateway's signature over the chain head at `covers` (a compact JWS, EdDSA, over
+ * {v, sid, seq, hash, final}). The final checkpoint comes last and seals the session.
+ */
+export interface CheckpointSignedData {
+  covers: { seq: number; hash: string };
+  kid: string;
+  jws: string;
+  final: boolean;
+}
+
 export interface EventDataByType {
   'session.started': SessionStartedData;
   'auth.decided': AuthDecidedData;
@@ -136,4 +163,6 @@ export interface EventDataByType {
   'notification.received': NotificationReceivedData;
   'session.ended': SessionEndedData;
   'spool.watermark': SpoolWatermarkData;
+  'session.aborted': SessionAbortedData;
+  'checkpoint.signed': CheckpointSignedData;
 }

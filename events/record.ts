@@ -34,6 +34,10 @@ interface RecordEnvelope {
   target: SessionContext['target'];
   identity: JobIdentity | null;
   client: SessionContext['client'];
+  /** Hash of the previous record of the session ("" for the first): see events/chain.ts. */
+  prev: string;
+  /** This record's link in the session's hash chain. */
+  hash: string;
 }
 
 export type EventRecord<T extends EventType = EventType> = RecordEnvelope & {

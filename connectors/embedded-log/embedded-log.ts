@@ -6,8 +6,27 @@ import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
 
 /** A record as the gateway appends it: the envelope comes from the session's context. */
 export type PendingRecord =
-  | { sessionId: string; seq: number; ts: string; stream: 'events'; type: EventRecord['type']; data: unknown }
-  | { sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: BytesRecord['direction']; channel?: number; offset: number; data: Buffer };
+  | { sessionId: string; seq: number; ts: string; stream: 'events'; type: EventRecord['type']; data: unknown; prev: string; hash: string }
+  | { sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: BytesRecord['direction']; channel?: number; offset: number; data: Buffer; prev: string; hash: string };
+
+/** A session its gateway left without a signed end, with the head of its chain. */
+export interface UnsealedSession {
+  context: SessionContext;
+  lastSeq: number;
+  lastHash: string;
+}
+
+/** One entry of a gateway's signed summary of the sessions it opened. */
+export interface LedgerEntry {
+  instance: string;
+  seq: number;
+  ts: string;
+  opened: string[];
+  prev: string;
+  hash: string;
+  kid: string;
+  jws: string;
+}
 
 export interface SessionSummary {
   sessionId: string;
@@ -15,6 +34,8 @@ export interface SessionSummary {
   startedAt: string;
   endedAt: string | null;
   endReason: string | null;
+  /** Whether the session's final signed checkpoint is in the log. */
+  sealed: boolean;
   commands: number;
   records: number;
 }
@@ -36,6 +57,8 @@ interface RecordRow {
   byte_offset: number | null;
   channel: number | null;
   bytes: Buffer | null;
+  prev: string;
+  hash: string;
 }
 
 /** The embedded event log: one SQLite file in WAL mode. */
@@ -45,6 +68,7 @@ export class EmbeddedLog {
   private readonly insertRecord: Database.Statement;
   private readonly insertSession: Database.Statement;
   private readonly endSession: Database.Statement;
+  private readonly sealSession: Database.Statement;
   private readonly contexts = new Map<string, SessionContext>();
   private readonly writeBatchTx: (sessions: SessionContext[], records: PendingRecord[]) => void;
 
@@ -58,14 +82,20 @@ export class EmbeddedLog {
       this.db.exec(EMBEDDED_LOG_SCHEMA);
       this.db.prepare('INSERT OR IGNORE INTO log_meta (key, value) VALUES (?, ?)').run('schema_version', EMBEDDED_LOG_SCHEMA_VERSION);
     }
+    const version = (this.db.prepare("SELECT value FROM log_meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value;
+    if (version !== EMBEDDED_LOG_SCHEMA_VERSION) {
+      this.db.close();
+      throw new Error(`TG_LOG_SCHEMA: ${file} holds an event log of schema ${version ?? 'unknown'}, this Trailgate writes schema ${EMBEDDED_LOG_SCHEMA_VERSION}; move the file aside (keep it for its records) and start again`);
+    }
     this.db.pragma('busy_timeout = 5000');
     this.insertRecord = this.db.prepare(
-      'INSERT INTO records (session_id, seq, stream, type, ts, data, direction, byte_offset, channel, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO records (session_id, seq, stream, type, ts, data, direction, byte_offset, channel, bytes, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertSession = this.db.prepare(
       'INSERT OR IGNORE INTO sessions (session_id, instance, protocol, context, started_at) VALUES (?, ?, ?, ?, ?)',
     );
     this.endSession = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?');
+    this.sealSession = this.db.prepare('UPDATE sessions SET sealed = 1 WHERE session_id = ?');
     this.writeBatchTx = this.db.transaction((sessions: SessionContext[], records: PendingRecord[]) => {
       const firstTs = new Map<string, string>();
       for (const r of records) if (!firstTs.has(r.sessionId)) firstTs.set(r.sessionId, r.ts);
@@ -74,10 +104,12 @@ export class EmbeddedLog {
       }
       for (const r of records) {
         if (r.stream === 'events') {
-          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null, null);
+          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null, null, r.prev, r.hash);
           if (r.type === 'session.ended') this.endSession.run(r.ts, (r.data as { reason?: string }).reason ?? null, r.sessionId);
+          else if (r.type === 'session.aborted') this.endSession.run(r.ts, 'aborted', r.sessionId);
+          else if (r.type === 'checkpoint.signed' && (r.data as { final?: boolean }).final) this.sealSession.run(r.sessionId);
         } else {
-          this.insertRecord.run(r.sessionId, r.seq, 'bytes', 'bytes', r.ts, null, r.direction, r.offset, r.channel ?? null, r.data);
+          this.insertRecord.run(r.sessionId, r.seq, 'bytes', 'bytes', r.ts, null, r.direction, r.offset, r.channel ?? null, r.data, r.prev, r.hash);
         }
       }
     });
@@ -91,18 +123,19 @@ export class EmbeddedLog {
   listSessions(limit = 100): SessionSummary[] {
     const rows = this.db
       .prepare(
-        `SELECT s.session_id, s.context, s.started_at, s.ended_at, s.end_reason,
+        `SELECT s.session_id, s.context, s.started_at, s.ended_at, s.end_reason, s.sealed,
                 (SELECT COUNT(*) FROM records r WHERE r.session_id = s.session_id AND r.type = 'command.started') AS commands,
                 (SELECT COUNT(*) FROM records r WHERE r.session_id = s.session_id) AS records
            FROM sessions s ORDER BY s.started_at DESC, s.session_id DESC LIMIT ?`,
       )
-      .all(limit) as { session_id: string; context: string; started_at: string; ended_at: string | null; end_reason: string | null; commands: number; records: number }[];
+      .all(limit) as { session_id: string; context: string; started_at: string; ended_at: string | null; end_reason: string | null; sealed: number; commands: number; records: number }[];
     return rows.map((r) => ({
       sessionId: r.session_id,
       context: JSON.parse(r.context) as SessionContext,
       startedAt: r.started_at,
       endedAt: r.ended_at,
       endReason: r.end_reason,
+      sealed: r.sealed === 1,
       commands: r.commands,
       records: r.records,
     }));
@@ -134,6 +167,47 @@ export class EmbeddedLog {
     return ctx;
   }
 
+  /** Every session id in the log, oldest first. */
+  sessionIds(): string[] {
+    return (this.db.prepare('SELECT session_id FROM sessions ORDER BY started_at, session_id').all() as { session_id: string }[]).map((r) => r.session_id);
+  }
+
+  /** The sessions one gateway instance opened, oldest first. */
+  sessionIdsOf(instance: string): string[] {
+    return (this.db.prepare('SELECT session_id FROM sessions WHERE instance = ? ORDER BY started_at, session_id').all(instance) as { session_id: string }[]).map((r) => r.session_id);
+  }
+
+  /** Sessions of one gateway instance that have no signed end yet, with their chain heads. */
+  unsealedSessions(instance: string): UnsealedSession[] {
+    const rows = this.db
+      .prepare(
+        `SELECT s.session_id, s.context, r.seq, r.hash FROM sessions s
+           JOIN records r ON r.session_id = s.session_id AND r.seq = (SELECT MAX(seq) FROM records WHERE session_id = s.session_id)
+          WHERE s.instance = ? AND s.sealed = 0 ORDER BY s.started_at`,
+      )
+      .all(instance) as { session_id: string; context: string; seq: number; hash: string }[];
+    return rows.map((r) => ({ context: JSON.parse(r.context) as SessionContext, lastSeq: r.seq, lastHash: r.hash }));
+  }
+
+  appendLedger(entry: LedgerEntry): void {
+    this.db
+      .prepare('INSERT INTO ledger (instance, seq, ts, opened, prev, hash, kid, jws) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(entry.instance, entry.seq, entry.ts, JSON.stringify(entry.opened), entry.prev, entry.hash, entry.kid, entry.jws);
+  }
+
+  /** The ledger of one instance, or of every instance, in order. */
+  readLedger(instance?: string): LedgerEntry[] {
+    const rows = (instance === undefined
+      ? this.db.prepare('SELECT * FROM ledger ORDER BY instance, seq').all()
+      : this.db.prepare('SELECT * FROM ledger WHERE instance = ? ORDER BY seq').all(instance)) as (Omit<LedgerEntry, 'opened'> & { opened: string })[];
+    return rows.map((r) => ({ ...r, opened: JSON.parse(r.opened) as string[] }));
+  }
+
+  ledgerHead(instance: string): LedgerEntry | null {
+    const row = this.db.prepare('SELECT * FROM ledger WHERE instance = ? ORDER BY seq DESC LIMIT 1').get(instance) as (Omit<LedgerEntry, 'opened'> & { opened: string }) | undefined;
+    return row ? { ...row, opened: JSON.parse(row.opened) as string[] } : null;
+  }
+
   close(): void {
     this.db.close();
   }
@@ -150,6 +224,8 @@ function toAuditRecord(row: RecordRow, ctx: SessionContext): AuditRecord {
     target: ctx.target,
     identity: ctx.identity,
     client: ctx.client,
+    prev: row.prev,
+    hash: row.hash,
   };
   if (row.stream === 'bytes') {
     const channel = row.channel === null ? {} : { channel: row.channel };

@@ -11,7 +11,9 @@ CREATE TABLE IF NOT EXISTS sessions (
   context    TEXT NOT NULL,
   started_at TEXT NOT NULL,
   ended_at   TEXT,
-  end_reason TEXT
+  end_reason TEXT,
+  -- Set when the final signed checkpoint is written; a restarted gateway aborts what is not sealed.
+  sealed     INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS records (
   pos        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -25,8 +27,23 @@ CREATE TABLE IF NOT EXISTS records (
   byte_offset INTEGER,
   channel    INTEGER,
   bytes      BLOB,
+  prev       TEXT NOT NULL,
+  hash       TEXT NOT NULL,
   UNIQUE (session_id, seq)
+);
+-- The gateway's signed summary of the sessions it opened, one chain per instance: deleting a
+-- whole session leaves its id here.
+CREATE TABLE IF NOT EXISTS ledger (
+  instance TEXT NOT NULL,
+  seq      INTEGER NOT NULL,
+  ts       TEXT NOT NULL,
+  opened   TEXT NOT NULL,
+  prev     TEXT NOT NULL,
+  hash     TEXT NOT NULL,
+  kid      TEXT NOT NULL,
+  jws      TEXT NOT NULL,
+  PRIMARY KEY (instance, seq)
 );
 `;
 
-export const EMBEDDED_LOG_SCHEMA_VERSION = '1';
+export const EMBEDDED_LOG_SCHEMA_VERSION = '2';

@@ -32,6 +32,7 @@ interface Link {
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
+const ENDED_CONTEXT_MS = 10 * 60_000;
 const TRANSACTION_TIMEOUT_MS = 120_000;
 
 /**
@@ -45,6 +46,8 @@ const TRANSACTION_TIMEOUT_MS = 120_000;
  */
 export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermarkData]; drained: [position: number] }> implements LogSink {
   private readonly contexts = new Map<string, SessionContext>();
+  /** Sessions that ended, by when: their contexts are dropped after ENDED_CONTEXT_MS. */
+  private readonly ended = new Map<string, number>();
   private link: Link | null = null;
   private position: number;
   private stopping = false;
@@ -98,11 +101,18 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   write(sessions: SessionContext[], records: PendingRecord[]): Promise<void> {
     for (const ctx of sessions) this.contexts.set(ctx.sessionId, ctx);
     const messages = [];
+    const now = Date.now();
     for (const r of records) {
       const ctx = this.contexts.get(r.sessionId);
       if (!ctx) return Promise.reject(new Error(`record ${r.sessionId}:${r.seq} belongs to no open session`));
       messages.push(encodeRecord(toAuditRecord(ctx, r)));
-      if (r.stream === 'events' && r.type === 'session.ended') this.contexts.delete(r.sessionId);
+      // Records may follow the end (the final signed checkpoint): forget the context a while later.
+      if (r.stream === 'events' && (r.type === 'session.ended' || r.type === 'session.aborted')) this.ended.set(r.sessionId, now);
+    }
+    for (const [id, at] of this.ended) {
+      if (now - at < ENDED_CONTEXT_MS) break;
+      this.ended.delete(id);
+      this.contexts.delete(id);
     }
     if (messages.length === 0) return Promise.resolve();
     return this.spool.append([packMessages(messages)]);

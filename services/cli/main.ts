@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
 import { runEvents } from './events-command.js';
+import { runKeysJwks, runKeysRotate } from './keys-command.js';
 import { runPolicyExplain, type ExplainOptions } from './policy-command.js';
 import { runSessions } from './sessions-command.js';
 import { runToken } from './token-command.js';
 import { runConsumerRole, runConsumersStatus, runGatewayRole, type RoleOptions } from './role-commands.js';
 import { runUp } from './up-command.js';
 import { CONSUMER_ROLES } from '../roles/role-sinks.js';
+import { runVerify, type VerifyCommandOptions } from './verify-command.js';
 
 const program = new Command('trailgate')
   .description('Audited access from CI/CD jobs to Postgres: the job\'s OIDC token in, a signed record out.')
@@ -84,6 +86,25 @@ program
   .option('--issuer <name>', 'issuer name to apply (default: the one whose iss matches)')
   .option('--dev', 'include the development rule of `trailgate up --dev`')
   .action((opts: ExplainOptions) => runPolicyExplain(program.opts<{ config?: string }>().config, opts));
+
+program
+  .command('verify')
+  .description('prove a recording whole: chain, signatures, signed end; --all also checks the gateway ledgers for deleted sessions')
+  .argument('[session]', 'a session id or a unique prefix of one')
+  .option('--all', 'every session in the log, and the ledgers')
+  .option('--jwks <file>', 'the JWKS to trust (a copy of `trailgate keys jwks` kept apart from the gateway)')
+  .option('--json', 'the report as JSON')
+  .action((session: string | undefined, opts: VerifyCommandOptions) => runVerify(program.opts<{ config?: string }>().config, session, opts));
+
+const keys = program.command('keys').description('the keys that sign recordings');
+keys
+  .command('jwks')
+  .description('print the public keys (JWKS) that verify checks signatures with')
+  .action(() => runKeysJwks(program.opts<{ config?: string }>().config));
+keys
+  .command('rotate')
+  .description('generate a new signing key; older public keys stay published')
+  .action(() => runKeysRotate(program.opts<{ config?: string }>().config));
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   console.error(`trailgate: ${err.message}`);

@@ -20,7 +20,7 @@ export function runSessions(configFile: string | undefined, o: { json?: boolean;
         s.context.identity?.ci.runId ? `${s.context.identity.ci.runId}/${s.context.identity.ci.runAttempt ?? '1'}` : '-',
         s.context.client.address,
         String(s.commands),
-        s.endedAt ? (s.endReason ?? 'ended') : 'open',
+        `${s.endedAt ? (s.endReason ?? 'ended') : 'open'}${s.sealed ? ', signed' : ''}`,
       ]),
     );
   } finally {

@@ -11,8 +11,10 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
     `trailgate ${dev ? '(DEVELOPMENT MODE: built-in token issuer and demo database enabled) ' : ''}is up`,
     `  postgres   ${host}:${port}`,
     `  event log  ${gateway.log.file}`,
+    `  signing    key ${gateway.signingKid} (public keys: ${gateway.jwksFile}; keep a copy apart for \`trailgate verify --jwks\`)`,
     `  targets    ${[...gateway.targets.keys()].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
   ];
+  if (gateway.aborted.length) lines.push(`  recovered  ${gateway.aborted.length} session(s) the previous run left open, closed as aborted: ${gateway.aborted.join(', ')}`);
   if (dev) {
     lines.push('  policy     development rule: any token of the development issuer may do anything on demo');
     lines.push('', 'try it:', `  PGPASSWORD="$(npx trailgate token)" psql "host=${host} port=${port} dbname=demo user=ci sslmode=require" -c 'select * from deployments'`, '  npx trailgate sessions');

@@ -200,6 +200,21 @@ export const TrailgateConfig = z
     consumers: ConsumersConfig.default({ batchSize: 1000 }),
     /** Prometheus metrics of this process on GET /metrics; off unless set. */
     metrics: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).strict().optional(),
+    integrity: z
+      .object({
+        /** PKCS#8 PEM Ed25519 private key; without it a key is generated into <dataDir>/keys at first start. */
+        signingKeyFile: z.string().min(1).optional(),
+        /** Sign the session's chain head after this many records ... */
+        checkpointEvery: z.number().int().min(1).default(1000),
+        /** ... or this many seconds after an unsigned record, whichever comes first. */
+        checkpointSeconds: z.number().min(0.01).default(10),
+        /** How often the gateway signs its summary of the sessions it opened. */
+        summarySeconds: z.number().min(0.01).default(60),
+        /** JWKS that `trailgate verify` trusts; keep a copy apart from the data directory. */
+        trustedJwksFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ checkpointEvery: 1000, checkpointSeconds: 10, summarySeconds: 60 }),
   })
   .strict();
 export type TrailgateConfig = z.infer<typeof TrailgateConfig>;

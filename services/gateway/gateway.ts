@@ -15,6 +15,12 @@ import { PolicyGate } from './policy/policy-gate.js';
 import { loadClassifier } from './policy/statement-classifier.js';
 import { loadOrCreateTlsContext } from './postgres/tls-material.js';
 import { LogWriter } from './recorder/log-writer.js';
+import type { CheckpointPolicy } from './recorder/session-recorder.js';
+import { HeadSigner } from '../integrity/checkpoint-signer.js';
+import { InstanceLock } from '../integrity/instance-lock.js';
+import { abortUnsealedSessions } from '../integrity/session-recovery.js';
+import { SessionLedger } from '../integrity/session-ledger.js';
+import { keysDir, loadOrCreateSigningKey } from '../integrity/signing-keys.js';
 import { targetEndpoints } from './targets.js';
 
 export interface GatewayOptions {
@@ -40,11 +46,19 @@ export function spoolDir(config: TrailgateConfig): string {
   return resolve(config.dataDir, config.log.kafka?.spool.dir ?? 'spool');
 }
 
+/**
+ * On Kafka the gateway's signed ledger of opened sessions stays in a local SQLite file: records go
+ * to Kafka, the ledger does not yet.
+ */
+export function kafkaLedgerFile(dataDir: string): string {
+  return join(dataDir, 'ledger.db');
+}
+
 /** The gateway role: listeners, identity, targets and the recorder, wired from configuration. */
 export class Gateway {
   private constructor(
-    /** A reading connection to the embedded log; writes go through the writer. Null on Kafka. */
-    private readonly embedded: EmbeddedLog | null,
+    /** A reading connection to the embedded log (on Kafka: the local ledger file); writes go through the writer. */
+    private readonly local: EmbeddedLog,
     /** The Kafka log's spool and drainer, when the log is Kafka. */
     readonly kafka: KafkaLogSink | null,
     readonly metrics: Metrics,
@@ -54,40 +68,70 @@ export class Gateway {
     readonly postgresAddress: { host: string; port: number },
     readonly targets: ReadonlyMap<string, TargetEndpoint>,
     private readonly demo: DemoTarget | null,
+    private readonly ledger: SessionLedger,
+    private readonly lock: InstanceLock,
+    /** Sessions a previous run left open, closed as aborted at this start. */
+    readonly aborted: string[],
+    readonly signingKid: string,
+    readonly jwksFile: string,
   ) {}
 
   /** The embedded log, for reading; throws on a gateway whose log is Kafka. */
   get log(): EmbeddedLog {
-    if (!this.embedded) throw Object.assign(new Error('this gateway records to Kafka: read the log with a consumer'), { code: 'TG_LOG_KIND' });
-    return this.embedded;
+    if (this.kafka) throw Object.assign(new Error('this gateway records to Kafka: read the log with a consumer'), { code: 'TG_LOG_KIND' });
+    return this.local;
   }
 
   static async start(o: GatewayOptions): Promise<Gateway> {
     const { config } = o;
+    const instance = config.instance ?? 'trailgate';
     const metrics = o.metrics ?? new Metrics();
-    let log: EmbeddedLog | null = null;
+    const onKafka = config.log.kind === 'kafka';
+    const file = onKafka ? kafkaLedgerFile(config.dataDir) : embeddedLogFile(config.dataDir);
+    const synchronous = config.recording.fsync ? 'full' : 'normal';
+    const signingKey = await loadOrCreateSigningKey(keysDir(config.dataDir), config.integrity.signingKeyFile);
+    const lock = InstanceLock.acquire(config.dataDir, instance);
+    // This connection creates the schema before the writer thread opens the file.
+    let log: EmbeddedLog;
+    try {
+      log = new EmbeddedLog(file, { synchronous });
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
     let kafka: KafkaLogSink | null = null;
     let sink: LogSink;
-    let file: string;
-    if (config.log.kind === 'kafka') {
-      file = spoolDir(config);
-      kafka = await KafkaLogSink.open({ config: config.log.kafka!, instance: config.instance ?? 'trailgate', spoolDir: file, metrics, ...(o.spoolFreeBytes ? { freeBytes: o.spoolFreeBytes } : {}) });
+    if (onKafka) {
+      try {
+        kafka = await KafkaLogSink.open({ config: config.log.kafka!, instance, spoolDir: spoolDir(config), metrics, ...(o.spoolFreeBytes ? { freeBytes: o.spoolFreeBytes } : {}) });
+      } catch (err) {
+        log.close();
+        lock.release();
+        throw err;
+      }
       sink = kafka;
     } else {
-      file = embeddedLogFile(config.dataDir);
-      const synchronous = config.recording.fsync ? 'full' : 'normal';
-      // This connection creates the schema before the writer thread opens the file.
-      log = new EmbeddedLog(file, { synchronous });
       // Strict recording waits for each commit, so a thread hop would only add latency; async recording
       // waits for nothing, so its commits move off the event loop (measured in bench/results).
       sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
     }
-    const writer = new LogWriter(sink, file);
+    const writer = new LogWriter(sink, onKafka ? spoolDir(config) : file);
+    const signer = new HeadSigner(signingKey);
+    const checkpoints: CheckpointPolicy = { signer, every: config.integrity.checkpointEvery, millis: config.integrity.checkpointSeconds * 1000 };
+    const chunkPolicy = { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis };
+    const ledger = new SessionLedger(log, signer, instance, () => writer.durable());
+    writer.on('opened', (ctx) => ledger.noteOpened(ctx.sessionId));
     const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
     const rules: ClaimRule[] = [...config.policy.rules];
     const targets = targetEndpoints(config);
     let demo: DemoTarget | null = null;
     try {
+      // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
+      const listed = ledger.listed();
+      for (const id of log.sessionIdsOf(instance)) if (!listed.has(id)) ledger.noteOpened(id);
+      const unsealed = log.unsealedSessions(instance);
+      const aborted = await abortUnsealedSessions(unsealed, writer, chunkPolicy, checkpoints);
+      await ledger.summarize();
       if (o.dev) {
         const dev = await DevIssuer.openOrCreate(config.dataDir);
         extraIssuers.push({ config: dev.issuerConfig(), jwks: dev.jwks() });
@@ -101,7 +145,7 @@ export class Gateway {
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       const postgres = new PostgresListener({
-        instance: config.instance ?? 'trailgate',
+        instance,
         verifier,
         targets,
         gate: o.gate ?? new PolicyGate(),
@@ -112,17 +156,21 @@ export class Gateway {
         requireTlsForRemote: config.postgres.tls.requireForRemote,
         maxMessageBytes: config.postgres.maxMessageBytes,
         authTimeoutMs: config.postgres.authTimeoutSeconds * 1000,
-        chunkPolicy: { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis },
+        chunkPolicy,
+        checkpoints,
         recordingMode: config.recording.mode,
         ...(kafka ? { admission: () => admission(kafka) } : {}),
       });
       if (kafka) watchWatermarks(kafka, postgres);
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
-      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo);
+      ledger.start(config.integrity.summarySeconds * 1000);
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'));
     } catch (err) {
       await demo?.stop();
+      await writer.flush().catch(() => undefined);
       await sink.close();
-      log?.close();
+      log.close();
+      lock.release();
       throw err;
     }
   }
@@ -130,9 +178,11 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.postgres.close();
     await this.writer.flush();
+    await this.ledger.stop();
     await this.sink.close();
     await this.demo?.stop();
-    this.embedded?.close();
+    this.local.close();
+    this.lock.release();
   }
 }
 

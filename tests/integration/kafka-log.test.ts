@@ -11,6 +11,9 @@ import { encodeRecord } from '../../connectors/kafka/record-codec.js';
 import type { AuditRecord } from '../../events/index.js';
 import { KafkaLogConfig } from '../../services/config/schema.js';
 import { Metrics } from '../../services/metrics/metrics.js';
+import { keysDir, readPublishedKeys } from '../../services/integrity/signing-keys.js';
+import { TrustedKeys } from '../../services/verify/trusted-keys.js';
+import { verifySession } from '../../services/verify/verify-session.js';
 import { GatewayHarness } from '../support/gateway-harness.js';
 import { assertWholeSessions, CollectingSink, eventually, kafkaLog } from '../support/kafka-env.js';
 
@@ -63,6 +66,12 @@ describe('Kafka event log', () => {
       assert.equal(sink.doubled.size, 0, 'nothing delivered twice');
       assertWholeSessions(sink, sessions);
       assert.deepEqual(new Set(sessions.values()), new Set(['gw-a', 'gw-b']));
+      // What came through Kafka is the gateway's signed hash chain, byte for byte.
+      const keys = new TrustedKeys(gateways.flatMap((h) => readPublishedKeys(keysDir(h.dataDir)).keys), 'test data directories');
+      for (const [id, list] of sink.bySession()) {
+        const verdict = await verifySession(id, list, keys, () => []);
+        assert.equal(verdict.status, 'intact', `session ${id} verifies from Kafka: ${JSON.stringify(verdict.failure)}`);
+      }
       const lag = await consumer.lag();
       assert.ok(lag.parts.length > 0, 'lag is reported per partition');
     } finally {

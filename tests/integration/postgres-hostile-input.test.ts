@@ -19,7 +19,6 @@ before(async () => {
   bystander = await h.client();
 });
 after(async () => {
-  await bystander.end();
   await h.stop();
 });
 
@@ -180,5 +179,16 @@ describe('secrets', () => {
       assert.equal(bytes.indexOf(token), -1, `token not in ${file.name}`);
       assert.equal(bytes.indexOf(token.split('.')[2]!), -1, `token signature not in ${file.name}`);
     }
+  });
+});
+
+describe('the audit trail of this suite', () => {
+  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
+    await bystander.end();
+    const report = await h.stopAndVerify();
+    assert.ok(report.sessions.length >= 3, 'the suite recorded its sessions');
+    const broken = report.sessions.filter((s) => s.status !== 'intact');
+    assert.deepEqual(broken, [], 'no session is truncated or tampered');
+    assert.equal(report.ok, true);
   });
 });

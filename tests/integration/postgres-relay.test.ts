@@ -314,3 +314,13 @@ describe('run tags on the target', () => {
     await client.end();
   });
 });
+
+describe('the audit trail of this suite', () => {
+  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
+    const report = await h.stopAndVerify();
+    assert.ok(report.sessions.length >= 3, 'the suite recorded its sessions');
+    const broken = report.sessions.filter((s) => s.status !== 'intact');
+    assert.deepEqual(broken, [], 'no session is truncated or tampered');
+    assert.equal(report.ok, true);
+  });
+});

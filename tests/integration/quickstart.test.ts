@@ -89,6 +89,22 @@ describe('quick start', () => {
     assert.ok(!JSON.stringify(events).includes(token));
   });
 
+  it('proves the recorded session whole with the keys published at first start', async () => {
+    const jwks = JSON.parse(await trailgate('keys', 'jwks')) as { keys: { kid: string; kty: string; crv: string }[] };
+    assert.equal(jwks.keys.length, 1);
+    assert.deepEqual([jwks.keys[0]!.kty, jwks.keys[0]!.crv], ['OKP', 'Ed25519']);
+    const trusted = join(dir, 'trusted-jwks.json');
+    writeFileSync(trusted, JSON.stringify(jwks));
+    // The final signature follows the session's end by one signing; wait for it, boundedly.
+    let listed: { sessionId: string; sealed: boolean }[] = [];
+    for (let i = 0; i < 100 && !(listed.length && listed.every((s) => s.sealed)); i++) {
+      listed = (await trailgate('sessions', '--json')).trim().split('\n').map((l) => JSON.parse(l));
+    }
+    assert.ok(listed.length > 0 && listed.every((s) => s.sealed), 'every ended session is sealed');
+    const out = await trailgate('verify', '--all', '--jwks', trusted);
+    assert.match(out, new RegExp(`OK: ${listed.length} session\\(s\\) intact`));
+  });
+
   it('explains the policy for a token, for an operator debugging a refused job', async () => {
     const token = (await trailgate('token', '--repository', 'acme/payments')).trim();
     const granted = await trailgate('policy', 'explain', '--target', 'demo', '--dev', '--token', token);

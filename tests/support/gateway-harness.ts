@@ -9,6 +9,12 @@ import type { IssuerConfig } from '../../services/config/schema.js';
 import { DevIssuer, type MintOptions } from '../../services/dev/dev-issuer.js';
 import { Gateway } from '../../services/gateway/gateway.js';
 import type { StatementGate } from '../../services/gateway/postgres/statement-gate.js';
+import { keysDir, readPublishedKeys } from '../../services/integrity/signing-keys.js';
+import { TrustedKeys } from '../../services/verify/trusted-keys.js';
+import { embeddedLogSource } from '../../services/verify/verify-source.js';
+import { verify } from '../../services/verify/verify.js';
+import type { VerifyReport } from '../../services/verify/verdict.js';
+import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import { postgresService, type PostgresService } from './test-env.js';
 
 export interface HarnessOptions {
@@ -25,6 +31,7 @@ export interface HarnessOptions {
   /** Reuse a data directory (a gateway restarted on its spool); the harness then leaves it in place. */
   dataDir?: string;
   spoolFreeBytes?: (dir: string) => Promise<number>;
+  integrity?: { checkpointEvery?: number; checkpointSeconds?: number; summarySeconds?: number };
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -59,6 +66,7 @@ export class GatewayHarness {
         'app-commented': { ...target, sqlcommenter: true },
       },
       recording: { mode: o.recordingMode ?? 'strict' },
+      ...(o.integrity ? { integrity: o.integrity } : {}),
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
     const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
@@ -127,8 +135,28 @@ export class GatewayHarness {
     });
   }
 
-  async stop(): Promise<void> {
+  private stopped = false;
+
+  /** Stops the gateway (ending what is still open) and verifies everything it recorded. */
+  async stopAndVerify(): Promise<VerifyReport> {
+    await this.stopGateway();
+    const log = new EmbeddedLog(join(this.dataDir, 'trailgate.db'), { readonly: true });
+    try {
+      const keys = readPublishedKeys(keysDir(this.dataDir)).keys;
+      return await verify({ source: embeddedLogSource(log), trusted: new TrustedKeys(keys, 'test data directory'), published: keys });
+    } finally {
+      log.close();
+    }
+  }
+
+  private async stopGateway(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await this.gateway.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.stopGateway();
     if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

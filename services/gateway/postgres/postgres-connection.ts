@@ -6,7 +6,7 @@ import { IdentityError } from '../identity/errors.js';
 import type { ClaimRule } from '../../config/schema.js';
 import { decide } from '../policy/claim-rules.js';
 import type { LogWriter } from '../recorder/log-writer.js';
-import { SessionRecorder, type ChunkPolicy } from '../recorder/session-recorder.js';
+import { SessionRecorder, type CheckpointPolicy, type ChunkPolicy } from '../recorder/session-recorder.js';
 import { applicationNameFor } from './application-name.js';
 import { connectTarget, sendCancel, TargetError, type TargetEndpoint } from './backend-connection.js';
 import { authenticationOk, backendKeyData, parameterStatus, readyForQuery } from './backend-writer.js';
@@ -30,6 +30,7 @@ export interface PostgresGatewayDeps {
   maxMessageBytes: number;
   authTimeoutMs: number;
   chunkPolicy: ChunkPolicy;
+  checkpoints: CheckpointPolicy;
   recordingMode: 'strict' | 'async';
   /** Asked before each new session: a refusal (the spool is low on disk) turns the client away. */
   admission?: () => { code: string; message: string } | null;
@@ -51,7 +52,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
   socket.setNoDelay(true);
   const remote = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
   const context: SessionContext = { sessionId: newSessionId(), instance: deps.instance, protocol: 'postgres', target: null, identity: null, client: remote };
-  const recorder = new SessionRecorder(context, deps.writer, deps.chunkPolicy);
+  const recorder = new SessionRecorder(context, deps.writer, deps.chunkPolicy, deps.checkpoints);
   const handshake = new ClientHandshake(socket, { tlsContext: deps.tlsContext, requireTls: deps.requireTlsForRemote && !isLoopback(remote.address), maxMessageBytes: deps.maxMessageBytes });
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -64,8 +65,8 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
   let policy: PolicyDecidedData | null = null;
   let authGranted = false;
   const recordOpening = () => {
-    recorder.event('session.started', { protocol: 'postgres', ...(started ?? { tls: false, requested: {} }) });
-    if (authGranted) recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token' });
+    recorder.event('session.started', { protocol: 'postgres', instance: context.instance, client: context.client, ...(started ?? { tls: false, requested: {} }) });
+    if (authGranted && context.identity) recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token', identity: context.identity });
     if (policy) recorder.event('policy.decided', policy);
   };
   const refuse = (sqlstate: string, code: string, message: string, reason: SessionEndedData['reason'], hint?: string) => {

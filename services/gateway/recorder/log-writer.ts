@@ -12,7 +12,7 @@ interface Waiter {
  * Collects records from every session and hands them to the log once per turn of the event loop.
  * Batches are pipelined; the log thread commits whatever has queued up as one group.
  */
-export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]] }> {
+export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]]; opened: [context: SessionContext] }> {
   private records: PendingRecord[] = [];
   private sessions: SessionContext[] = [];
   /** Waiting for the records not yet sent. */
@@ -20,6 +20,8 @@ export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]
   /** Settles when the newest batch sent so far is on disk (the log acknowledges in order). */
   private lastSent: Promise<void> = Promise.resolve();
   private scheduled = false;
+  /** Records still being produced (signatures in flight) that a flush must wait for. */
+  private readonly inFlight = new Set<Promise<void>>();
   private failure: Error | null = null;
 
   constructor(
@@ -31,6 +33,7 @@ export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]
 
   openSession(ctx: SessionContext): void {
     this.sessions.push(ctx);
+    this.emit('opened', ctx);
     this.schedule();
   }
 
@@ -46,8 +49,17 @@ export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]
     return new Promise((resolve, reject) => this.nextWaiters.push({ resolve, reject }));
   }
 
+  /** Lets flush() wait for a record that is still being made, e.g. a checkpoint being signed. */
+  track(producing: Promise<void>): void {
+    const tracked = producing.catch((err: Error) => {
+      this.failure ??= new Error(`TG_RECORDING_FAILED: a checkpoint could not be signed (${err.message}); check the signing key`);
+    }).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
   /** Sends what is pending now and waits for it; used at shutdown and by tests that read the log. */
   async flush(): Promise<void> {
+    while (this.inFlight.size) await Promise.all(this.inFlight);
     const done = this.durable();
     this.send();
     await done;

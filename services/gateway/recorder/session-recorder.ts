@@ -1,4 +1,6 @@
-import type { Direction, EventDataByType, EventType, SessionContext } from '../../../events/index.js';
+import { SCHEMA_VERSION, recordHash, type Direction, type EventDataByType, type EventType, type SessionContext } from '../../../events/index.js';
+import type { PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
+import { CHECKPOINT_TYP, type HeadSigner } from '../../integrity/checkpoint-signer.js';
 import type { LogWriter } from './log-writer.js';
 
 export interface ChunkPolicy {
@@ -6,6 +8,20 @@ export interface ChunkPolicy {
   chunkBytes: number;
   /** Milliseconds a partly filled chunk may wait. */
   chunkMillis: number;
+}
+
+export interface CheckpointPolicy {
+  signer: HeadSigner;
+  /** Records between signed checkpoints. */
+  every: number;
+  /** Milliseconds a signed head may lag behind the newest record. */
+  millis: number;
+}
+
+/** Where a session's chain continues from, when a restarted gateway closes it. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
 }
 
 interface OpenChunk {
@@ -18,12 +34,20 @@ interface OpenChunk {
 }
 
 /**
- * Gives one session its sequence numbers and turns its traffic into records:
- * events as they happen, raw bytes in chunks per direction.
+ * Gives one session its sequence numbers and turns its traffic into records: events as they happen,
+ * raw bytes in chunks per direction; links each record into the session's hash chain and signs the
+ * head every `every` records or `millis`, and at the end.
  */
 export class SessionRecorder {
-  private seq = 0;
-  private opened = false;
+  private seq: number;
+  private head: string;
+  private opened: boolean;
+  private sinceCheckpoint = 0;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  /** Set by session.ended or session.aborted: only the final checkpoint may follow. */
+  private ending = false;
+  /** Records that arrived after the end and were dropped (a defect if ever non-zero). */
+  lateRecords = 0;
   private readonly totals: Record<Direction, number> = { client: 0, server: 0 };
   /** Next offset per byte stream: a direction, and the channel where the protocol has several. */
   private readonly offsets = new Map<string, number>();
@@ -34,7 +58,13 @@ export class SessionRecorder {
     readonly context: SessionContext,
     private readonly writer: LogWriter,
     private readonly policy: ChunkPolicy,
-  ) {}
+    private readonly checkpoints: CheckpointPolicy,
+    from?: ChainHead,
+  ) {
+    this.seq = from?.seq ?? 0;
+    this.head = from?.hash ?? '';
+    this.opened = from !== undefined;
+  }
 
   get sessionId(): string {
     return this.context.sessionId;
@@ -42,9 +72,10 @@ export class SessionRecorder {
 
   /** Appends an event and returns its sequence number; byte chunks carry their own offsets, so they stay open. */
   event<T extends EventType>(type: T, data: EventDataByType[T]): number {
-    this.ensureOpen();
-    const seq = ++this.seq;
-    this.writer.append({ sessionId: this.context.sessionId, seq, ts: new Date().toISOString(), stream: 'events', type, data });
+    const last = type === 'session.ended' || type === 'session.aborted';
+    if (last) this.closeChunks();
+    const seq = this.append({ sessionId: this.context.sessionId, seq: 0, ts: new Date().toISOString(), stream: 'events', type, data, prev: '', hash: '' });
+    if (last) this.seal();
     return seq;
   }
 
@@ -89,7 +120,49 @@ export class SessionRecorder {
     this.ensureOpen();
     const data = chunk.parts.length === 1 ? chunk.parts[0]! : Buffer.concat(chunk.parts, chunk.size);
     const { direction, channel, offset, ts } = chunk;
-    this.writer.append({ sessionId: this.context.sessionId, seq: ++this.seq, ts, stream: 'bytes', direction, ...(channel === undefined ? {} : { channel }), offset, data });
+    this.append({ sessionId: this.context.sessionId, seq: 0, ts, stream: 'bytes', direction, ...(channel === undefined ? {} : { channel }), offset, data, prev: '', hash: '' });
+  }
+
+  /** Gives the record its place in the chain and hands it to the writer. */
+  private append(record: PendingRecord): number {
+    if (this.ending && !(record.stream === 'events' && record.type === 'checkpoint.signed')) {
+      // A record after the signed end would make the session fail verification; throwing here would
+      // take every other session down with it. Say so loudly instead (a gateway defect, not input).
+      if (this.lateRecords++ === 0) console.error(`trailgate: TG_RECORDING_LATE: session ${this.context.sessionId} produced a ${record.stream === 'events' ? record.type : 'bytes'} record after its end; it was not recorded`);
+      return this.seq;
+    }
+    this.ensureOpen();
+    record.seq = ++this.seq;
+    record.prev = this.head;
+    record.hash = recordHash(this.head, { v: SCHEMA_VERSION, ...record });
+    this.head = record.hash;
+    this.writer.append(record);
+    if (record.stream === 'events' && record.type === 'checkpoint.signed') return record.seq;
+    if (++this.sinceCheckpoint >= this.checkpoints.every) this.checkpoint(false);
+    else this.checkpointTimer ??= setTimeout(() => this.checkpoint(false), this.checkpoints.millis).unref();
+    return record.seq;
+  }
+
+  private seal(): void {
+    this.ending = true;
+    this.checkpoint(true);
+  }
+
+  /** Signs the current head; the signature is recorded as soon as it exists. */
+  private checkpoint(final: boolean): void {
+    if (this.checkpointTimer) {
+      clearTimeout(this.checkpointTimer);
+      this.checkpointTimer = null;
+    }
+    this.sinceCheckpoint = 0;
+    const covers = { seq: this.seq, hash: this.head };
+    const signer = this.checkpoints.signer;
+    const signed = signer.sign(CHECKPOINT_TYP, { v: 1, sid: this.context.sessionId, ...covers, final }).then((jws) => {
+      // A periodic signature that returns after the end is covered by the final one.
+      if (this.ending && !final) return;
+      this.append({ sessionId: this.context.sessionId, seq: 0, ts: new Date().toISOString(), stream: 'events', type: 'checkpoint.signed', data: { covers, kid: signer.kid, jws, final }, prev: '', hash: '' });
+    });
+    this.writer.track(signed);
   }
 
   private ensureOpen(): void {

@@ -1,0 +1,62 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JWK } from 'jose';
+import { keysDir, readPublishedKeys } from '../integrity/signing-keys.js';
+import { TrustedKeys } from '../verify/trusted-keys.js';
+import { embeddedLogSource } from '../verify/verify-source.js';
+import { verify } from '../verify/verify.js';
+import type { VerifyReport } from '../verify/verdict.js';
+import type { TrailgateConfig } from '../config/schema.js';
+import { cliConfig } from './cli-config.js';
+import { openLogForReading } from './open-log.js';
+import { printTable, printable } from './table.js';
+
+export interface VerifyCommandOptions {
+  all?: boolean;
+  jwks?: string;
+  json?: boolean;
+}
+
+/** The trust anchor: a JWKS held apart from the log when the operator has one, else the gateway's own. */
+function trustedKeys(config: TrailgateConfig, jwksFile: string | undefined): TrustedKeys {
+  const file = jwksFile ?? config.integrity.trustedJwksFile;
+  if (file) {
+    if (!existsSync(file)) throw Object.assign(new Error(`no JWKS at ${file}; pass the copy of the gateway's public keys you keep apart (from \`trailgate keys jwks\`)`), { code: 'TG_VERIFY_JWKS_MISSING' });
+    return new TrustedKeys((JSON.parse(readFileSync(file, 'utf8')) as { keys: JWK[] }).keys, file);
+  }
+  const own = join(keysDir(config.dataDir), 'jwks.json');
+  return new TrustedKeys(readPublishedKeys(keysDir(config.dataDir)).keys, `${own} (the gateway's own key store, beside the log: pass --jwks with a copy kept apart to rule out replaced keys)`);
+}
+
+export async function runVerify(configFile: string | undefined, session: string | undefined, o: VerifyCommandOptions): Promise<void> {
+  if (!session && !o.all) throw Object.assign(new Error('name a session or pass --all'), { code: 'TG_USAGE' });
+  const config = cliConfig(configFile);
+  const log = openLogForReading(config);
+  let report: VerifyReport;
+  try {
+    let sessionId: string | undefined;
+    if (session) {
+      sessionId = log.resolveSessionId(session) ?? undefined;
+      if (!sessionId) throw Object.assign(new Error(`no single session matches '${session}'; list them with \`trailgate sessions\``), { code: 'TG_SESSION_NOT_FOUND' });
+    }
+    report = await verify({ source: embeddedLogSource(log), trusted: trustedKeys(config, o.jwks), published: readPublishedKeys(keysDir(config.dataDir)).keys, ...(sessionId ? { sessionId } : {}) });
+  } finally {
+    log.close();
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else print(report);
+  process.exitCode = report.ok ? 0 : 1;
+}
+
+function print(r: VerifyReport): void {
+  console.log(`source: ${r.source}\ntrusted keys: ${r.trust}`);
+  for (const k of r.keys) console.log(`KEYS  ${k.kind}: ${printable(k.message, 400)}`);
+  printTable(
+    ['SESSION', 'STATUS', 'RECORDS', 'SIGNED', 'FIRST FAILURE'],
+    r.sessions.map((s) => [s.sessionId, s.status, String(s.records), String(s.signedThrough), s.failure ? `${s.failure.kind} at seq ${s.failure.seq ?? '-'}: ${s.failure.message}` : '-']),
+  );
+  for (const l of r.ledgers) console.log(`ledger ${printable(l.instance)}: ${l.entries} signed summaries, ${l.sessionsListed} sessions named${l.failure ? `; ${l.failure.kind} at entry ${l.failure.seq}: ${printable(l.failure.message, 400)}` : ', all present'}`);
+  if (r.unlisted.length) console.log(`${r.unlisted.length} session(s) not yet named by a signed summary (opened since the last one)`);
+  const bad = r.sessions.filter((s) => s.status !== 'intact').length;
+  console.log(r.ok ? `OK: ${r.sessions.length} session(s) intact` : `FAILED: ${bad} of ${r.sessions.length} session(s) not intact${r.keys.length ? ', key set altered' : ''}${r.ledgers.some((l) => l.failure) ? ', ledger failed' : ''}`);
+}
