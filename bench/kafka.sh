@@ -15,6 +15,7 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="bench/results/kafka-$STAMP.md"
 
 UPTIME_START="$(uptime)"
+LOAD1_START="$(awk '{ print $1 }' /proc/loadavg)"
 trap 'bash tests/services/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 bash tests/services/kafka.sh start
 set -a
@@ -38,6 +39,12 @@ UPTIME_END="$(uptime)"
   echo "- Load at start (uptime): $UPTIME_START"
   echo "- Load at end (uptime): $UPTIME_END"
   echo
+  if awk -v l="$LOAD1_START" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "**Noisy machine:** the 1-minute load average was $LOAD1_START (> 0.5) before the benchmark"
+    echo "started, so other work was competing for the $(nproc) CPU(s). Compare the two logs of this run"
+    echo "with each other, not with other runs."
+    echo
+  fi
   echo "## Setup"
   echo
   echo "- ${BENCH_SESSIONS:-16} concurrent sessions for ${BENCH_SECONDS:-20} s per log; each statement records command.started + 300 client bytes, waits until that is durable (strict recording), then 1200 server bytes + command.completed"
