@@ -13,5 +13,6 @@ export default tseslint.config(
     },
   },
   { files: ['services/cli/**', 'tests/**', 'bench/**', 'bin/**'], rules: { 'no-console': 'off' } },
+  { files: ['services/replay/web/**/*.js'], languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', performance: 'readonly' } } },
   { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );

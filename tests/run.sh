@@ -30,11 +30,14 @@ cleanup() {
 trap cleanup EXIT
 bash tests/services/postgres.sh start
 bash tests/services/kafka.sh start
+bash tests/services/chromium.sh install
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/kafka.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/chromium.env"
 set +a
 
 echo "== tests"

@@ -1,10 +1,13 @@
 import { Command, Option } from 'commander';
+import { runCast, type CastCommandOptions } from './cast-command.js';
 import { runEvents } from './events-command.js';
 import { runKeysJwks, runKeysRotate } from './keys-command.js';
 import { runPolicyExplain, type ExplainOptions } from './policy-command.js';
+import { runReplay } from './replay-command.js';
 import { runSessions } from './sessions-command.js';
 import { runToken } from './token-command.js';
 import { runConsumerRole, runConsumersStatus, runGatewayRole, type RoleOptions } from './role-commands.js';
+import { runTranscript } from './transcript-command.js';
 import { runUp } from './up-command.js';
 import { CONSUMER_ROLES } from '../roles/role-sinks.js';
 import { runVerify, type VerifyCommandOptions } from './verify-command.js';
@@ -29,9 +32,9 @@ program
 const roleHelp = {
   indexer: 'index the log into search (its sink is configured separately)',
   forwarder: 'forward the log to the configured sink (consumers.forwarder)',
-  replay: 'store sessions for replay (its store is configured separately)',
 };
-for (const role of CONSUMER_ROLES) {
+// `trailgate replay` is the replay UI's own command; its consumer shell is reached through the role registry.
+for (const role of CONSUMER_ROLES.filter((r) => r !== 'replay')) {
   program
     .command(role)
     .description(`consumer process: ${roleHelp[role]}`)
@@ -74,6 +77,29 @@ program
   .option('--json', 'NDJSON records, byte chunks base64-encoded')
   .option('--bytes', 'include raw byte chunks')
   .action((session: string, opts: { json?: boolean; bytes?: boolean }) => runEvents(program.opts<{ config?: string }>().config, session, opts));
+
+program
+  .command('cast')
+  .description('write the terminal of an SSH session as an asciicast (v2 by default) to stdout')
+  .argument('<session>')
+  .option('--v3', 'asciicast v3 (intervals between events) instead of v2')
+  .option('--channel <n>', 'SSH channel of the terminal (default: the first terminal opened)')
+  .option('--input', 'also write recorded keyboard input as "i" events')
+  .option('-o, --output <file>', 'write to a file instead of stdout')
+  .action((session: string, opts: CastCommandOptions) => runCast(program.opts<{ config?: string }>().config, session, opts));
+
+program
+  .command('transcript')
+  .description('write the statements of a Postgres session: parameters, timing, decision, outcome, rows, error')
+  .argument('<session>')
+  .option('--format <format>', 'text or json', 'text')
+  .action((session: string, opts: { format: string }) => runTranscript(program.opts<{ config?: string }>().config, session, opts));
+
+program
+  .command('replay')
+  .description('serve the replay web UI and API on the embedded log (the `replay` section of the configuration)')
+  .option('--dev', 'add a generated admin token (never in production)')
+  .action((opts: { dev?: boolean }) => runReplay(program.opts<{ config?: string }>().config, opts));
 
 program
   .command('policy')

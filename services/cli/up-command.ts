@@ -1,16 +1,23 @@
 import { Gateway } from '../gateway/gateway.js';
 import { cliConfig } from './cli-config.js';
+import { replaySettings, serveReplay } from './replay-command.js';
 
 export async function runUp(configFile: string | undefined, dev: boolean): Promise<void> {
   const config = cliConfig(configFile);
   // `up` is the one-machine setup: it always records to the embedded log and needs no Kafka.
   config.log = { kind: 'embedded' };
   const gateway = await Gateway.start({ config, dev });
+  const chosen = replaySettings(config, dev);
+  const replay = chosen ? await serveReplay(config, chosen.settings).catch(async (err: Error) => {
+    await gateway.stop();
+    throw err;
+  }) : null;
   const { host, port } = gateway.postgresAddress;
   const lines = [
     `trailgate ${dev ? '(DEVELOPMENT MODE: built-in token issuer and demo database enabled) ' : ''}is up`,
     `  postgres   ${host}:${port}`,
     `  event log  ${gateway.log.file}`,
+    ...(replay ? [`  replay     ${replay.url}${chosen?.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}`] : []),
     `  signing    key ${gateway.signingKid} (public keys: ${gateway.jwksFile}; keep a copy apart for \`trailgate verify --jwks\`)`,
     `  targets    ${[...gateway.targets.keys()].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
   ];
@@ -22,7 +29,7 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
   console.log(lines.join('\n'));
   const stop = (signal: string) => {
     console.log(`\n${signal}: closing sessions and the event log`);
-    gateway.stop().then(
+    Promise.all([gateway.stop(), replay?.close()]).then(
       () => process.exit(0),
       (err: Error) => {
         console.error(`trailgate: shutdown failed: ${err.message}`);

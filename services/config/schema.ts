@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ReplayConfig } from './replay-schema.js';
 
 /** A secret is given inline, from an environment variable, or from a file; never only inline in production. */
 export const SecretRef = z.union([
@@ -200,6 +201,8 @@ export const TrailgateConfig = z
     consumers: ConsumersConfig.default({ batchSize: 1000 }),
     /** Prometheus metrics of this process on GET /metrics; off unless set. */
     metrics: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).strict().optional(),
+    /** The replay web UI and API; `trailgate up` serves it when this section is present (or with --dev). */
+    replay: ReplayConfig.optional(),
     integrity: z
       .object({
         /** PKCS#8 PEM Ed25519 private key; without it a key is generated into <dataDir>/keys at first start. */

@@ -106,7 +106,7 @@ describe('roles as processes on Kafka', () => {
     try {
       const config = join(dir, 'trailgate.json');
       writeFileSync(config, JSON.stringify({ dataDir: dir, log: kafkaLog() }));
-      for (const role of ['indexer', 'replay', 'forwarder']) {
+      for (const role of ['indexer', 'forwarder']) {
         const err = await exec(process.execPath, [cli, '--config', config, role]).then(
           () => null,
           (e: { code: number; stderr: string }) => e,

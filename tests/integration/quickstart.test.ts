@@ -17,6 +17,7 @@ let dir: string;
 let config: string;
 let gateway: ChildProcess;
 let port: number;
+let replayUrl: string;
 
 /** Starts `trailgate up --dev` and resolves once it prints where it listens. */
 function startGateway(): Promise<number> {
@@ -27,8 +28,10 @@ function startGateway(): Promise<number> {
     gateway.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /postgres\s+127\.0\.0\.1:(\d+)/.exec(out);
-      if (m && out.includes('try it:')) {
+      const replay = /replay\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m && replay && out.includes('try it:')) {
         clearTimeout(timer);
+        replayUrl = replay[1]!;
         resolvePort(Number(m[1]));
       }
     });
@@ -42,7 +45,7 @@ before(async () => {
   config = join(dir, 'trailgate.yaml');
   copyFileSync(join(repo, 'trailgate.yaml'), config);
   // Port 0: the example's fixed 6432 may be taken on a developer machine.
-  writeFileSync(config, readFileSync(config, 'utf8').replace('port: 6432', 'port: 0'));
+  writeFileSync(config, readFileSync(config, 'utf8').replace('port: 6432', 'port: 0').replace('port: 6480', 'port: 0'));
   port = await startGateway();
 });
 
@@ -103,6 +106,15 @@ describe('quick start', () => {
     assert.ok(listed.length > 0 && listed.every((s) => s.sealed), 'every ended session is sealed');
     const out = await trailgate('verify', '--all', '--jwks', trusted);
     assert.match(out, new RegExp(`OK: ${listed.length} session\\(s\\) intact`));
+  });
+
+  it('serves the replay UI with the development admin token, whose value it never prints', async () => {
+    const token = readFileSync(join(dir, '.trailgate', 'replay', 'dev-admin.token'), 'utf8').trim();
+    const me = await fetch(`${replayUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual(await me.json(), { name: 'dev-admin', roles: ['admin'], via: 'token' });
+    const { sessions } = (await (await fetch(`${replayUrl}/api/sessions?q=deployments`, { headers: { authorization: `Bearer ${token}` } })).json()) as { sessions: { context: { target: { name: string } } }[] };
+    assert.ok(sessions.some((s) => s.context.target.name === 'demo'));
+    assert.equal((await fetch(`${replayUrl}/api/sessions`)).status, 401);
   });
 
   it('explains the policy for a token, for an operator debugging a refused job', async () => {
