@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
   'cancel.requested',
   'notification.received',
   'session.ended',
+  'spool.watermark',
   'session.aborted',
   'checkpoint.signed',
 ] as const;
@@ -113,11 +114,23 @@ export interface NotificationReceivedData {
 }
 
 export interface SessionEndedData {
-  reason: 'client-terminated' | 'client-disconnected' | 'target-disconnected' | 'auth-failed' | 'policy-denied' | 'protocol-error' | 'gateway-shutdown' | 'target-unavailable';
+  reason: 'client-terminated' | 'client-disconnected' | 'target-disconnected' | 'auth-failed' | 'policy-denied' | 'protocol-error' | 'gateway-shutdown' | 'target-unavailable' | 'recording-unavailable';
   detail?: string;
   bytesFromClient: number;
   bytesToClient: number;
   commands: number;
+}
+
+/**
+ * The gateway's spool in front of Kafka crossed a disk watermark: at `low` new sessions are refused,
+ * at `critical` recorded sessions are ended. Recorded in each session open at the crossing.
+ */
+export interface SpoolWatermarkData {
+  level: 'ok' | 'low' | 'critical';
+  previous: 'ok' | 'low' | 'critical';
+  /** Free bytes on the spool's file system, and bytes waiting in the spool for Kafka. */
+  freeBytes: number;
+  spoolBytes: number;
 }
 
 /** Written by a restarted gateway for each session it owned that never ended: the tail may be lost. */
@@ -149,6 +162,7 @@ export interface EventDataByType {
   'cancel.requested': CancelRequestedData;
   'notification.received': NotificationReceivedData;
   'session.ended': SessionEndedData;
+  'spool.watermark': SpoolWatermarkData;
   'session.aborted': SessionAbortedData;
   'checkpoint.signed': CheckpointSignedData;
 }

@@ -6,7 +6,16 @@ cd "$(dirname "$0")/.."
 export TRAILGATE_TEST_STATE="${TRAILGATE_TEST_STATE:-$PWD/.test-state}"
 mkdir -p "$TRAILGATE_TEST_STATE"
 
-[ -d node_modules ] || npm ci
+if [ ! -d node_modules ]; then
+  bash scripts/install-system-deps.sh
+  CKJS_LINKING=dynamic npm ci
+fi
+
+# The Kafka client is a native addon: fail here, clearly, if its build did not happen.
+node -e "require('@confluentinc/kafka-javascript')" 2>/dev/null || {
+  echo "the Kafka client (@confluentinc/kafka-javascript) is not built: run 'bash scripts/install-system-deps.sh' and 'CKJS_LINKING=dynamic npm ci'" >&2
+  exit 1
+}
 
 echo "== typecheck and lint"
 npm run --silent typecheck
@@ -17,14 +26,18 @@ echo "== services"
 cleanup() {
   bash tests/services/opensearch.sh stop >/dev/null 2>&1 || true
   bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
+  bash tests/services/kafka.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 bash tests/services/postgres.sh start
+bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
 bash tests/services/opensearch.sh start
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/kafka.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/chromium.env"
 # shellcheck disable=SC1091

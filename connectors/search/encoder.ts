@@ -200,6 +200,14 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
         session: { end_reason: 'aborted', detail: d.detail, aborted_after_seq: d.lastSeq },
       };
     }
+    case 'spool.watermark': {
+      const d = (r as EventRecord<'spool.watermark'>).data;
+      return {
+        event: { category: ['host'], type: ['info'], outcome: d.level === 'ok' ? 'success' : 'failure' },
+        reason: `recording spool ${d.level} (was ${d.previous})`,
+        trailgate: { spool: { level: d.level, previous: d.previous, free_bytes: d.freeBytes, spool_bytes: d.spoolBytes } },
+      };
+    }
     case 'checkpoint.signed': {
       const d = (r as EventRecord<'checkpoint.signed'>).data;
       return {

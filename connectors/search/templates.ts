@@ -78,6 +78,7 @@ export const AUDIT_MAPPINGS: Mapping = {
         aborted_after_seq: long,
       }),
       checkpoint: object({ covers_seq: long, covers_hash: keyword, kid: keyword, final: bool }),
+      spool: object({ level: keyword, previous: keyword, free_bytes: long, spool_bytes: long }),
       target: object({
         name: keyword,
         kind: keyword,

@@ -8,8 +8,10 @@ import { runPolicyExplain, type ExplainOptions } from './policy-command.js';
 import { runReplay } from './replay-command.js';
 import { runSessions } from './sessions-command.js';
 import { runToken } from './token-command.js';
+import { runConsumerRole, runConsumersStatus, runGatewayRole, type RoleOptions } from './role-commands.js';
 import { runTranscript } from './transcript-command.js';
 import { runUp } from './up-command.js';
+import { CONSUMER_ROLES } from '../roles/role-sinks.js';
 import { runVerify, type VerifyCommandOptions } from './verify-command.js';
 
 const program = new Command('trailgate')
@@ -22,6 +24,31 @@ program
   .description('run the gateway on the embedded event log')
   .option('--dev', 'development mode: built-in token issuer and an in-process demo database (never in production)')
   .action((opts: { dev?: boolean }) => runUp(program.opts<{ config?: string }>().config, opts.dev ?? false));
+
+program
+  .command('gateway')
+  .description('run the gateway alone, recording to the configured log (log.kind: kafka for several gateways)')
+  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics (or set metrics.port)')
+  .action((opts: RoleOptions) => runGatewayRole(program.opts<{ config?: string }>().config, opts));
+
+const roleHelp = {
+  indexer: 'index the log into search (its sink is configured separately)',
+  forwarder: 'forward the log to the configured sink (consumers.forwarder)',
+};
+// `trailgate replay` is the replay UI's own command; its consumer shell is reached through the role registry.
+for (const role of CONSUMER_ROLES.filter((r) => r !== 'replay')) {
+  program
+    .command(role)
+    .description(`consumer process: ${roleHelp[role]}`)
+    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics (or set metrics.port)')
+    .action((opts: RoleOptions) => runConsumerRole(role, program.opts<{ config?: string }>().config, opts));
+}
+
+program
+  .command('consumers')
+  .description('position and lag of every consumer on the configured log')
+  .option('--json', 'one JSON object per line')
+  .action((opts: { json?: boolean }) => runConsumersStatus(program.opts<{ config?: string }>().config, opts));
 
 program
   .command('token')

@@ -4,6 +4,8 @@ import { replaySettings, serveReplay } from './replay-command.js';
 
 export async function runUp(configFile: string | undefined, dev: boolean): Promise<void> {
   const config = cliConfig(configFile);
+  // `up` is the one-machine setup: it always records to the embedded log and needs no Kafka.
+  config.log = { kind: 'embedded' };
   const gateway = await Gateway.start({ config, dev });
   const chosen = replaySettings(config, dev);
   const replay = chosen ? await serveReplay(config, chosen.settings).catch(async (err: Error) => {

@@ -120,6 +120,52 @@ export const SearchConfig = z
   .strict()
   .refine((s) => !(s.apiKey && s.username), { message: 'set username/password or apiKey, not both' });
 export type SearchConfig = z.infer<typeof SearchConfig>;
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** A disk watermark of the spool: crossed when free space falls below, or the spool grows above. */
+const Watermark = z.object({ freeBytes: z.number().int().min(0), spoolBytes: z.number().int().min(1) }).strict();
+
+export const KafkaLogConfig = z
+  .object({
+    /** Bootstrap servers, host:port. */
+    brokers: z.array(z.string().min(1)).min(1),
+    /** Topics are <prefix>.events, <prefix>.bytes, <prefix>.dead-letter and <prefix>.spool-positions. */
+    topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/, 'topic prefixes use letters, digits, . _ -').default('trailgate'),
+    /** Partitions and replication of the topics the gateway creates when they are missing. */
+    partitions: z.number().int().min(1).default(6),
+    replicationFactor: z.number().int().min(1).default(3),
+    clientId: z.string().min(1).default('trailgate'),
+    /** Further librdkafka properties (security.protocol, sasl.*, ssl.*), passed as they are. */
+    properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** The gateway's local spool: the durable write of recording, drained to Kafka in order. */
+    spool: z
+      .object({
+        /** Default: <dataDir>/spool. */
+        dir: z.string().min(1).optional(),
+        fsync: z.boolean().default(true),
+        segmentBytes: z.number().int().min(MiB).default(64 * MiB),
+        /** Bytes of spooled batches sent to Kafka in one transaction. */
+        batchBytes: z.number().int().min(64 * 1024).default(4 * MiB),
+        /** low: new sessions are refused; critical: recorded sessions are ended. */
+        low: Watermark.default({ freeBytes: 2 * GiB, spoolBytes: 4 * GiB }),
+        critical: Watermark.default({ freeBytes: 512 * MiB, spoolBytes: 16 * GiB }),
+      })
+      .strict()
+      .default({ fsync: true, segmentBytes: 64 * MiB, batchBytes: 4 * MiB, low: { freeBytes: 2 * GiB, spoolBytes: 4 * GiB }, critical: { freeBytes: 512 * MiB, spoolBytes: 16 * GiB } }),
+  })
+  .strict();
+export type KafkaLogConfig = z.infer<typeof KafkaLogConfig>;
+
+/** Sinks of the consumer roles; the forwarder's NDJSON file is the one built in. */
+export const ConsumersConfig = z
+  .object({
+    /** Records handed to a sink in one batch, at most. */
+    batchSize: z.number().int().min(1).max(100_000).default(1000),
+    forwarder: z.object({ kind: z.literal('ndjson'), file: z.string().min(1), streams: z.array(z.enum(['events', 'bytes'])).min(1).default(['events']) }).strict().optional(),
+  })
+  .strict();
+export type ConsumersConfig = z.infer<typeof ConsumersConfig>;
 
 export const TrailgateConfig = z
   .object({
@@ -174,6 +220,15 @@ export const TrailgateConfig = z
       })
       .strict()
       .default({ mode: 'strict', fsync: false, chunkBytes: 64 * 1024, chunkMillis: 200 }),
+    /** Where records go: the embedded SQLite log (default, `trailgate up`) or Kafka (`trailgate gateway` and the consumer roles). */
+    log: z
+      .object({ kind: z.enum(['embedded', 'kafka']).default('embedded'), kafka: KafkaLogConfig.optional() })
+      .strict()
+      .refine((l) => l.kind !== 'kafka' || l.kafka !== undefined, { message: 'log.kind is kafka: set log.kafka.brokers', path: ['kafka'] })
+      .default({ kind: 'embedded' }),
+    consumers: ConsumersConfig.default({ batchSize: 1000 }),
+    /** Prometheus metrics of this process on GET /metrics; off unless set. */
+    metrics: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).strict().optional(),
     /** The replay web UI and API; `trailgate up` serves it when this section is present (or with --dev). */
     replay: ReplayConfig.optional(),
     integrity: z

@@ -1,6 +1,8 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import { InlineLogSink, ThreadedLogSink, type LogSink } from '../../connectors/embedded-log/log-sinks.js';
+import { KafkaLogSink } from '../../connectors/kafka/kafka-log-sink.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { ClaimRule, TrailgateConfig } from '../config/schema.js';
 import { DemoTarget } from '../dev/demo-target.js';
 import { DevIssuer } from '../dev/dev-issuer.js';
@@ -28,6 +30,9 @@ export interface GatewayOptions {
   gate?: StatementGate;
   /** Issuers with keys held in memory, besides the configured ones (tests, embedding). */
   extraIssuers?: StaticIssuer[];
+  metrics?: Metrics;
+  /** Free bytes on the spool's file system (tests of the disk watermarks). */
+  spoolFreeBytes?: (dir: string) => Promise<number>;
 }
 
 /** In development mode, any token of the development issuer may do anything on the demo database. */
@@ -37,11 +42,26 @@ export function embeddedLogFile(dataDir: string): string {
   return join(dataDir, 'trailgate.db');
 }
 
+export function spoolDir(config: TrailgateConfig): string {
+  return resolve(config.dataDir, config.log.kafka?.spool.dir ?? 'spool');
+}
+
+/**
+ * On Kafka the gateway's signed ledger of opened sessions stays in a local SQLite file: records go
+ * to Kafka, the ledger does not yet.
+ */
+export function kafkaLedgerFile(dataDir: string): string {
+  return join(dataDir, 'ledger.db');
+}
+
 /** The gateway role: listeners, identity, targets and the recorder, wired from configuration. */
 export class Gateway {
   private constructor(
-    /** A reading connection to the log; writes go through the writer's own thread. */
-    readonly log: EmbeddedLog,
+    /** A reading connection to the embedded log (on Kafka: the local ledger file); writes go through the writer. */
+    private readonly local: EmbeddedLog,
+    /** The Kafka log's spool and drainer, when the log is Kafka. */
+    readonly kafka: KafkaLogSink | null,
+    readonly metrics: Metrics,
     readonly writer: LogWriter,
     private readonly sink: LogSink,
     readonly postgres: PostgresListener,
@@ -56,10 +76,18 @@ export class Gateway {
     readonly jwksFile: string,
   ) {}
 
+  /** The embedded log, for reading; throws on a gateway whose log is Kafka. */
+  get log(): EmbeddedLog {
+    if (this.kafka) throw Object.assign(new Error('this gateway records to Kafka: read the log with a consumer'), { code: 'TG_LOG_KIND' });
+    return this.local;
+  }
+
   static async start(o: GatewayOptions): Promise<Gateway> {
     const { config } = o;
     const instance = config.instance ?? 'trailgate';
-    const file = embeddedLogFile(config.dataDir);
+    const metrics = o.metrics ?? new Metrics();
+    const onKafka = config.log.kind === 'kafka';
+    const file = onKafka ? kafkaLedgerFile(config.dataDir) : embeddedLogFile(config.dataDir);
     const synchronous = config.recording.fsync ? 'full' : 'normal';
     const signingKey = await loadOrCreateSigningKey(keysDir(config.dataDir), config.integrity.signingKeyFile);
     const lock = InstanceLock.acquire(config.dataDir, instance);
@@ -71,10 +99,23 @@ export class Gateway {
       lock.release();
       throw err;
     }
-    // Strict recording waits for each commit, so a thread hop would only add latency; async recording
-    // waits for nothing, so its commits move off the event loop (measured in bench/results).
-    const sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
-    const writer = new LogWriter(sink, file);
+    let kafka: KafkaLogSink | null = null;
+    let sink: LogSink;
+    if (onKafka) {
+      try {
+        kafka = await KafkaLogSink.open({ config: config.log.kafka!, instance, spoolDir: spoolDir(config), metrics, ...(o.spoolFreeBytes ? { freeBytes: o.spoolFreeBytes } : {}) });
+      } catch (err) {
+        log.close();
+        lock.release();
+        throw err;
+      }
+      sink = kafka;
+    } else {
+      // Strict recording waits for each commit, so a thread hop would only add latency; async recording
+      // waits for nothing, so its commits move off the event loop (measured in bench/results).
+      sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
+    }
+    const writer = new LogWriter(sink, onKafka ? spoolDir(config) : file);
     const signer = new HeadSigner(signingKey);
     const checkpoints: CheckpointPolicy = { signer, every: config.integrity.checkpointEvery, millis: config.integrity.checkpointSeconds * 1000 };
     const chunkPolicy = { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis };
@@ -118,10 +159,12 @@ export class Gateway {
         chunkPolicy,
         checkpoints,
         recordingMode: config.recording.mode,
+        ...(kafka ? { admission: () => admission(kafka) } : {}),
       });
+      if (kafka) watchWatermarks(kafka, postgres);
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
       ledger.start(config.integrity.summarySeconds * 1000);
-      return new Gateway(log, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'));
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'));
     } catch (err) {
       await demo?.stop();
       await writer.flush().catch(() => undefined);
@@ -138,7 +181,23 @@ export class Gateway {
     await this.ledger.stop();
     await this.sink.close();
     await this.demo?.stop();
-    this.log.close();
+    this.local.close();
     this.lock.release();
   }
+}
+
+/** At the low watermark new sessions are turned away; their refusal is recorded like any other. */
+function admission(kafka: KafkaLogSink): { code: string; message: string } | null {
+  if (kafka.watermark === 'ok') return null;
+  return { code: `TG_SPOOL_${kafka.watermark.toUpperCase()}`, message: 'the gateway is refusing new sessions: its recording spool is short of disk while Kafka is behind' };
+}
+
+/** Each crossing is recorded in every open session; at critical, recorded sessions are ended. */
+function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener): void {
+  kafka.on('watermark', (data) => {
+    postgres.forEachSession((s) => s.note('spool.watermark', data));
+    if (data.level === 'critical') {
+      postgres.endSessions('recording-unavailable', `TG_SPOOL_CRITICAL: the recording spool is short of disk (${data.freeBytes} bytes free, ${data.spoolBytes} bytes waiting for Kafka)`);
+    }
+  });
 }

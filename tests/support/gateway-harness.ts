@@ -24,6 +24,13 @@ export interface HarnessOptions {
   recordingMode?: 'strict' | 'async';
   /** Policy rules; by default the development issuer's tokens may do anything on every test target. */
   rules?: unknown[];
+  /** Gateway instance name (default test-gw). */
+  instance?: string;
+  /** The `log` section (default: the embedded log). */
+  log?: unknown;
+  /** Reuse a data directory (a gateway restarted on its spool); the harness then leaves it in place. */
+  dataDir?: string;
+  spoolFreeBytes?: (dir: string) => Promise<number>;
   integrity?: { checkpointEvery?: number; checkpointSeconds?: number; summarySeconds?: number };
 }
 
@@ -34,18 +41,20 @@ export class GatewayHarness {
     readonly issuer: DevIssuer,
     readonly pg: PostgresService,
     readonly dataDir: string,
+    private readonly ownsDataDir = true,
   ) {}
 
   static async start(o: HarnessOptions = {}): Promise<GatewayHarness> {
     const pgService = postgresService();
-    const dataDir = mkdtempSync(join(tmpdir(), 'trailgate-test-'));
+    const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'trailgate-test-'));
     const issuer = await DevIssuer.openOrCreate(dataDir);
     const strangerCa = join(dataDir, 'stranger-ca.crt');
     writeFileSync(strangerCa, (await generate([{ name: 'commonName', value: '127.0.0.1' }], { keyType: 'ec', curve: 'P-256' })).cert);
     const target = { host: pgService.host, port: pgService.port, database: pgService.database, user: pgService.appUser, password: { env: 'TG_PG_APP_PASSWORD' } };
     const config = validateConfig({
       dataDir,
-      instance: 'test-gw',
+      instance: o.instance ?? 'test-gw',
+      ...(o.log ? { log: o.log } : {}),
       identity: { issuers: o.issuers ?? [] },
       postgres: { listen: { host: '127.0.0.1', port: 0 }, ...(o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {}) },
       targets: {
@@ -60,8 +69,8 @@ export class GatewayHarness {
       ...(o.integrity ? { integrity: o.integrity } : {}),
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
-    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
-    return new GatewayHarness(gateway, issuer, pgService, dataDir);
+    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
+    return new GatewayHarness(gateway, issuer, pgService, dataDir, o.dataDir === undefined);
   }
 
   get port(): number {
@@ -148,7 +157,7 @@ export class GatewayHarness {
 
   async stop(): Promise<void> {
     await this.stopGateway();
-    rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
 

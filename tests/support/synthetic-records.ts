@@ -51,6 +51,7 @@ export const SAMPLE_DATA: { [T in EventType]: EventDataByType[T] } = {
   'cancel.requested': { forwarded: true },
   'notification.received': { channel: 'jobs', payload: 'refresh', processId: 4242 },
   'session.ended': { reason: 'client-terminated', bytesFromClient: 1234, bytesToClient: 5678, commands: 1 },
+  'spool.watermark': { level: 'low', previous: 'ok', freeBytes: 1024, spoolBytes: 4096 },
   'session.aborted': { reason: 'gateway-restart', lastSeq: 9, detail: "gateway instance 'test-gw' stopped while the session was open" },
   'checkpoint.signed': { covers: { seq: 10, hash: 'x'.repeat(43) }, kid: 'k'.repeat(43), jws: 'e30.e30.sig', final: true },
 };

@@ -32,7 +32,12 @@ export interface PostgresGatewayDeps {
   chunkPolicy: ChunkPolicy;
   checkpoints: CheckpointPolicy;
   recordingMode: 'strict' | 'async';
+  /** Asked before each new session: a refusal (the spool is low on disk) turns the client away. */
+  admission?: () => { code: string; message: string } | null;
 }
+
+/** SQLSTATE cannot_connect_now: the client may try again later. */
+const CANNOT_CONNECT_NOW = '57P03';
 
 /**
  * Startup parameters passed on to the target; everything else (options, replication, role tricks) is
@@ -80,6 +85,12 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       return;
     }
     const params = hello.parameters;
+    const refusal = deps.admission?.();
+    if (refusal) {
+      started = { tls: hello.tls, requested: {} };
+      refuse(CANNOT_CONNECT_NOW, refusal.code, refusal.message, 'recording-unavailable', 'try again later, or through another gateway');
+      return;
+    }
     started = {
       tls: hello.tls,
       requested: {

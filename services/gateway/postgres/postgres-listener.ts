@@ -32,6 +32,16 @@ export class PostgresListener {
     return this.sessions.size;
   }
 
+  /** Every open session, for events about the gateway's own state. */
+  forEachSession(fn: (session: RelaySession) => void): void {
+    for (const s of this.sessions) fn(s);
+  }
+
+  /** Ends every open session with a recorded reason; the listener keeps accepting. */
+  endSessions(reason: Parameters<RelaySession['end']>[0], detail: string): void {
+    for (const s of this.sessions) s.end(reason, detail);
+  }
+
   /** Stops accepting, ends every open session with a recorded reason, and closes client sockets. */
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { serialize } from 'pg-protocol';
-import type { ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
+import type { EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
 import { decodeNotification } from './backend-messages.js';
@@ -288,6 +288,11 @@ export class RelaySession {
     this.o.recorder.bytes('server', reply);
     this.o.client.end(reply);
     this.end('protocol-error', `${pe.code}: ${pe.message}`);
+  }
+
+  /** Records an event about the gateway's state (a spool watermark) in this session, while it is open. */
+  note<T extends EventType>(type: T, data: EventDataByType[T]): void {
+    if (!this.ended) this.o.recorder.event(type, data);
   }
 
   end(reason: SessionEndedData['reason'], detail?: string): void {

@@ -1,0 +1,131 @@
+/**
+ * Event log throughput and end-to-end lag: the gateway's recording path (SessionRecorder -> LogWriter
+ * -> log sink) into the log, and a consumer with a null sink reading it through the consumer framework.
+ *
+ *   Kafka:    spool (fsync per batch) -> transactional drain -> Kafka -> consumer group -> null sink
+ *   baseline: the embedded SQLite log -> embedded consumer -> null sink, in the same run
+ *
+ * Sessions record like strict mode does: each statement's event must be durable before the next one.
+ * Usage (bench/kafka.sh runs it): node --import tsx bench/kafka-log.ts  (env: TG_KAFKA_BROKERS, BENCH_SECONDS, BENCH_SESSIONS)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Consumer } from '../connectors/consumer/consumer.js';
+import type { RecordSink } from '../connectors/consumer/record-sink.js';
+import { EmbeddedLog } from '../connectors/embedded-log/embedded-log.js';
+import { EmbeddedRecordSource } from '../connectors/embedded-log/embedded-consumer.js';
+import { InlineLogSink, type LogSink } from '../connectors/embedded-log/log-sinks.js';
+import { KafkaLogSink } from '../connectors/kafka/kafka-log-sink.js';
+import { KafkaRecordSource } from '../connectors/kafka/kafka-record-source.js';
+import { newSessionId, type AuditRecord, type SessionContext } from '../events/index.js';
+import { KafkaLogConfig } from '../services/config/schema.js';
+import { LogWriter } from '../services/gateway/recorder/log-writer.js';
+import { SessionRecorder, type CheckpointPolicy } from '../services/gateway/recorder/session-recorder.js';
+import { Metrics } from '../services/metrics/metrics.js';
+import { HeadSigner } from '../services/integrity/checkpoint-signer.js';
+import { keysDir, loadOrCreateSigningKey } from '../services/integrity/signing-keys.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 16);
+const SQL = `select o.id, o.status, c.name from orders o join customers c on c.id = o.customer_id where o.created_at > now() - interval '1 day' and o.status = $1 -- ${'x'.repeat(60)}`;
+
+/** A null sink that notes how long each record took from being recorded to being consumed. */
+class TimingSink implements RecordSink {
+  readonly streams = ['events', 'bytes'] as const;
+  records = 0;
+  readonly lags: number[] = [];
+  constructor(readonly name: string) {}
+  async write(records: readonly AuditRecord[]): Promise<{ deadLetters: [] }> {
+    const now = Date.now();
+    for (const r of records) {
+      this.records++;
+      if (r.stream === 'events' && r.type === 'command.started') this.lags.push(now - Date.parse(r.ts));
+    }
+    return { deadLetters: [] };
+  }
+}
+
+interface Result {
+  log: string;
+  recorded: number;
+  events: number;
+  seconds: number;
+  consumedAll: number;
+  lagP50: number;
+  lagP99: number;
+  lagMax: number;
+}
+
+let checkpoints: CheckpointPolicy;
+
+async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Promise<Consumer['source']>, settle: () => Promise<void>): Promise<Result> {
+  const writer = new LogWriter(sink, name);
+  const null_ = new TimingSink(`bench-${Date.now()}`);
+  const consumer = new Consumer(await source(null_), null_, new Metrics());
+  const running = consumer.run();
+  let recorded = 0;
+  let events = 0;
+  writer.on('written', (records) => {
+    recorded += records.length;
+    events += records.filter((r) => r.stream === 'events').length;
+  });
+  const deadline = Date.now() + SECONDS * 1000;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: SESSIONS }, async (_, n) => {
+      const ctx: SessionContext = { sessionId: newSessionId(), instance: 'bench', protocol: 'postgres', target: { name: 'bench', kind: 'postgres' }, identity: null, client: { address: '127.0.0.1', port: 40000 + n } };
+      const rec = new SessionRecorder(ctx, writer, { chunkBytes: 64 * 1024, chunkMillis: 200 }, checkpoints);
+      rec.event('session.started', { protocol: 'postgres', tls: false, requested: { database: 'bench' } });
+      let seq = 0;
+      while (Date.now() < deadline) {
+        const cmd = rec.event('command.started', { protocol: 'extended', text: SQL, parameters: [String(seq++)] });
+        rec.bytes('client', Buffer.alloc(300, 1));
+        await rec.durable();
+        rec.bytes('server', Buffer.alloc(1200, 2));
+        rec.event('command.completed', { commandSeq: cmd, outcome: 'ok', durationMs: 1, tags: ['SELECT 10'], rows: 10 });
+      }
+      rec.closeChunks();
+      rec.event('session.ended', { reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0, commands: seq });
+    }),
+  );
+  await writer.flush();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await settle();
+  const waitUntil = Date.now() + 300_000;
+  while (null_.records < recorded && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
+  const consumedAll = Number(process.hrtime.bigint() - t0) / 1e9;
+  await consumer.stop();
+  await running.catch(() => undefined);
+  await sink.close();
+  if (null_.records < recorded) throw new Error(`${name}: the consumer got ${null_.records} of ${recorded} records`);
+  const lags = null_.lags.sort((a, b) => a - b);
+  const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((lags.length * p) / 100))] ?? 0;
+  return { log: name, recorded, events, seconds, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0 };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'trailgate-bench-'));
+const results: Result[] = [];
+try {
+  // Chained records and signed checkpoints with the gateway's defaults.
+  checkpoints = { signer: new HeadSigner(await loadOrCreateSigningKey(keysDir(dir))), every: 1000, millis: 10_000 };
+  const brokers = (process.env.TG_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+  if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
+  const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
+  const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics() });
+  results.push(await runOne('kafka (spool fsync + transactions)', kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
+
+  const file = join(dir, 'trailgate.db');
+  const log = new EmbeddedLog(file, { synchronous: 'normal' });
+  results.push(await runOne('embedded SQLite (baseline)', new InlineLogSink(log), async (s) => new EmbeddedRecordSource(file, s, { batchSize: 1000 }), async () => undefined));
+  log.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const lines = [
+  `| log | sessions | records | events | recorded records/s | events/s | all consumed after (s) | end-to-end lag p50 / p99 / max (ms) |`,
+  `|---|---:|---:|---:|---:|---:|---:|---:|`,
+  ...results.map((r) => `| ${r.log} | ${SESSIONS} | ${r.recorded} | ${r.events} | ${Math.round(r.recorded / r.seconds)} | ${Math.round(r.events / r.seconds)} | ${r.consumedAll.toFixed(1)} | ${r.lagP50} / ${r.lagP99} / ${r.lagMax} |`),
+];
+console.log(lines.join('\n'));

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Event log benchmark: records per second from the gateway's recording path to Kafka to a null
+# consumer, and end-to-end lag, against the embedded SQLite log as the baseline in the same run.
+#
+#   bash bench/kafka.sh          (env: BENCH_SECONDS per log, default 20; BENCH_SESSIONS, default 16)
+#
+# Starts its own Kafka broker (tests/services/kafka.sh) with state in bench/.work.
+# Results: bench/results/kafka-<UTC timestamp>.md (also printed to stdout).
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+export TRAILGATE_TEST_STATE="$REPO_ROOT/bench/.work"
+mkdir -p "$TRAILGATE_TEST_STATE" bench/results
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="bench/results/kafka-$STAMP.md"
+
+UPTIME_START="$(uptime)"
+LOAD1_START="$(awk '{ print $1 }' /proc/loadavg)"
+trap 'bash tests/services/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+bash tests/services/kafka.sh start
+set -a
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/kafka.env"
+set +a
+TABLE="$(node --import tsx bench/kafka-log.ts)"
+UPTIME_END="$(uptime)"
+
+{
+  echo "# Event log: gateway recording path -> log -> null consumer ($STAMP)"
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPUs (nproc): $(nproc)"
+  echo "- CPU model: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
+  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ {print $2}') GiB"
+  echo "- Kernel: $(uname -r)"
+  echo "- Node: $(node -v); Java: $(java -version 2>&1 | head -n1)"
+  echo "- Kafka: $TG_KAFKA_VERSION (KRaft, one node, heap 512 MiB, on the same machine); client: @confluentinc/kafka-javascript $(node -p "require('@confluentinc/kafka-javascript/package.json').version") (librdkafka $(node -p "require('@confluentinc/kafka-javascript').librdkafkaVersion"))"
+  echo "- Load at start (uptime): $UPTIME_START"
+  echo "- Load at end (uptime): $UPTIME_END"
+  echo
+  if awk -v l="$LOAD1_START" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "**Noisy machine:** the 1-minute load average was $LOAD1_START (> 0.5) before the benchmark"
+    echo "started, so other work was competing for the $(nproc) CPU(s). Compare the two logs of this run"
+    echo "with each other, not with other runs."
+    echo
+  fi
+  echo "## Setup"
+  echo
+  echo "- ${BENCH_SESSIONS:-16} concurrent sessions for ${BENCH_SECONDS:-20} s per log; each statement records command.started + 300 client bytes, waits until that is durable (strict recording), then 1200 server bytes + command.completed"
+  echo "- Kafka: spool with fsync per batch, drained in transactions (idempotent, acks=all, lz4), 6 partitions, replication 1; consumer group with read_committed, batches of up to 1000"
+  echo "- Baseline: the embedded SQLite log (synchronous=NORMAL, the default recording.fsync=false) read by the embedded consumer"
+  echo "- Records/s and events/s: what the recording path made durable, divided by the recording time"
+  echo "- All consumed after: seconds from the start until the null consumer had every record"
+  echo "- End-to-end lag: from a command.started record's timestamp to its arrival at the null sink"
+  echo
+  echo "## Results"
+  echo
+  echo "$TABLE"
+} | tee "$OUT"

@@ -1,0 +1,125 @@
+import { SCHEMA_VERSION, recordId, type AuditRecord, type SessionContext } from '../../events/index.js';
+import type { PendingRecord } from '../embedded-log/embedded-log.js';
+
+/**
+ * How records look on Kafka. Every record is keyed by its session id, so a session's records stay in
+ * one partition, in order. Events are JSON values holding the whole record. Byte chunks are the raw
+ * bytes as the value, and the rest of the record (the envelope) as JSON in the `tg-record` header.
+ *
+ * Fields are carried generically: whatever a record has besides `data` (integrity fields such as
+ * `prev`/`hash`, later envelope additions) travels as it is, and comes back as it was.
+ */
+export type Stream = AuditRecord['stream'];
+
+export interface KafkaMessage {
+  stream: Stream;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Headers every record carries, so tools can route and filter without parsing values. */
+export const HEADER_RECORD = 'tg-record';
+export const HEADER_TYPE = 'tg-type';
+export const HEADER_VERSION = 'tg-v';
+
+/** Builds the full record (envelope from the session's context) as it goes to the log. */
+export function toAuditRecord(ctx: SessionContext, r: PendingRecord): AuditRecord {
+  return {
+    v: SCHEMA_VERSION,
+    id: recordId(r.sessionId, r.seq),
+    instance: ctx.instance,
+    target: ctx.target,
+    identity: ctx.identity,
+    client: ctx.client,
+    ...(r.stream === 'bytes' ? { type: 'bytes' } : {}),
+    ...r,
+  } as unknown as AuditRecord;
+}
+
+export function encodeRecord(record: AuditRecord): KafkaMessage {
+  const type = String(record.type);
+  const v = String(record.v);
+  if (record.stream === 'bytes') {
+    const { data, ...envelope } = record;
+    return { stream: 'bytes', key: record.sessionId, value: Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array), headers: { [HEADER_RECORD]: JSON.stringify(envelope), [HEADER_TYPE]: type, [HEADER_VERSION]: v } };
+  }
+  return { stream: 'events', key: record.sessionId, value: Buffer.from(JSON.stringify(record)), headers: { [HEADER_TYPE]: type, [HEADER_VERSION]: v } };
+}
+
+export class UndecodableRecord extends Error {
+  readonly code = 'TG_RECORD_UNDECODABLE';
+}
+
+/** Reads a record back from a message of the given stream; throws UndecodableRecord for anything that is not one. */
+export function decodeRecord(stream: Stream, value: Buffer | null, headers: Record<string, Buffer | string | undefined>): AuditRecord {
+  try {
+    if (stream === 'bytes') {
+      const raw = headers[HEADER_RECORD];
+      if (raw === undefined) throw new Error(`no ${HEADER_RECORD} header`);
+      const envelope = JSON.parse(raw.toString()) as Record<string, unknown>;
+      checkEnvelope(envelope);
+      return { ...envelope, stream: 'bytes', data: value ?? Buffer.alloc(0) } as unknown as AuditRecord;
+    }
+    if (value === null) throw new Error('empty value');
+    const record = JSON.parse(value.toString()) as Record<string, unknown>;
+    checkEnvelope(record);
+    if (record.stream !== 'events') throw new Error(`stream is ${JSON.stringify(record.stream)}, not "events"`);
+    return record as unknown as AuditRecord;
+  } catch (err) {
+    if (err instanceof UndecodableRecord) throw err;
+    throw new UndecodableRecord((err as Error).message);
+  }
+}
+
+function checkEnvelope(r: Record<string, unknown>): void {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new UndecodableRecord('not a JSON object');
+  if (typeof r.sessionId !== 'string' || typeof r.seq !== 'number' || typeof r.type !== 'string' || typeof r.v !== 'number') {
+    throw new UndecodableRecord('missing envelope fields (v, sessionId, seq, type)');
+  }
+}
+
+/**
+ * Compact binary framing of messages for the spool:
+ *   u8 stream (0 events, 1 bytes) | u32 key length | key | u32 headers length | headers JSON | u32 value length | value
+ */
+export function packMessages(messages: readonly KafkaMessage[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const m of messages) {
+    const key = Buffer.from(m.key);
+    const headers = Buffer.from(JSON.stringify(m.headers));
+    const head = Buffer.allocUnsafe(1 + 4 + key.length + 4 + headers.length + 4);
+    let o = head.writeUInt8(m.stream === 'bytes' ? 1 : 0, 0);
+    o = head.writeUInt32BE(key.length, o);
+    o += key.copy(head, o);
+    o = head.writeUInt32BE(headers.length, o);
+    o += headers.copy(head, o);
+    head.writeUInt32BE(m.value.length, o);
+    parts.push(head, m.value);
+  }
+  return Buffer.concat(parts);
+}
+
+export function unpackMessages(buf: Buffer): KafkaMessage[] {
+  const out: KafkaMessage[] = [];
+  let o = 0;
+  while (o < buf.length) {
+    const stream: Stream = buf.readUInt8(o) === 1 ? 'bytes' : 'events';
+    o += 1;
+    const keyLen = buf.readUInt32BE(o);
+    o += 4;
+    const key = buf.toString('utf8', o, o + keyLen);
+    o += keyLen;
+    const hLen = buf.readUInt32BE(o);
+    o += 4;
+    const headers = JSON.parse(buf.toString('utf8', o, o + hLen)) as Record<string, string>;
+    o += hLen;
+    const vLen = buf.readUInt32BE(o);
+    o += 4;
+    // A copy: the frame buffer is reused by the reader.
+    const value = Buffer.from(buf.subarray(o, o + vLen));
+    o += vLen;
+    out.push({ stream, key, value, headers });
+  }
+  return out;
+}

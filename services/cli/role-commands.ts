@@ -1,0 +1,103 @@
+import { Consumer } from '../../connectors/consumer/consumer.js';
+import { embeddedConsumerPositions } from '../../connectors/embedded-log/embedded-consumer.js';
+import { createKafka, logTopics } from '../../connectors/kafka/kafka-client.js';
+import { groupLag } from '../../connectors/kafka/kafka-record-source.js';
+import type { TrailgateConfig } from '../config/schema.js';
+import { embeddedLogFile, Gateway } from '../gateway/gateway.js';
+import { Metrics, serveMetrics } from '../metrics/metrics.js';
+import { openSource } from '../roles/consumer-role.js';
+import { roleSink, type ConsumerRole } from '../roles/role-sinks.js';
+import { cliConfig } from './cli-config.js';
+import { printTable } from './table.js';
+
+export interface RoleOptions {
+  metricsPort?: string;
+}
+
+async function startMetrics(config: TrailgateConfig, metrics: Metrics, o: RoleOptions): Promise<string | null> {
+  const port = o.metricsPort !== undefined ? Number(o.metricsPort) : config.metrics?.port;
+  if (port === undefined) return null;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw Object.assign(new Error(`--metrics-port ${o.metricsPort} is not a port number`), { code: 'TG_USAGE' });
+  const host = config.metrics?.host ?? '127.0.0.1';
+  const bound = await serveMetrics(metrics, host, port);
+  return `http://${host}:${bound.port}/metrics`;
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  const handler = (signal: string) => {
+    console.log(`\n${signal}: stopping`);
+    stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(`trailgate: shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => handler('SIGINT'));
+  process.once('SIGTERM', () => handler('SIGTERM'));
+}
+
+/** `trailgate gateway`: the gateway alone, recording to the configured log (Kafka or embedded). */
+export async function runGatewayRole(configFile: string | undefined, o: RoleOptions): Promise<void> {
+  const config = cliConfig(configFile);
+  const metrics = new Metrics();
+  const gateway = await Gateway.start({ config, metrics });
+  const metricsUrl = await startMetrics(config, metrics, o);
+  const { host, port } = gateway.postgresAddress;
+  const log = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')} (topics ${config.log.kafka!.topicPrefix}.*), spool ${gateway.kafka!.spool.dir}` : `embedded ${embeddedLogFile(config.dataDir)}`;
+  console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
+  onSignals(() => gateway.stop());
+}
+
+/** `trailgate indexer|forwarder|replay`: one consumer role on the configured log. */
+export async function runConsumerRole(role: ConsumerRole, configFile: string | undefined, o: RoleOptions): Promise<void> {
+  const config = cliConfig(configFile);
+  const sink = await roleSink(role, config);
+  const metrics = new Metrics();
+  const consumer = new Consumer(await openSource(config, sink), sink, metrics);
+  const metricsUrl = await startMetrics(config, metrics, o);
+  console.log([`trailgate ${role} is up`, `  reading    ${config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')}` : embeddedLogFile(config.dataDir)} (${sink.streams.join(', ')})`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
+  onSignals(() => consumer.stop());
+  await consumer.run();
+}
+
+/** `trailgate consumers`: every consumer's position and lag on the configured log. */
+export async function runConsumersStatus(configFile: string | undefined, o: { json?: boolean }): Promise<void> {
+  const config = cliConfig(configFile);
+  const rows: { consumer: string; position: string; lag: string; detail: string }[] = [];
+  if (config.log.kind === 'kafka') {
+    const kafkaConfig = config.log.kafka!;
+    const kafka = await createKafka(kafkaConfig, 'status');
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const prefix = `${kafkaConfig.topicPrefix}.consumer.`;
+      const { groups } = await admin.listGroups();
+      const topics = logTopics(kafkaConfig.topicPrefix);
+      for (const g of groups.filter((x) => x.groupId.startsWith(prefix)).sort((a, b) => a.groupId.localeCompare(b.groupId))) {
+        const report = await groupLag(admin, g.groupId, g.groupId.slice(prefix.length), [topics.events, topics.bytes]);
+        const read = report.parts.filter((p) => Number(p.committed) >= 0);
+        rows.push({ consumer: report.consumer, position: read.map((p) => `${p.part}@${p.committed}`).join(' '), lag: String(read.reduce((n, p) => n + p.lag, 0)), detail: `group ${g.groupId}` });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  } else {
+    for (const p of embeddedConsumerPositions(embeddedLogFile(config.dataDir))) {
+      const source = await openSource(config, { name: p.consumer, streams: ['events', 'bytes'] });
+      const lag = await source.lag();
+      await source.stop();
+      rows.push({ consumer: p.consumer, position: `pos ${p.pos}`, lag: String(lag.total), detail: `${p.deadLetters} dead letters, updated ${p.updatedAt}` });
+    }
+  }
+  if (o.json) {
+    for (const r of rows) console.log(JSON.stringify(r));
+    return;
+  }
+  if (!rows.length) {
+    console.log('no consumers have committed a position on this log yet');
+    return;
+  }
+  printTable(['CONSUMER', 'POSITION', 'LAG', 'DETAIL'], rows.map((r) => [r.consumer, r.position, r.lag, r.detail]));
+}
