@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { SearchSink } from '../../connectors/search/sink.js';
 import { DeadLetterFile } from '../indexer/dead-letters.js';
 import { readEmbeddedLog } from '../indexer/embedded-log-source.js';
 import { deliver } from '../indexer/indexer.js';
-import { searchConnection, searchService } from '../indexer/search-connection.js';
+import { searchSinkFor } from '../indexer/search-connection.js';
 import { cliConfig } from './cli-config.js';
 import { openLogForReading } from './open-log.js';
 import { configuredSearch } from './search-command.js';
@@ -13,11 +12,7 @@ export async function runIndex(configFile: string | undefined): Promise<void> {
   const config = cliConfig(configFile);
   const search = configuredSearch(config);
   const log = openLogForReading(config);
-  const sink = new SearchSink(searchService(searchConnection(search)), {
-    namespace: search.namespace,
-    lifecycle: search.lifecycle,
-    ...(search.replicas !== undefined ? { replicas: search.replicas } : {}),
-  });
+  const sink = searchSinkFor(search);
   const deadLetters = new DeadLetterFile(join(config.dataDir, 'dead-letters', `${sink.name}.jsonl`));
   try {
     const installed = await sink.install();

@@ -1,4 +1,6 @@
 import { Gateway } from '../gateway/gateway.js';
+import { searchSinkFor } from '../indexer/search-connection.js';
+import { startConsumer } from '../roles/consumer-role.js';
 import { cliConfig } from './cli-config.js';
 import { replaySettings, serveReplay } from './replay-command.js';
 
@@ -12,11 +14,16 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
     await gateway.stop();
     throw err;
   }) : null;
+  // With a search cluster configured, the indexer runs here too, on its own committed position.
+  const indexerSink = config.search ? searchSinkFor(config.search) : null;
+  const indexer = indexerSink ? await startConsumer(config, indexerSink, gateway.metrics) : null;
+  indexer?.run().catch((err: Error) => console.error(`trailgate: the indexer stopped: ${err.message}`));
   const { host, port } = gateway.postgresAddress;
   const lines = [
     `trailgate ${dev ? '(DEVELOPMENT MODE: built-in token issuer and demo database enabled) ' : ''}is up`,
     `  postgres   ${host}:${port}`,
     `  event log  ${gateway.log.file}`,
+    ...(indexerSink ? [`  indexer    ${config.search!.product} ${String(config.search!.url)} (data stream ${indexerSink.dataStream})`] : []),
     ...(replay ? [`  replay     ${replay.url}${chosen?.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}`] : []),
     `  signing    key ${gateway.signingKid} (public keys: ${gateway.jwksFile}; keep a copy apart for \`trailgate verify --jwks\`)`,
     `  targets    ${[...gateway.targets.keys()].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
@@ -29,7 +36,7 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
   console.log(lines.join('\n'));
   const stop = (signal: string) => {
     console.log(`\n${signal}: closing sessions and the event log`);
-    Promise.all([gateway.stop(), replay?.close()]).then(
+    Promise.all([indexer?.stop(), gateway.stop(), replay?.close()]).then(
       () => process.exit(0),
       (err: Error) => {
         console.error(`trailgate: shutdown failed: ${err.message}`);

@@ -3,6 +3,7 @@ import type { SearchConnection } from '../../connectors/search/config.js';
 import { elasticsearchService } from '../../connectors/search/elasticsearch.js';
 import { openSearchService } from '../../connectors/search/opensearch.js';
 import type { SearchService } from '../../connectors/search/service.js';
+import { SearchSink } from '../../connectors/search/sink.js';
 import type { SearchConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
 
@@ -31,4 +32,13 @@ export function searchConnection(config: SearchConfig): SearchConnection {
 /** The product's adapter for a connection. */
 export function searchService(c: SearchConnection): SearchService {
   return c.product === 'elasticsearch' ? elasticsearchService(c) : openSearchService(c);
+}
+
+/** The indexer's sink for the configured cluster; templates and lifecycle are installed on first write. */
+export function searchSinkFor(config: SearchConfig): SearchSink {
+  return new SearchSink(searchService(searchConnection(config)), {
+    namespace: config.namespace,
+    lifecycle: config.lifecycle,
+    ...(config.replicas !== undefined ? { replicas: config.replicas } : {}),
+  });
 }

@@ -1,6 +1,7 @@
 import type { RecordSink } from '../../connectors/consumer/record-sink.js';
 import { NdjsonFileSink } from '../../connectors/consumer/ndjson-sink.js';
 import type { TrailgateConfig } from '../config/schema.js';
+import { searchSinkFor } from '../indexer/search-connection.js';
 
 /** The consumer roles that run as their own processes on the log. */
 export const CONSUMER_ROLES = ['indexer', 'forwarder', 'replay'] as const;
@@ -10,12 +11,13 @@ export type ConsumerRole = (typeof CONSUMER_ROLES)[number];
 export type SinkFactory = (config: TrailgateConfig) => RecordSink | null | Promise<RecordSink | null>;
 
 const factories = new Map<ConsumerRole, SinkFactory>([
+  ['indexer', (config) => (config.search ? searchSinkFor(config.search) : null)],
   ['forwarder', (config) => (config.consumers.forwarder ? new NdjsonFileSink(config.consumers.forwarder.file, { name: 'forwarder', streams: config.consumers.forwarder.streams }) : null)],
 ]);
 
 /** Where each role's sink is configured, for the error a role without one stops with. */
 const HOW_TO_CONFIGURE: Record<ConsumerRole, string> = {
-  indexer: 'the indexer writes to a search cluster: configure its sink (search) in trailgate.yaml',
+  indexer: 'the indexer writes to a search cluster: add a `search:` section (product, url) to trailgate.yaml',
   forwarder: 'set consumers.forwarder (kind: ndjson, file: PATH) in trailgate.yaml',
   replay: 'the replay role stores sessions for the web UI: configure its store in trailgate.yaml',
 };
