@@ -8,8 +8,9 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
   const lines = [
     `trailgate ${dev ? '(DEVELOPMENT MODE: built-in token issuer and demo database enabled) ' : ''}is up`,
     `  postgres   ${host}:${port}`,
+    ...(gateway.ssh ? [`  ssh        ${gateway.ssh.address.host}:${gateway.ssh.address.port} (host key ${gateway.ssh.hostKey.fingerprint}; log in as <target>@host)`] : []),
     `  event log  ${gateway.log.file}`,
-    `  targets    ${[...gateway.targets.keys()].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
+    `  targets    ${[...gateway.targets.keys(), ...(gateway.ssh ? [...gateway.ssh.targets.keys()].map((t) => `${t} (ssh)`) : [])].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
   ];
   if (dev) {
     lines.push('  policy     development rule: any token of the development issuer may do anything on demo');

@@ -13,7 +13,17 @@ import { PolicyGate } from './policy/policy-gate.js';
 import { loadClassifier } from './policy/statement-classifier.js';
 import { loadOrCreateTlsContext } from './postgres/tls-material.js';
 import { LogWriter } from './recorder/log-writer.js';
-import { targetEndpoints } from './targets.js';
+import { loadOrCreateHostKey, type GatewayHostKey } from './ssh/gateway-host-key.js';
+import { SshListener } from './ssh/ssh-listener.js';
+import { sshEndpoints, targetEndpoints, type SshEndpoint } from './targets.js';
+
+/** The SSH side when it runs: where it listens and the host key clients pin. */
+export interface SshFrontDoor {
+  listener: SshListener;
+  address: { host: string; port: number };
+  hostKey: GatewayHostKey;
+  targets: ReadonlyMap<string, SshEndpoint>;
+}
 
 export interface GatewayOptions {
   config: TrailgateConfig;
@@ -42,6 +52,8 @@ export class Gateway {
     readonly postgresAddress: { host: string; port: number },
     readonly targets: ReadonlyMap<string, TargetEndpoint>,
     private readonly demo: DemoTarget | null,
+    /** Null when no `ssh` section and no SSH target is configured. */
+    readonly ssh: SshFrontDoor | null,
   ) {}
 
   static async start(o: GatewayOptions): Promise<Gateway> {
@@ -57,7 +69,9 @@ export class Gateway {
     const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
     const rules: ClaimRule[] = [...config.policy.rules];
     const targets = targetEndpoints(config);
+    const sshTargets = sshEndpoints(config);
     let demo: DemoTarget | null = null;
+    let postgres: PostgresListener | null = null;
     try {
       if (o.dev) {
         const dev = await DevIssuer.openOrCreate(config.dataDir);
@@ -71,7 +85,7 @@ export class Gateway {
       const verifier = new TokenVerifier(config.identity, { extraIssuers });
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
-      const postgres = new PostgresListener({
+      postgres = new PostgresListener({
         instance: config.instance ?? 'trailgate',
         verifier,
         targets,
@@ -87,7 +101,32 @@ export class Gateway {
         recordingMode: config.recording.mode,
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
-      return new Gateway(log, writer, sink, postgres, address, targets, demo);
+      let ssh: SshFrontDoor | null = null;
+      if (config.ssh || sshTargets.size > 0) {
+        const settings = config.ssh ?? { listen: { host: '127.0.0.1', port: 2222 }, authTimeoutSeconds: 30 };
+        const hostKey = loadOrCreateHostKey(settings.hostKeyFile, config.dataDir);
+        const listener = new SshListener(
+          {
+            instance: config.instance ?? 'trailgate',
+            verifier,
+            targets: sshTargets,
+            rules,
+            writer,
+            chunkPolicy: { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis },
+            recordingMode: config.recording.mode,
+            recordInput: config.recording.sshInput,
+            authTimeoutMs: settings.authTimeoutSeconds * 1000,
+          },
+          hostKey.privateKey,
+        );
+        try {
+          ssh = { listener, address: await listener.listen(settings.listen.host, settings.listen.port), hostKey, targets: sshTargets };
+        } catch (err) {
+          await postgres.close();
+          throw err;
+        }
+      }
+      return new Gateway(log, writer, sink, postgres, address, targets, demo, ssh);
     } catch (err) {
       await demo?.stop();
       await sink.close();
@@ -98,6 +137,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     await this.postgres.close();
+    await this.ssh?.listener.close();
     await this.writer.flush();
     await this.sink.close();
     await this.demo?.stop();
