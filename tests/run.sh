@@ -14,12 +14,18 @@ npm run --silent lint
 npm run --silent build
 
 echo "== services"
-cleanup() { bash tests/services/postgres.sh stop >/dev/null 2>&1 || true; }
+cleanup() {
+  bash tests/services/sshd.sh stop >/dev/null 2>&1 || true
+  bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 bash tests/services/postgres.sh start
+bash tests/services/sshd.sh start
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/sshd.env"
 set +a
 
 echo "== tests"

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,7 +9,8 @@ import type { IssuerConfig } from '../../services/config/schema.js';
 import { DevIssuer, type MintOptions } from '../../services/dev/dev-issuer.js';
 import { Gateway } from '../../services/gateway/gateway.js';
 import type { StatementGate } from '../../services/gateway/postgres/statement-gate.js';
-import { postgresService, type PostgresService } from './test-env.js';
+import { OpenSsh } from './openssh.js';
+import { postgresService, sshService, type PostgresService } from './test-env.js';
 
 export interface HarnessOptions {
   gate?: StatementGate;
@@ -18,6 +19,11 @@ export interface HarnessOptions {
   recordingMode?: 'strict' | 'async';
   /** Policy rules; by default the development issuer's tokens may do anything on every test target. */
   rules?: unknown[];
+  /** Runs the SSH front door with targets on the throwaway sshd (tests/services/sshd.sh). */
+  ssh?: boolean;
+  /** recording.sshInput */
+  sshInput?: boolean;
+  chunkMillis?: number;
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -36,6 +42,15 @@ export class GatewayHarness {
     const strangerCa = join(dataDir, 'stranger-ca.crt');
     writeFileSync(strangerCa, (await generate([{ name: 'commonName', value: '127.0.0.1' }], { keyType: 'ec', curve: 'P-256' })).cert);
     const target = { host: pgService.host, port: pgService.port, database: pgService.database, user: pgService.appUser, password: { env: 'TG_PG_APP_PASSWORD' } };
+    const sshTargets: Record<string, unknown> = {};
+    if (o.ssh) {
+      const sshd = sshService();
+      const web = { kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, privateKey: { file: sshd.keyFile }, hostKey: readFileSync(sshd.hostKeyFile, 'utf8') };
+      sshTargets.web = web;
+      sshTargets['web-fingerprint'] = { ...web, hostKey: sshd.hostKeyFingerprint };
+      sshTargets['web-impostor'] = { ...web, hostKey: readFileSync(sshd.otherHostKeyFile, 'utf8') };
+      sshTargets['web-down'] = { ...web, port: 1 };
+    }
     const config = validateConfig({
       dataDir,
       instance: 'test-gw',
@@ -48,8 +63,10 @@ export class GatewayHarness {
         'app-wrong-password': { ...target, password: 'not-the-password' },
         'app-down': { ...target, port: 1 },
         'app-commented': { ...target, sqlcommenter: true },
+        ...sshTargets,
       },
-      recording: { mode: o.recordingMode ?? 'strict' },
+      ...(o.ssh ? { ssh: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
+      recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}) },
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
     const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
@@ -58,6 +75,15 @@ export class GatewayHarness {
 
   get port(): number {
     return this.gateway.postgresAddress.port;
+  }
+
+  /** The real OpenSSH client aimed at the gateway's SSH port, trusting only the gateway's host key. */
+  openssh(): OpenSsh {
+    const ssh = this.gateway.ssh;
+    if (!ssh) throw new Error('start the harness with { ssh: true }');
+    const knownHosts = join(this.dataDir, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${ssh.address.port} ${ssh.hostKey.publicKey}\n`);
+    return new OpenSsh(ssh.address.port, knownHosts);
   }
 
   token(o: MintOptions = {}): Promise<string> {
