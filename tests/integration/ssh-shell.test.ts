@@ -49,7 +49,7 @@ describe('interactive shell through a pty', () => {
     term.type('stty size\r');
     at = await term.waitFor('30 100', at);
     term.type('printf "%s\\n" second-$((6*7)) && exit 0\r');
-    at = await term.waitFor('second-42', at);
+    await term.waitFor('second-42', at);
     const exit = await term.exited;
     assert.equal(exit.code, 0);
 
