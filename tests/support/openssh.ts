@@ -58,9 +58,12 @@ export class OpenSsh {
     return this.run('scp', [...(o.options ?? []), ...this.options(), ...args], o);
   }
 
-  /** `sftp -b -` with the batch on stdin. */
+  /**
+   * `sftp -b -` with the batch on stdin. sftp turns on BatchMode for -b, which would stop ssh from
+   * asking for the token; ssh keeps the first value of an option, so BatchMode=no goes first.
+   */
   sftp(destination: string, batch: string, o: Omit<RunOptions, 'input'>): Promise<RunResult> {
-    return this.run('sftp', [...(o.options ?? []), ...this.options(), '-b', '-', destination], { ...o, input: batch });
+    return this.run('sftp', ['-o', 'BatchMode=no', ...(o.options ?? []), ...this.options(), '-b', '-', destination], { ...o, input: batch });
   }
 
   /** A long-running client (forwarding), for the test to end. */
