@@ -175,9 +175,9 @@ export interface RequestRefusedData {
   needs?: string[];
 }
 
-/** SSH: a forwarded connection a rule allowed. */
+/** SSH: a forwarded connection a rule allowed; `agent`: the target used the client's forwarded agent. */
 export interface ForwardOpenedData {
-  direction: 'local' | 'remote';
+  direction: 'local' | 'remote' | 'agent';
   channel: number;
   /** local: where the target connects to; remote: the port bound on the target. */
   host: string;

@@ -18,6 +18,8 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Client options that take precedence over the defaults (ssh keeps the first value it is given). */
   options?: string[];
+  /** Extra environment for the client, e.g. SSH_AUTH_SOCK for agent forwarding. */
+  env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
 }
 
@@ -71,7 +73,7 @@ export class OpenSsh {
     return spawn('ssh', [...(o.options ?? []), ...this.options(), ...args], { env: { ...this.env(token), ...(o.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
-  run(program: string, args: string[], o: RunOptions & { env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+  run(program: string, args: string[], o: RunOptions): Promise<RunResult> {
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, { env: { ...this.env(o.token), ...(o.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];

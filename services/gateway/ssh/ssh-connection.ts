@@ -8,6 +8,7 @@ import { applicationNameFor } from '../postgres/application-name.js';
 import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type ChunkPolicy } from '../recorder/session-recorder.js';
 import type { SshEndpoint } from '../targets.js';
+import { ClientAgentRelay, canRelayAgent } from './agent-relay.js';
 import { runTags } from './run-tags.js';
 import { SshSession } from './ssh-session.js';
 import { connectSshTarget, SshTargetError, type SshTargetLink } from './target-connection.js';
@@ -131,9 +132,13 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
       refuse(ctx, 'TG_POLICY_NO_RULE', `no policy rule grants ${who} access to target '${endpoint.name}'; \`trailgate policy explain --target ${endpoint.name}\` shows why`, 'policy-denied');
       return;
     }
+    // The client's agent reaches the target only when a rule grants it (each use is an event).
+    const agentRight = grant.rights.includes('agent') || grant.rights.includes('all');
+    const live: { session?: SshSession } = {};
+    const agent = agentRight && canRelayAgent(conn) ? new ClientAgentRelay(conn, () => live.session?.agentUsed()) : undefined;
     let link: SshTargetLink;
     try {
-      link = await connectSshTarget(endpoint);
+      link = await connectSshTarget(endpoint, agent);
     } catch (err) {
       const e = err instanceof SshTargetError ? err : new SshTargetError('TG_TARGET_UNREACHABLE', (err as Error).message);
       refuse(ctx, e.code, `could not connect to target '${endpoint.name}': ${e.message}`, 'target-unavailable');
@@ -168,7 +173,9 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
       tags: endpoint.sendEnv ? runTags(identity, context.sessionId, applicationName) : {},
       strict: deps.recordingMode === 'strict',
       recordInput: deps.recordInput,
+      agentForwarding: agent !== undefined,
     });
+    live.session = session;
     sessions.add(session);
     session.start();
     ctx.accept();

@@ -1,6 +1,6 @@
 import type { Client, ClientChannel, Connection, ServerChannel, TcpipBindInfo, TcpipRequestInfo } from 'ssh2';
 import type { JobIdentity, RequestRefusedData, SessionEndedData } from '../../../events/index.js';
-import { checkRight, type SshGrant } from '../policy/ssh-policy.js';
+import { checkRight, rulesGranting, type SshGrant } from '../policy/ssh-policy.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { SessionChannel } from './session-channel.js';
 
@@ -15,6 +15,8 @@ export interface SshSessionOptions {
   tags: Record<string, string>;
   strict: boolean;
   recordInput: boolean;
+  /** Whether the target connection relays agent requests to the client (a rule grants `agent`). */
+  agentForwarding: boolean;
 }
 
 /**
@@ -29,8 +31,7 @@ export class SshSession {
   readonly tags: Record<string, string>;
   readonly strict: boolean;
   readonly recordInput: boolean;
-  /** Whether agent forwarding can be relayed at all (see README: it is not, yet). */
-  readonly agentForwarding = false;
+  readonly agentForwarding: boolean;
   commands = 0;
   bytesFromClient = 0;
   bytesToClient = 0;
@@ -50,6 +51,14 @@ export class SshSession {
     this.tags = o.tags;
     this.strict = o.strict;
     this.recordInput = o.recordInput;
+    this.agentForwarding = o.agentForwarding;
+  }
+
+  /** The target used the client's forwarded agent (a command signed with it). */
+  agentUsed(): void {
+    if (this.ended) return;
+    this.recorder.closeChunks();
+    this.recorder.event('forward.opened', { direction: 'agent', channel: this.nextChannel++, host: '', port: 0, rules: rulesGranting(this.grant, 'agent') });
   }
 
   /** Who the job is, for messages: the repository, or the token's subject. */

@@ -1,4 +1,4 @@
-import { Client } from 'ssh2';
+import { Client, type BaseAgent } from 'ssh2';
 import type { SshEndpoint } from '../targets.js';
 import { fingerprintOf } from './host-key.js';
 
@@ -24,7 +24,7 @@ export interface SshTargetLink {
  * Logs in to an SSH target with the gateway's key. The host must present one of the pinned host keys;
  * any other key ends the handshake before the gateway authenticates or sends anything.
  */
-export function connectSshTarget(ep: SshEndpoint): Promise<SshTargetLink> {
+export function connectSshTarget(ep: SshEndpoint, agent?: BaseAgent): Promise<SshTargetLink> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     let presented: string | undefined;
@@ -67,8 +67,10 @@ export function connectSshTarget(ep: SshEndpoint): Promise<SshTargetLink> {
           presented = fingerprintOf(key);
           return ep.hostKeys.includes(presented);
         },
-        // Only the gateway's key: never an agent, never a password.
+        // Only the gateway's key: never an agent, never a password. The agent, when a rule grants it,
+        // is only offered onward to the target's commands (see agent-relay.ts).
         authHandler: ['publickey'],
+        ...(agent ? { agent } : {}),
         ident: 'Trailgate',
       });
     } catch (err) {
