@@ -68,7 +68,7 @@ function rightsFor(req: SftpRequest): readonly SshRight[] {
  */
 export class SftpRelay {
   private clientBuf: Buffer | null = null;
-  private readonly pending = new Map<number, { req: SftpRequest; handle?: OpenHandle }>();
+  private readonly pending = new Map<number, SftpRequest>();
   private readonly handles = new Map<string, OpenHandle>();
   // The target's stream: bytes left of the current packet, and its first bytes while they are collected.
   private left = 0;
@@ -143,8 +143,8 @@ export class SftpRelay {
   end(reason: string): void {
     for (const [, h] of this.handles) this.closed(h, 'error', reason);
     this.handles.clear();
-    for (const [, p] of this.pending) {
-      if (p.req.type === Fxp.OPEN) this.o.record({ op: 'open', ...pathsOf(p.req), outcome: 'error', error: reason });
+    for (const [, req] of this.pending) {
+      if (req.type === Fxp.OPEN) this.o.record({ op: 'open', ...pathsOf(req), outcome: 'error', error: reason });
     }
     this.pending.clear();
   }
@@ -174,7 +174,7 @@ export class SftpRelay {
       return statusPacket(req.id, Status.PERMISSION_DENIED, `trailgate: needs the ${decision.needs.join(' or ')} right, which no rule grants [TG_POLICY_DENIED]`);
     }
     if (req.type === Fxp.INIT) return null;
-    this.pending.set(req.id, { req, ...(req.handle !== undefined ? { handle: this.handles.get(req.handle) } : {}) });
+    this.pending.set(req.id, req);
     return null;
   }
 
@@ -185,10 +185,11 @@ export class SftpRelay {
     } catch {
       return;
     }
-    const p = this.pending.get(res.id);
-    if (!p) return;
+    const req = this.pending.get(res.id);
+    if (!req) return;
     this.pending.delete(res.id);
-    const { req, handle } = p;
+    // Looked up now: a client may pipeline requests on a handle behind the open that returns it.
+    const handle = req.handle !== undefined ? this.handles.get(req.handle) : undefined;
     const ok = res.type !== Fxp.STATUS || res.status === Status.OK;
     const outcome = ok ? 'ok' : 'error';
     const failure = ok ? {} : failureOf(res);
