@@ -4,8 +4,8 @@
 #   tests/services/sshd.sh start|stop|status
 #
 # Runs /usr/sbin/sshd as the current user on 127.0.0.1 with its own host keys, one authorized key
-# (the key the gateway holds for this target), UsePAM no and a free port. Installs openssh-server
-# and openssh-client from apt when they are missing. State lives in
+# (the key the gateway holds for this target), UsePAM no and a free port. Installs openssh-server,
+# openssh-client (and python3, which drives the pty tests) from apt when they are missing. State lives in
 # ${TRAILGATE_TEST_STATE:-<repo>/.test-state}/sshd; `start` writes ${state}/sshd.env (mode 600,
 # KEY=value lines; load with `set -a; . file; set +a`):
 #   TG_SSH_HOST, TG_SSH_PORT, TG_SSH_USER          where to log in, as whom
@@ -30,7 +30,9 @@ SERVICE=sshd.sh
 ensure_installed() {
   local missing=()
   [[ -x "$SSHD" ]] || missing+=(openssh-server)
-  for c in ssh scp sftp ssh-keygen; do command -v "$c" >/dev/null 2>&1 || { missing+=(openssh-client); break; }; done
+  for c in ssh scp sftp ssh-keygen ssh-agent; do command -v "$c" >/dev/null 2>&1 || { missing+=(openssh-client); break; }; done
+  # The interactive-shell tests drive ssh on a real pty with tests/support/pty-driver.py.
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
   if (( ${#missing[@]} )); then
     command -v apt-get >/dev/null 2>&1 || die "${missing[*]} missing and apt-get is unavailable"
     log "installing ${missing[*]} via apt"

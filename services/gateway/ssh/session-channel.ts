@@ -13,6 +13,9 @@ interface ExitInfo {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Environment a client may set per channel: enough for LANG, LC_* and a few of the job's own. */
+const MAX_ENV = 64;
+const MAX_ENV_BYTES = 8 * 1024;
 
 /**
  * One session channel of a client: its pty, environment and the one shell, exec or subsystem it runs,
@@ -60,6 +63,10 @@ export class SessionChannel {
         reject?.();
         return;
       }
+      if (Object.keys(this.env).length >= MAX_ENV || info.key.length + info.val.length > MAX_ENV_BYTES) {
+        reject?.();
+        return;
+      }
       this.env[info.key] = info.val;
       accept?.();
     });
@@ -85,10 +92,20 @@ export class SessionChannel {
       }
       accept?.();
     });
-    session.on('shell', (accept, reject) => void this.start('shell', '', accept, reject));
-    session.on('exec', (accept, reject, info) => void this.start('exec', info.command, accept, reject));
-    session.on('subsystem', (accept, reject, info) => void this.start('subsystem', info.name, accept, reject));
+    session.on('shell', (accept, reject) => this.guard(this.start('shell', '', accept, reject)));
+    session.on('exec', (accept, reject, info) => this.guard(this.start('exec', info.command, accept, reject)));
+    session.on('subsystem', (accept, reject, info) => this.guard(this.start('subsystem', info.name, accept, reject)));
     session.on('close', () => this.clientClosed());
+  }
+
+  /** A failure in one channel ends that channel, recorded, and never the gateway. */
+  private guard(work: Promise<void>): void {
+    work.catch((err: Error) => {
+      console.error(`trailgate: ssh channel ${this.id}: ${err.stack ?? err.message}`);
+      this.complete('error', { error: `gateway error: ${err.message}` });
+      this.target?.close();
+      this.client?.close();
+    });
   }
 
   private async start(kind: Kind, text: string, accept: (() => ServerChannel) | undefined, reject: (() => void) | undefined): Promise<void> {
@@ -230,7 +247,7 @@ export class SessionChannel {
       if (typeof code === 'number') this.exit = { status: code };
       else if (signal) this.exit = { signal: { name: signal.replace(/^SIG/, ''), coreDumped: coreDumped === true, ...(message ? { message } : {}) } };
     });
-    target.on('close', () => void this.targetClosed());
+    target.on('close', () => this.guard(this.targetClosed()));
     client.resume();
   }
 

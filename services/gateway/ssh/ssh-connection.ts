@@ -101,6 +101,15 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
     else ctx.reject(['keyboard-interactive']);
   };
 
+  /** Runs a login; a failure of the gateway's own ends this connection, recorded, and never the gateway. */
+  const startLogin = (ctx: AuthContext, token: string | undefined) => {
+    admit(ctx, token).catch((err: Error) => {
+      console.error(`trailgate: ssh login: ${err.stack ?? err.message}`);
+      if (state === 'checking') refuse(ctx, 'TG_INTERNAL', `the gateway failed: ${err.message}`, 'protocol-error');
+      conn.end();
+    });
+  };
+
   const admit = async (ctx: AuthContext, token: string | undefined) => {
     state = 'checking';
     login = ctx.username;
@@ -194,7 +203,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
     }
     if (ctx.method === 'password') {
       via = 'password';
-      void admit(ctx, ctx.password);
+      startLogin(ctx, ctx.password);
     } else if (ctx.method === 'keyboard-interactive') {
       via = 'keyboard-interactive';
       let token = '';
@@ -211,7 +220,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
             ask(`CI job OIDC token, continued from character ${token.length + 1}: `, '', '');
             return;
           }
-          void admit(ctx, token);
+          startLogin(ctx, token);
         });
       ask(`Trailgate: CI job OIDC token for target '${ctx.username}': `, '', '');
     } else {
