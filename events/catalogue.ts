@@ -25,7 +25,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface SessionStartedData {
   protocol: Protocol;
-  /** Whether the client connection is TLS. */
+  /** Whether the client connection is TLS; false for SSH, whose own encryption is always on. */
   tls: boolean;
   /** What the client asked for in its startup message (never secrets); for SSH `user` is the login name. */
   requested: { database?: string; user?: string; applicationName?: string };
@@ -178,6 +178,7 @@ export interface RequestRefusedData {
 /** SSH: a forwarded connection a rule allowed; `agent`: the target used the client's forwarded agent. */
 export interface ForwardOpenedData {
   direction: 'local' | 'remote' | 'agent';
+  /** The forwarded connection's channel; -1 for the port a remote forward bound on the target. */
   channel: number;
   /** local: where the target connects to; remote: the port bound on the target. */
   host: string;

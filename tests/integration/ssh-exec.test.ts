@@ -160,3 +160,29 @@ describe('exec rights and command patterns', () => {
     assert.equal(ofType(r.events, 'command.completed')[0]!.data.outcome, 'denied');
   });
 });
+
+describe('a hostile client on the sftp subsystem', () => {
+  it('gets its channel closed for a malformed SFTP stream, and the record says why', async () => {
+    // ssh2's client has no 1023-character limit: the whole token goes as the password.
+    const ended = h.endedSession((ev) => ofType(ev, 'command.completed').some((c) => /malformed SFTP/.test(c.data.error ?? '')));
+    const token = await h.token();
+    const raw = new Client();
+    await new Promise<void>((resolve, reject) => {
+      raw.on('ready', resolve).on('error', reject);
+      raw.connect({ host: '127.0.0.1', port: h.gateway.ssh!.address.port, username: 'web', password: token, hostVerifier: () => true });
+    });
+    await new Promise<void>((resolve, reject) => {
+      raw.subsys('sftp', (err, stream) => {
+        if (err) return reject(err);
+        // A packet that claims to be 2 GiB long.
+        stream.write(Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 0, 0, 0, 3]));
+        stream.on('close', () => resolve());
+        stream.resume();
+      });
+    });
+    raw.end();
+    const events = await ended;
+    assert.equal(ofType(events, 'command.started')[0]!.data.text, 'sftp');
+    assert.equal(ofType(events, 'command.completed')[0]!.data.outcome, 'error');
+  });
+});
