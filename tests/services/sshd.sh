@@ -44,26 +44,13 @@ ensure_installed() {
   if [[ $EUID -eq 0 ]]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi
 }
 
-running_pid() {
-  local pid
-  [[ -f "$DIR/sshd.pid" ]] || return 1
-  pid="$(cat "$DIR/sshd.pid" 2>/dev/null)"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against a recycled pid belonging to something else.
-  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == sshd ]] || return 1
-  echo "$pid"
-}
+running_pid() { pid_from_file "$DIR/sshd.pid" sshd; }
 
 cmd_stop() {
   local pid
   if pid="$(running_pid)"; then
     log "stopping sshd (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    stop_pid "$pid"
   fi
   rm -rf "$DIR"
   rm -f "$ENV_FILE"

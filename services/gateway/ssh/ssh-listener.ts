@@ -1,7 +1,7 @@
 import ssh2 from 'ssh2';
-import type { AddressInfo } from 'node:net';
 import { serveSshConnection, type SshGatewayDeps } from './ssh-connection.js';
 import type { SshSession } from './ssh-session.js';
+import { listenOn } from '../listen.js';
 
 /** The SSH front door: an ssh2 server with the gateway's host key; each connection is served on its own. */
 export class SshListener {
@@ -25,14 +25,7 @@ export class SshListener {
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address() as AddressInfo;
-        resolve({ host: addr.address, port: addr.port });
-      });
-    });
+    return listenOn(this.server, host, port);
   }
 
   get activeSessions(): number {
