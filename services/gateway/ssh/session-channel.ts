@@ -1,6 +1,7 @@
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { CommandCompletedData, FileOperationData, StatementDecision } from '../../../events/index.js';
 import { checkAnyRight, checkExec, checkRight, type ScpInvocation } from '../policy/ssh-policy.js';
+import { ClientOutput } from './client-output.js';
 import { ScpObserver } from './scp-observer.js';
 import { SftpRelay } from './sftp/sftp-relay.js';
 import type { SshSession } from './ssh-session.js';
@@ -12,7 +13,6 @@ interface ExitInfo {
   signal?: { name: string; coreDumped: boolean; message?: string };
 }
 
-const EMPTY = Buffer.alloc(0);
 /** Environment a client may set per channel: enough for LANG, LC_* and a few of the job's own. */
 const MAX_ENV = 64;
 const MAX_ENV_BYTES = 8 * 1024;
@@ -29,6 +29,8 @@ export class SessionChannel {
   private agent = false;
   private started = false;
   private client: ServerChannel | null = null;
+  /** Everything toward the client goes through here, stdout and stderr in the order they came. */
+  private output: ClientOutput | null = null;
   private target: ClientChannel | null = null;
   private command: { seq: number; startedAt: bigint } | null = null;
   private exit: ExitInfo = {};
@@ -117,6 +119,10 @@ export class SessionChannel {
     const { decision, scp, reason } = this.decide(kind, text);
     const client = accept();
     this.client = client;
+    this.output = new ClientOutput(client, () => {
+      this.target?.resume();
+      this.target?.stderr.resume();
+    });
     const recorder = this.s.recorder;
     recorder.closeChunks();
     this.s.commands++;
@@ -189,10 +195,11 @@ export class SessionChannel {
     const scp = this.scp;
     const upload = scp?.invocation.direction === 'upload';
 
+    const output = this.output!;
     const toClient = (b: Buffer) => {
       recorder.bytes('server', b, id, { timed });
       this.s.bytesToClient += b.length;
-      return client.write(b);
+      return output.write(b);
     };
     target.on('data', (data: Buffer) => {
       let flushed = true;
@@ -212,13 +219,11 @@ export class SessionChannel {
       }
       if (!flushed) target.pause();
     });
-    client.on('drain', () => target.resume());
     target.stderr.on('data', (data: Buffer) => {
       recorder.bytes('server', data, id, { stderr: true, timed });
       this.s.bytesToClient += data.length;
-      if (!client.stderr.write(data)) target.stderr.pause();
+      if (!output.write(data, true)) target.stderr.pause();
     });
-    client.stderr.on('drain', () => target.stderr.resume());
 
     client.on('data', (data: Buffer) => {
       this.s.bytesFromClient += data.length;
@@ -255,9 +260,7 @@ export class SessionChannel {
   private async targetClosed(): Promise<void> {
     if (this.finished) return;
     const client = this.client;
-    if (client && !this.clientGone) {
-      await Promise.all([drained(client, client), drained(client.stderr, client)]);
-    }
+    if (client && !this.clientGone) await this.output?.flushed();
     const exit = this.exit;
     const error = this.clientGone ? 'the client closed the channel' : exit.status === undefined && !exit.signal ? 'the target closed the channel without an exit status' : undefined;
     this.complete(exit.status === 0 ? 'ok' : 'error', { ...(error ? { error } : {}) });
@@ -285,10 +288,12 @@ export class SessionChannel {
     const client = this.client!;
     const text = Buffer.from(`${message}\r\n`);
     this.s.recorder.bytes('server', text, this.id, { stderr: true, timed: this.pty !== null });
-    client.stderr.write(text);
+    this.output!.write(text, true);
     this.complete(outcome, { exitStatus: 1, ...(outcome === 'error' ? { error: message } : {}) });
-    client.exit(1);
-    client.end();
+    void this.output!.flushed().then(() => {
+      client.exit(1);
+      client.end();
+    });
   }
 
   private protocolFailure(err: Error): void {
@@ -325,13 +330,4 @@ export class SessionChannel {
     this.s.recorder.closeChunks();
     this.s.recorder.event('file.operation', { protocol, channel: this.id, ...op });
   }
-}
-
-/** Resolves once everything written so far has gone out on the channel (or the channel is gone). */
-function drained(stream: NodeJS.WritableStream & { writableLength: number; writable: boolean }, channel: ServerChannel): Promise<void> {
-  if (stream.writableLength === 0 || !stream.writable) return Promise.resolve();
-  return new Promise((resolve) => {
-    channel.once('close', resolve);
-    stream.write(EMPTY, () => resolve());
-  });
 }
