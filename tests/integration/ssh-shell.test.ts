@@ -38,7 +38,8 @@ describe('interactive shell through a pty', () => {
   it('records the output in order with its timing and the resize in its exact place', async () => {
     const ended = h.endedSession((ev) => ofType(ev, 'terminal.opened').length > 0);
     const term = ssh.terminal(['web@127.0.0.1'], await h.token(), { rows: 24, cols: 80 });
-    term.type("export PS1='tg-prompt$ '\r");
+    // Quoted in two pieces, so the echo of this line never looks like the prompt it sets.
+    term.type("export PS1='tg-''prompt$ '\r");
     let at = await term.waitFor('tg-prompt$ ');
     term.type('echo first-$((40+2))\r');
     at = await term.waitFor('first-42', at);
