@@ -25,7 +25,8 @@ const MAX_ENV_BYTES = 8 * 1024;
  */
 export class SessionChannel {
   private pty: PseudoTtyInfo | null = null;
-  private readonly env: Record<string, string> = {};
+  /** A Map: names come from the client, and `__proto__` is a name too. */
+  private readonly env = new Map<string, string>();
   private agent = false;
   private started = false;
   private client: ServerChannel | null = null;
@@ -47,7 +48,7 @@ export class SessionChannel {
     session.on('pty', (accept, _reject, info) => {
       this.pty = info;
       this.s.recorder.closeChunks();
-      this.s.recorder.event('terminal.opened', { channel: id, term: info.term, cols: info.cols, rows: info.rows });
+      this.s.recorder.event('terminal.opened', { channel: id, term: String(info.term).slice(0, 256), cols: info.cols, rows: info.rows });
       accept?.();
     });
     session.on('window-change', (accept, _reject, info) => {
@@ -65,11 +66,11 @@ export class SessionChannel {
         reject?.();
         return;
       }
-      if (Object.keys(this.env).length >= MAX_ENV || info.key.length + info.val.length > MAX_ENV_BYTES) {
+      if (this.env.size >= MAX_ENV || info.key.length + info.val.length > MAX_ENV_BYTES) {
         reject?.();
         return;
       }
-      this.env[info.key] = info.val;
+      this.env.set(info.key, info.val);
       accept?.();
     });
     session.on('x11', (_accept, reject) => {
@@ -173,7 +174,7 @@ export class SessionChannel {
   }
 
   private openTarget(kind: Kind, text: string, cb: (err: Error | undefined, channel?: ClientChannel) => void): void {
-    const env = { ...this.env, ...this.s.tags };
+    const env = { ...Object.fromEntries(this.env), ...this.s.tags };
     const pty = this.pty ? { rows: this.pty.rows, cols: this.pty.cols, height: this.pty.height, width: this.pty.width, term: this.pty.term, modes: this.pty.modes } : null;
     const agent = this.agent ? { agentForward: true } : {};
     const target = this.s.target;
