@@ -3,6 +3,9 @@
  * back to the client exactly, and the policy's command patterns deciding what may run at all.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'ssh2';
 import type { BytesRecord, EventRecord } from '../../events/index.js';
@@ -184,5 +187,40 @@ describe('a hostile client on the sftp subsystem', () => {
     const events = await ended;
     assert.equal(ofType(events, 'command.started')[0]!.data.text, 'sftp');
     assert.equal(ofType(events, 'command.completed')[0]!.data.outcome, 'error');
+  });
+});
+
+describe('environment toward the target', () => {
+  it('passes the client environment the target accepts, and never lets a job set the run tags', async () => {
+    const ended = h.endedSession((ev) => ofType(ev, 'request.refused').length > 0);
+    const r = await ssh.ssh(['web@127.0.0.1', 'echo "$LC_TRAILGATE_TEST|$TRAILGATE_REPOSITORY"'], {
+      token: await h.token(),
+      options: ['-o', 'SetEnv=LC_TRAILGATE_TEST=from-the-job TRAILGATE_REPOSITORY=acme/forged'],
+    });
+    assert.equal(r.stdout.toString(), 'from-the-job|acme/payments\n');
+    const refused = ofType(await ended, 'request.refused')[0]!;
+    assert.deepEqual(refused.data, { request: 'env', channel: 0, detail: 'TRAILGATE_REPOSITORY', reason: 'TRAILGATE_* variables are set by the gateway' });
+  });
+});
+
+describe('strict recording', () => {
+  it('does not run a command whose event cannot be written', async () => {
+    const broken = await GatewayHarness.start({ ssh: true });
+    const dir = mkdtempSync(join(tmpdir(), 'trailgate-strict-'));
+    try {
+      const client = broken.openssh();
+      const token = await broken.token();
+      // The event log stops taking writes: strict recording must not let the command through.
+      broken.gateway.log.close();
+      const r = await client.ssh(['web@127.0.0.1', `touch ${join(dir, 'ran')}`], { token });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /the command was not run because it could not be recorded: TG_RECORDING_FAILED/);
+      assert.equal(existsSync(join(dir, 'ran')), false);
+    } finally {
+      // Stopping flushes the log, which fails here; the data dir goes all the same.
+      await broken.stop().catch(() => undefined);
+      rmSync(broken.dataDir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
