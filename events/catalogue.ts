@@ -13,6 +13,13 @@ export const EVENT_TYPES = [
   'command.completed',
   'cancel.requested',
   'notification.received',
+  'terminal.opened',
+  'terminal.resized',
+  'file.operation',
+  'request.refused',
+  'forward.opened',
+  'forward.closed',
+  'signal.forwarded',
   'session.ended',
   'spool.watermark',
   'session.aborted',
@@ -25,15 +32,19 @@ export interface SessionStartedData {
   /** The gateway instance and client, chained here so that verify can check every record's envelope. */
   instance?: string;
   client?: SessionContext['client'];
-  /** Whether the client connection is TLS. */
+  /** Whether the client connection is TLS; false for SSH, whose own encryption is always on. */
   tls: boolean;
-  /** What the client asked for in its startup message (never secrets). */
+  /** What the client asked for in its startup message (never secrets); for SSH `user` is the login name. */
   requested: { database?: string; user?: string; applicationName?: string };
+  /** SSH: the client's identification string, e.g. `SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3`. */
+  clientSoftware?: string;
 }
 
 export interface AuthDecidedData {
   outcome: 'granted' | 'rejected';
   method: 'oidc-token';
+  /** SSH: the authentication method that carried the token (`password` or `keyboard-interactive`). */
+  via?: 'password' | 'keyboard-interactive';
   /** Error code when rejected, e.g. TG_AUTH_EXPIRED. */
   code?: string;
   reason?: string;
@@ -46,7 +57,8 @@ export interface PolicyDecidedData {
   outcome: 'granted' | 'denied';
   target: string;
   rights: string[];
-  matched: { rule: string; rights: string[] }[];
+  /** `commands`: the exec command patterns a rule limits its `exec` right to (SSH). */
+  matched: { rule: string; rights: string[]; commands?: string[] }[];
   /** Why each other rule did not apply. */
   notMatched: { rule: string; reason: string }[];
 }
@@ -65,20 +77,30 @@ export interface StatementDecision {
 export interface TargetConnectedData {
   host: string;
   port: number;
-  database: string;
+  /** Postgres only. */
+  database?: string;
   user: string;
+  /** Postgres: TLS toward the target; SSH targets are always encrypted and report false. */
   tls: boolean;
   backendPid?: number;
+  /** Postgres: `application_name` set on the target; SSH: the same run tag, also sent as TRAILGATE_* environment. */
   applicationName: string;
   serverVersion?: string;
+  /** SSH: the target's host key as `SHA256:<base64>`, after it matched the pinned key. */
+  hostKey?: string;
 }
 
 export type ParameterValue = string | null | { base64: string };
 
 export interface CommandStartedData {
-  /** Which protocol path carried it. */
-  protocol: 'simple' | 'extended' | 'function';
+  /** Which protocol path carried it: Postgres simple/extended/function; SSH exec, shell or subsystem (sftp). */
+  protocol: 'simple' | 'extended' | 'function' | 'exec' | 'shell' | 'subsystem';
+  /** The SQL, the exec command line, empty for a shell, the subsystem name. */
   text: string;
+  /** SSH: the session channel the command runs on (as in bytes records). */
+  channel?: number;
+  /** SSH: whether the channel has a terminal (see terminal.opened). */
+  pty?: boolean;
   statementName?: string;
   portal?: string;
   parameters?: ParameterValue[];
@@ -100,6 +122,90 @@ export interface CommandCompletedData {
   copyBytes?: number;
   sqlstate?: string;
   error?: string;
+  /** SSH: the channel of the command; `tags` is empty and `rows` 0 for SSH commands. */
+  channel?: number;
+  /** SSH: exit status the target reported. */
+  exitStatus?: number;
+  /** SSH: signal that ended the command on the target, without `SIG` (e.g. `TERM`). */
+  exitSignal?: { name: string; coreDumped: boolean; message?: string };
+}
+
+/** SSH: a pty was granted on a session channel; cast replay starts from this size. */
+export interface TerminalOpenedData {
+  channel: number;
+  term: string;
+  cols: number;
+  rows: number;
+}
+
+/** SSH: the client's window-change on a pty channel; recorded in order with the channel's output bytes. */
+export interface TerminalResizedData {
+  channel: number;
+  cols: number;
+  rows: number;
+}
+
+/**
+ * SSH: one file operation over SFTP or legacy scp. Reads and writes on an SFTP handle are summed
+ * into one `read` and one `write` record when the handle closes (a 20 MB copy is not 640 records).
+ */
+export interface FileOperationData {
+  protocol: 'sftp' | 'scp';
+  channel: number;
+  op: 'open' | 'close' | 'read' | 'write' | 'stat' | 'setstat' | 'list' | 'remove' | 'rename' | 'mkdir' | 'rmdir' | 'symlink' | 'link' | 'readlink' | 'extended' | 'upload' | 'download';
+  path?: string;
+  /** rename, symlink and link: the second path. */
+  toPath?: string;
+  /** scp: the file name the sending side gave; the file is `path/name` when `path` is a directory. */
+  name?: string;
+  /** open: the access asked for (read, write, append, create, truncate, exclusive). */
+  flags?: string[];
+  /** read/write/upload/download: bytes moved; stat: the file's size. */
+  bytes?: number;
+  /** read/write: requests summed into this record; list: entries returned. */
+  count?: number;
+  /** extended: the request name, e.g. posix-rename@openssh.com. */
+  request?: string;
+  outcome: 'ok' | 'error' | 'denied';
+  /** SFTP status name (NO_SUCH_FILE, PERMISSION_DENIED, ...) or scp error text. */
+  status?: string;
+  error?: string;
+  /** Why the gateway refused it: the right it needs. */
+  needs?: string[];
+}
+
+/** SSH: a request the gateway refused because no rule grants it (forwarding, agent, X11, a subsystem ...). */
+export interface RequestRefusedData {
+  request: 'forward-local' | 'forward-remote' | 'agent' | 'x11' | 'streamlocal' | 'subsystem' | 'session' | 'env';
+  channel?: number;
+  /** What was asked for, e.g. `db.internal:5432` or a subsystem name. */
+  detail?: string;
+  reason: string;
+  needs?: string[];
+}
+
+/** SSH: a forwarded connection a rule allowed; `agent`: the target used the client's forwarded agent. */
+export interface ForwardOpenedData {
+  direction: 'local' | 'remote' | 'agent';
+  /** The forwarded connection's channel; -1 for the port a remote forward bound on the target. */
+  channel: number;
+  /** local: where the target connects to; remote: the port bound on the target. */
+  host: string;
+  port: number;
+  origin?: string;
+  rules: string[];
+}
+
+export interface ForwardClosedData {
+  channel: number;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
+/** SSH: a signal the client sent to a running command. */
+export interface SignalForwardedData {
+  channel: number;
+  signal: string;
 }
 
 export interface CancelRequestedData {
@@ -161,6 +267,13 @@ export interface EventDataByType {
   'command.completed': CommandCompletedData;
   'cancel.requested': CancelRequestedData;
   'notification.received': NotificationReceivedData;
+  'terminal.opened': TerminalOpenedData;
+  'terminal.resized': TerminalResizedData;
+  'file.operation': FileOperationData;
+  'request.refused': RequestRefusedData;
+  'forward.opened': ForwardOpenedData;
+  'forward.closed': ForwardClosedData;
+  'signal.forwarded': SignalForwardedData;
   'session.ended': SessionEndedData;
   'spool.watermark': SpoolWatermarkData;
   'session.aborted': SessionAbortedData;

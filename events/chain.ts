@@ -14,7 +14,7 @@ export const CHAIN_VERSION = 'tg-chain-1';
 
 export type ChainedFields =
   | { v: number; sessionId: string; seq: number; ts: string; stream: 'events'; type: string; data: unknown }
-  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; type: 'bytes'; direction: string; channel?: number; offset: number; length: number; sha256: string };
+  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; type: 'bytes'; direction: string; channel?: number; stderr?: true; offset: number; length: number; sha256: string };
 
 /**
  * A record as it is chained: events with their data, byte chunks with their payload or, where a copy
@@ -22,8 +22,8 @@ export type ChainedFields =
  */
 export type ChainInput =
   | { v: number; sessionId: string; seq: number; ts: string; stream: 'events'; type: string; data: unknown }
-  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; offset: number; data: Uint8Array }
-  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; offset: number; sha256: string; length: number };
+  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; stderr?: true; offset: number; data: Uint8Array }
+  | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; stderr?: true; offset: number; sha256: string; length: number };
 
 export function payloadDigest(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('base64url');
@@ -40,6 +40,7 @@ export function chainedFields(r: ChainInput): ChainedFields {
     type: 'bytes',
     direction: r.direction,
     ...(r.channel === undefined ? {} : { channel: r.channel }),
+    ...(r.stderr ? { stderr: true as const } : {}),
     offset: r.offset,
     ...('sha256' in r ? { length: r.length, sha256: r.sha256 } : { length: r.data.length, sha256: payloadDigest(r.data) }),
   };

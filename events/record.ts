@@ -53,6 +53,8 @@ export interface BytesRecord extends RecordEnvelope {
   direction: Direction;
   /** SSH channel the bytes belong to; absent for single-stream protocols (Postgres). */
   channel?: number;
+  /** SSH extended data (the channel's stderr); its offsets count apart from the channel's stdout. */
+  stderr?: true;
   /** Offset of the first byte within that direction (and channel) of the session. */
   offset: number;
   data: Buffer;

@@ -25,11 +25,13 @@ npm run --silent build
 echo "== services"
 cleanup() {
   bash tests/services/opensearch.sh stop >/dev/null 2>&1 || true
-  bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
   bash tests/services/kafka.sh stop >/dev/null 2>&1 || true
+  bash tests/services/sshd.sh stop >/dev/null 2>&1 || true
+  bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 bash tests/services/postgres.sh start
+bash tests/services/sshd.sh start
 bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
 bash tests/services/opensearch.sh start
@@ -42,6 +44,8 @@ set -a
 . "$TRAILGATE_TEST_STATE/chromium.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/opensearch.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/sshd.env"
 set +a
 
 echo "== tests"

@@ -7,7 +7,7 @@ import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
 /** A record as the gateway appends it: the envelope comes from the session's context. */
 export type PendingRecord =
   | { sessionId: string; seq: number; ts: string; stream: 'events'; type: EventRecord['type']; data: unknown; prev: string; hash: string }
-  | { sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: BytesRecord['direction']; channel?: number; offset: number; data: Buffer; prev: string; hash: string };
+  | { sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: BytesRecord['direction']; channel?: number; stderr?: true; offset: number; data: Buffer; prev: string; hash: string };
 
 /** A session its gateway left without a signed end, with the head of its chain. */
 export interface UnsealedSession {
@@ -56,6 +56,7 @@ interface RecordRow {
   direction: string | null;
   byte_offset: number | null;
   channel: number | null;
+  stderr: number | null;
   bytes: Buffer | null;
   prev: string;
   hash: string;
@@ -80,6 +81,7 @@ export class EmbeddedLog {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       this.db.exec(EMBEDDED_LOG_SCHEMA);
+      migrate(this.db);
       this.db.prepare('INSERT OR IGNORE INTO log_meta (key, value) VALUES (?, ?)').run('schema_version', EMBEDDED_LOG_SCHEMA_VERSION);
     }
     const version = (this.db.prepare("SELECT value FROM log_meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value;
@@ -89,7 +91,7 @@ export class EmbeddedLog {
     }
     this.db.pragma('busy_timeout = 5000');
     this.insertRecord = this.db.prepare(
-      'INSERT INTO records (session_id, seq, stream, type, ts, data, direction, byte_offset, channel, bytes, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO records (session_id, seq, stream, type, ts, data, direction, byte_offset, channel, stderr, bytes, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertSession = this.db.prepare(
       'INSERT OR IGNORE INTO sessions (session_id, instance, protocol, context, started_at) VALUES (?, ?, ?, ?, ?)',
@@ -104,12 +106,12 @@ export class EmbeddedLog {
       }
       for (const r of records) {
         if (r.stream === 'events') {
-          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null, null, r.prev, r.hash);
+          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null, null, null, r.prev, r.hash);
           if (r.type === 'session.ended') this.endSession.run(r.ts, (r.data as { reason?: string }).reason ?? null, r.sessionId);
           else if (r.type === 'session.aborted') this.endSession.run(r.ts, 'aborted', r.sessionId);
           else if (r.type === 'checkpoint.signed' && (r.data as { final?: boolean }).final) this.sealSession.run(r.sessionId);
         } else {
-          this.insertRecord.run(r.sessionId, r.seq, 'bytes', 'bytes', r.ts, null, r.direction, r.offset, r.channel ?? null, r.data, r.prev, r.hash);
+          this.insertRecord.run(r.sessionId, r.seq, 'bytes', 'bytes', r.ts, null, r.direction, r.offset, r.channel ?? null, r.stderr ? 1 : null, r.data, r.prev, r.hash);
         }
       }
     });
@@ -213,6 +215,12 @@ export class EmbeddedLog {
   }
 }
 
+/** Brings a log written by an older gateway up to this schema; each step is idempotent. */
+function migrate(db: Database.Database): void {
+  const columns = new Set((db.pragma('table_info(records)') as { name: string }[]).map((c) => c.name));
+  if (!columns.has('stderr')) db.exec('ALTER TABLE records ADD COLUMN stderr INTEGER');
+}
+
 function toAuditRecord(row: RecordRow, ctx: SessionContext): AuditRecord {
   const envelope = {
     v: SCHEMA_VERSION,
@@ -229,7 +237,8 @@ function toAuditRecord(row: RecordRow, ctx: SessionContext): AuditRecord {
   };
   if (row.stream === 'bytes') {
     const channel = row.channel === null ? {} : { channel: row.channel };
-    return { ...envelope, stream: 'bytes', type: 'bytes', direction: row.direction as BytesRecord['direction'], ...channel, offset: row.byte_offset ?? 0, data: row.bytes ?? Buffer.alloc(0) };
+    const stderr = row.stderr ? { stderr: true as const } : {};
+    return { ...envelope, stream: 'bytes', type: 'bytes', direction: row.direction as BytesRecord['direction'], ...channel, ...stderr, offset: row.byte_offset ?? 0, data: row.bytes ?? Buffer.alloc(0) };
   }
   return { ...envelope, stream: 'events', type: row.type as EventRecord['type'], data: JSON.parse(row.data ?? 'null') } as EventRecord;
 }

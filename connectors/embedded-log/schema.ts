@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS records (
   direction  TEXT,
   byte_offset INTEGER,
   channel    INTEGER,
+  -- 1 for SSH stderr (extended data) bytes
+  stderr     INTEGER,
   bytes      BLOB,
   prev       TEXT NOT NULL,
   hash       TEXT NOT NULL,

@@ -139,8 +139,11 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
       const needs = d.decision?.needs ?? [];
       const denied = d.decision?.outcome === 'denied';
       const text = d.text.length > o.maxCommandTextChars ? d.text.slice(0, o.maxCommandTextChars) : d.text;
+      const ssh = d.protocol === 'exec' || d.protocol === 'shell' || d.protocol === 'subsystem';
       return {
-        event: { category: ['database'], type: [needs.some((n) => CHANGING_RIGHTS.has(n)) ? 'change' : 'access'], outcome: denied ? 'failure' : 'unknown' },
+        event: ssh
+          ? { category: ['process'], type: ['start'], outcome: denied ? 'failure' : 'unknown' }
+          : { category: ['database'], type: [needs.some((n) => CHANGING_RIGHTS.has(n)) ? 'change' : 'access'], outcome: denied ? 'failure' : 'unknown' },
         reason: denied ? `missing rights: ${(d.decision?.missing ?? []).join(', ')}` : undefined,
         trailgate: {
           command: {
@@ -154,6 +157,8 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
             parameters: d.parameters?.map(parameterText),
             parameter_types: d.parameterTypes,
             function_oid: d.functionOid,
+            channel: d.channel,
+            pty: d.pty,
           },
           decision: d.decision
             ? { outcome: d.decision.outcome, needs: d.decision.needs, missing: d.decision.missing, rules: d.decision.rules, parse_error: d.decision.parseError }
@@ -170,7 +175,7 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
         reason: d.outcome === 'denied' ? 'denied by policy' : undefined,
         error: d.sqlstate || d.error ? { code: d.sqlstate, message: d.error } : undefined,
         trailgate: {
-          command: { seq: d.commandSeq, outcome: d.outcome, duration_ms: d.durationMs, tags: d.tags, rows: d.rows, copy_bytes: d.copyBytes },
+          command: { seq: d.commandSeq, outcome: d.outcome, duration_ms: d.durationMs, tags: d.tags, rows: d.rows, copy_bytes: d.copyBytes, channel: d.channel, exit_status: d.exitStatus, exit_signal: d.exitSignal?.name },
           ...(d.outcome === 'denied' ? { decision: { outcome: 'denied' } } : {}),
         },
       };
@@ -199,6 +204,47 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
         reason: d.reason,
         session: { end_reason: 'aborted', detail: d.detail, aborted_after_seq: d.lastSeq },
       };
+    }
+    case 'terminal.opened': {
+      const d = (r as EventRecord<'terminal.opened'>).data;
+      return { event: { category: ['session'], type: ['info'], outcome: 'success' }, trailgate: { terminal: { channel: d.channel, term: d.term, cols: d.cols, rows: d.rows } } };
+    }
+    case 'terminal.resized': {
+      const d = (r as EventRecord<'terminal.resized'>).data;
+      return { event: { category: ['session'], type: ['change'], outcome: 'success' }, trailgate: { terminal: { channel: d.channel, cols: d.cols, rows: d.rows } } };
+    }
+    case 'file.operation': {
+      const d = (r as EventRecord<'file.operation'>).data;
+      const changes = ['write', 'remove', 'rename', 'mkdir', 'rmdir', 'setstat', 'symlink', 'link', 'upload'].includes(d.op);
+      return {
+        event: { category: ['file'], type: [d.op === 'remove' || d.op === 'rmdir' ? 'deletion' : d.op === 'mkdir' ? 'creation' : changes ? 'change' : 'access'], outcome: d.outcome === 'ok' ? 'success' : 'failure' },
+        reason: d.outcome === 'denied' ? `missing rights: ${(d.needs ?? []).join(', ')}` : undefined,
+        error: d.outcome === 'error' ? { code: d.status, message: d.error } : undefined,
+        trailgate: {
+          file: { protocol: d.protocol, channel: d.channel, op: d.op, path: d.path, to_path: d.toPath, name: d.name, flags: d.flags, bytes: d.bytes, count: d.count, request: d.request, outcome: d.outcome, status: d.status, error: d.error, needs: d.needs },
+          ...(d.outcome === 'denied' ? { decision: { outcome: 'denied', needs: d.needs } } : {}),
+        },
+      };
+    }
+    case 'request.refused': {
+      const d = (r as EventRecord<'request.refused'>).data;
+      return {
+        event: { category: ['session'], type: ['denied'], outcome: 'failure' },
+        reason: d.reason,
+        trailgate: { request: { request: d.request, channel: d.channel, detail: d.detail, reason: d.reason, needs: d.needs }, decision: { outcome: 'denied', needs: d.needs } },
+      };
+    }
+    case 'forward.opened': {
+      const d = (r as EventRecord<'forward.opened'>).data;
+      return { event: { category: ['network'], type: ['connection', 'start'], outcome: 'success' }, trailgate: { forward: { direction: d.direction, channel: d.channel, host: d.host, port: d.port, origin: d.origin, rules: d.rules } } };
+    }
+    case 'forward.closed': {
+      const d = (r as EventRecord<'forward.closed'>).data;
+      return { event: { category: ['network'], type: ['connection', 'end'], outcome: 'success' }, trailgate: { forward: { channel: d.channel, bytes_from_client: d.bytesFromClient, bytes_to_client: d.bytesToClient } } };
+    }
+    case 'signal.forwarded': {
+      const d = (r as EventRecord<'signal.forwarded'>).data;
+      return { event: { category: ['process'], type: ['info'], outcome: 'success' }, trailgate: { signal: { channel: d.channel, name: d.signal } } };
     }
     case 'spool.watermark': {
       const d = (r as EventRecord<'spool.watermark'>).data;

@@ -15,7 +15,7 @@ import { CONSUMER_ROLES } from '../roles/role-sinks.js';
 import { runVerify, type VerifyCommandOptions } from './verify-command.js';
 
 const program = new Command('trailgate')
-  .description('Audited access from CI/CD jobs to Postgres: the job\'s OIDC token in, a signed record out.')
+  .description('Audited access from CI/CD jobs to Postgres and SSH: the job\'s OIDC token in, a signed record out.')
   .option('-c, --config <file>', 'configuration file (default: ./trailgate.yaml when it exists)')
   .showHelpAfterError();
 
@@ -129,7 +129,7 @@ program
   .description('inspect the access policy')
   .command('explain')
   .description('show which rules grant a job what on a target, and why the others do not apply')
-  .requiredOption('--target <name>', 'target name, as the job passes it as database name')
+  .requiredOption('--target <name>', 'target name, as the job passes it as database name or SSH login name')
   .option('--token <jwt>', 'the job\'s token (verified if possible, explained either way)')
   .option('--claims <file>', 'a JSON file of claims instead of a token')
   .option('--issuer <name>', 'issuer name to apply (default: the one whose iss matches)')

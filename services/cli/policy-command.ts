@@ -27,7 +27,9 @@ export async function runPolicyExplain(configFile: string | undefined, o: Explai
   const rules = o.dev ? [...config.policy.rules, DEV_DEMO_RULE] : config.policy.rules;
   const { identity, note } = await identityFor(config, o);
   if (note) console.log(note);
-  console.log(explain(decide(rules, identity, o.target)));
+  // Rights are per kind of target: an SSH host is decided on SSH rights.
+  const kind = Object.hasOwn(config.targets, o.target) ? config.targets[o.target]!.kind : 'postgres';
+  console.log(explain(decide(rules, identity, o.target, kind)));
 }
 
 async function identityFor(config: TrailgateConfig, o: ExplainOptions): Promise<{ identity: JobIdentity; note?: string }> {

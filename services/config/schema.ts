@@ -51,9 +51,50 @@ export const PostgresTargetConfig = z
   .strict();
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetConfig>;
 
+export const SshTargetConfig = z
+  .object({
+    kind: z.literal('ssh'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(22),
+    /** The account on the target; jobs never choose it. */
+    user: z.string().min(1),
+    /** The gateway's private key for this target (OpenSSH or PEM text); give it as { file } or { env }. */
+    privateKey: SecretRef,
+    passphrase: SecretRef.optional(),
+    /**
+     * The target's pinned host key: an OpenSSH public key line (`ssh-ed25519 AAAA...`, as in known_hosts,
+     * with or without the host names in front) or a fingerprint `SHA256:...`. A list accepts any of them (rotation).
+     */
+    hostKey: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** Send the run's tags as TRAILGATE_* environment variables (the target's AcceptEnv decides). */
+    sendEnv: z.boolean().default(true),
+    /** Seconds to wait for the target's handshake and authentication. */
+    connectTimeoutSeconds: z.number().int().min(1).default(15),
+  })
+  .strict();
+export type SshTargetConfig = z.infer<typeof SshTargetConfig>;
+
+/** A target is a Postgres database (`kind` may be left out) or an SSH host (`kind: ssh`). */
+export const TargetConfig = z.preprocess(
+  (value) => (typeof value === 'object' && value !== null && !Array.isArray(value) && !('kind' in value) ? { ...value, kind: 'postgres' } : value),
+  z.discriminatedUnion('kind', [PostgresTargetConfig, SshTargetConfig]),
+);
+export type TargetConfig = PostgresTargetConfig | SshTargetConfig;
+
 /** Rights a rule can grant on Postgres targets; `all` grants every class. */
 export const POSTGRES_RIGHTS = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session', 'all'] as const;
 export type PostgresRight = (typeof POSTGRES_RIGHTS)[number];
+
+/**
+ * Rights a rule can grant on SSH targets: an interactive shell, exec (limited by the rule's `commands`),
+ * file transfer (SFTP and scp) reading or writing, port forwarding each way, agent forwarding.
+ */
+export const SSH_RIGHTS = ['shell', 'exec', 'sftp-read', 'sftp-write', 'forward-local', 'forward-remote', 'agent'] as const;
+export type SshRight = (typeof SSH_RIGHTS)[number];
+
+/** Every right, Postgres classes first and `all` last; a rule may name rights of both kinds. */
+export const RIGHTS = [...POSTGRES_RIGHTS.filter((r) => r !== 'all'), ...SSH_RIGHTS, 'all'] as const;
+export type Right = PostgresRight | SshRight;
 
 /** A glob (`*` any run of characters except `/`, `**` any run, `?` one character) or a list of them. */
 const Glob = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -83,8 +124,13 @@ export const ClaimRule = z
     claims: z.record(z.string().min(1), Glob).optional(),
     /** Targets (globs on target names) the rule opens. */
     targets: z.array(z.string().min(1)).min(1),
-    /** What the job may do there. */
-    rights: z.array(z.enum(POSTGRES_RIGHTS)).min(1),
+    /** What the job may do there; rights of the other kind of target are ignored there. */
+    rights: z.array(z.enum(RIGHTS)).min(1),
+    /**
+     * SSH: limits this rule's `exec` to command lines matching one of these globs (whole line; `*` and `?`
+     * never match a shell metacharacter, so `deploy.sh *` cannot be stretched into `deploy.sh x; rm -rf /`).
+     */
+    commands: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict()
   .refine((r) => r.repository !== undefined || r.repositoryOwner !== undefined || r.subject !== undefined, {
@@ -206,7 +252,18 @@ export const TrailgateConfig = z
       .object({ rules: z.array(ClaimRule).default([]) })
       .strict()
       .default({ rules: [] }),
-    targets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'target names use letters, digits, _ . -'), PostgresTargetConfig).default({}),
+    /** The SSH front door; it runs when this section is present or an SSH target is configured. */
+    ssh: z
+      .object({
+        listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(2222) }).strict().default({ host: '127.0.0.1', port: 2222 }),
+        /** The gateway's host key (OpenSSH or PEM private key); default: generated at first start in dataDir/ssh. */
+        hostKeyFile: z.string().min(1).optional(),
+        /** Seconds a client has to authenticate. */
+        authTimeoutSeconds: z.number().int().min(1).default(30),
+      })
+      .strict()
+      .optional(),
+    targets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'target names use letters, digits, _ . -'), TargetConfig).default({}),
     recording: z
       .object({
         /** strict: a command reaches the target only after its event is on disk; async: recording may lag. */
@@ -217,9 +274,11 @@ export const TrailgateConfig = z
         chunkBytes: z.number().int().min(1024).default(64 * 1024),
         /** Milliseconds a partly filled chunk may wait before it is written. */
         chunkMillis: z.number().int().min(1).default(200),
+        /** SSH: also record what clients send on their channels (keystrokes, uploads); off because typed passwords live there. */
+        sshInput: z.boolean().default(false),
       })
       .strict()
-      .default({ mode: 'strict', fsync: false, chunkBytes: 64 * 1024, chunkMillis: 200 }),
+      .default({ mode: 'strict', fsync: false, chunkBytes: 64 * 1024, chunkMillis: 200, sshInput: false }),
     /** Where records go: the embedded SQLite log (default, `trailgate up`) or Kafka (`trailgate gateway` and the consumer roles). */
     log: z
       .object({ kind: z.enum(['embedded', 'kafka']).default('embedded'), kafka: KafkaLogConfig.optional() })

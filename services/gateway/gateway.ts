@@ -21,7 +21,17 @@ import { InstanceLock } from '../integrity/instance-lock.js';
 import { abortUnsealedSessions } from '../integrity/session-recovery.js';
 import { SessionLedger } from '../integrity/session-ledger.js';
 import { keysDir, loadOrCreateSigningKey } from '../integrity/signing-keys.js';
-import { targetEndpoints } from './targets.js';
+import { loadOrCreateHostKey, type GatewayHostKey } from './ssh/gateway-host-key.js';
+import { SshListener } from './ssh/ssh-listener.js';
+import { sshEndpoints, targetEndpoints, type SshEndpoint } from './targets.js';
+
+/** The SSH side when it runs: where it listens and the host key clients pin. */
+export interface SshFrontDoor {
+  listener: SshListener;
+  address: { host: string; port: number };
+  hostKey: GatewayHostKey;
+  targets: ReadonlyMap<string, SshEndpoint>;
+}
 
 export interface GatewayOptions {
   config: TrailgateConfig;
@@ -74,6 +84,8 @@ export class Gateway {
     readonly aborted: string[],
     readonly signingKid: string,
     readonly jwksFile: string,
+    /** Null when no `ssh` section and no SSH target is configured. */
+    readonly ssh: SshFrontDoor | null,
   ) {}
 
   /** The embedded log, for reading; throws on a gateway whose log is Kafka. */
@@ -124,7 +136,9 @@ export class Gateway {
     const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
     const rules: ClaimRule[] = [...config.policy.rules];
     const targets = targetEndpoints(config);
+    const sshTargets = sshEndpoints(config);
     let demo: DemoTarget | null = null;
+    let postgres: PostgresListener | null = null;
     try {
       // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
       const listed = ledger.listed();
@@ -144,7 +158,7 @@ export class Gateway {
       const verifier = new TokenVerifier(config.identity, { extraIssuers });
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
-      const postgres = new PostgresListener({
+      postgres = new PostgresListener({
         instance,
         verifier,
         targets,
@@ -163,8 +177,34 @@ export class Gateway {
       });
       if (kafka) watchWatermarks(kafka, postgres);
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
+      let ssh: SshFrontDoor | null = null;
+      if (config.ssh || sshTargets.size > 0) {
+        const settings = config.ssh ?? { listen: { host: '127.0.0.1', port: 2222 }, authTimeoutSeconds: 30 };
+        const hostKey = loadOrCreateHostKey(settings.hostKeyFile, config.dataDir);
+        const listener = new SshListener(
+          {
+            instance,
+            verifier,
+            targets: sshTargets,
+            rules,
+            writer,
+            chunkPolicy,
+            checkpoints,
+            recordingMode: config.recording.mode,
+            recordInput: config.recording.sshInput,
+            authTimeoutMs: settings.authTimeoutSeconds * 1000,
+          },
+          hostKey.privateKey,
+        );
+        try {
+          ssh = { listener, address: await listener.listen(settings.listen.host, settings.listen.port), hostKey, targets: sshTargets };
+        } catch (err) {
+          await postgres.close();
+          throw err;
+        }
+      }
       ledger.start(config.integrity.summarySeconds * 1000);
-      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'));
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh);
     } catch (err) {
       await demo?.stop();
       await writer.flush().catch(() => undefined);
@@ -177,6 +217,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     await this.postgres.close();
+    await this.ssh?.listener.close();
     await this.writer.flush();
     await this.ledger.stop();
     await this.sink.close();

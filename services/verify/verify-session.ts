@@ -6,7 +6,7 @@ import type { Failure, SessionVerdict } from './verdict.js';
 function chainInput(r: AuditRecord): ChainInput {
   return r.stream === 'events'
     ? { v: r.v, sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'events', type: r.type, data: r.data }
-    : { v: r.v, sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'bytes', direction: r.direction, ...(r.channel === undefined ? {} : { channel: r.channel }), offset: r.offset, data: r.data };
+    : { v: r.v, sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'bytes', direction: r.direction, ...(r.channel === undefined ? {} : { channel: r.channel }), ...(r.stderr ? { stderr: true as const } : {}), offset: r.offset, data: r.data };
 }
 
 function hashesAs(r: AuditRecord, change: { seq?: number; sessionId?: string }): boolean {

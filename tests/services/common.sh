@@ -42,3 +42,23 @@ free_port() {
     die "no free TCP port found"
   fi
 }
+
+# Prints the pid in PIDFILE if that process runs and is COMM (not a recycled pid); fails otherwise.
+pid_from_file() { # pidfile comm
+  local pid
+  [[ -f "$1" ]] || return 1
+  pid="$(cat "$1" 2>/dev/null)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$2" ]] || return 1
+  echo "$pid"
+}
+
+# SIGTERM, up to 5 s to exit, then SIGKILL.
+stop_pid() { # pid
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null || true
+}

@@ -52,27 +52,14 @@ load_location() {
   [[ -n "$RUN_DIR" ]]
 }
 
-running_pid() {
-  local pid
-  [[ -n "${RUN_DIR:-}" && -f "$RUN_DIR/pgbouncer.pid" ]] || return 1
-  pid="$(cat "$RUN_DIR/pgbouncer.pid" 2>/dev/null)"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against a recycled pid belonging to something else.
-  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == pgbouncer ]] || return 1
-  echo "$pid"
-}
+running_pid() { [[ -n "${RUN_DIR:-}" ]] && pid_from_file "$RUN_DIR/pgbouncer.pid" pgbouncer; }
 
 cmd_stop() {
   local pid
   if load_location; then
     if pid="$(running_pid)"; then
       log "stopping pgbouncer (pid $pid)"
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-      if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+      stop_pid "$pid"
     fi
     rm -rf "$RUN_DIR"
     case "$RUN_DIR" in /tmp/trailgate-test-*/pgbouncer) rmdir "$(dirname "$RUN_DIR")" 2>/dev/null || true ;; esac

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -15,7 +15,8 @@ import { embeddedLogSource } from '../../services/verify/verify-source.js';
 import { verify } from '../../services/verify/verify.js';
 import type { VerifyReport } from '../../services/verify/verdict.js';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
-import { postgresService, type PostgresService } from './test-env.js';
+import { OpenSsh } from './openssh.js';
+import { postgresService, sshService, type PostgresService } from './test-env.js';
 
 export interface HarnessOptions {
   gate?: StatementGate;
@@ -32,6 +33,11 @@ export interface HarnessOptions {
   dataDir?: string;
   spoolFreeBytes?: (dir: string) => Promise<number>;
   integrity?: { checkpointEvery?: number; checkpointSeconds?: number; summarySeconds?: number };
+  /** Runs the SSH front door with targets on the throwaway sshd (tests/services/sshd.sh). */
+  ssh?: boolean;
+  /** recording.sshInput */
+  sshInput?: boolean;
+  chunkMillis?: number;
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -51,6 +57,15 @@ export class GatewayHarness {
     const strangerCa = join(dataDir, 'stranger-ca.crt');
     writeFileSync(strangerCa, (await generate([{ name: 'commonName', value: '127.0.0.1' }], { keyType: 'ec', curve: 'P-256' })).cert);
     const target = { host: pgService.host, port: pgService.port, database: pgService.database, user: pgService.appUser, password: { env: 'TG_PG_APP_PASSWORD' } };
+    const sshTargets: Record<string, unknown> = {};
+    if (o.ssh) {
+      const sshd = sshService();
+      const web = { kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, privateKey: { file: sshd.keyFile }, hostKey: readFileSync(sshd.hostKeyFile, 'utf8') };
+      sshTargets.web = web;
+      sshTargets['web-fingerprint'] = { ...web, hostKey: sshd.hostKeyFingerprint };
+      sshTargets['web-impostor'] = { ...web, hostKey: readFileSync(sshd.otherHostKeyFile, 'utf8') };
+      sshTargets['web-down'] = { ...web, port: 1 };
+    }
     const config = validateConfig({
       dataDir,
       instance: o.instance ?? 'test-gw',
@@ -64,9 +79,11 @@ export class GatewayHarness {
         'app-wrong-password': { ...target, password: 'not-the-password' },
         'app-down': { ...target, port: 1 },
         'app-commented': { ...target, sqlcommenter: true },
+        ...sshTargets,
       },
-      recording: { mode: o.recordingMode ?? 'strict' },
       ...(o.integrity ? { integrity: o.integrity } : {}),
+      ...(o.ssh ? { ssh: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
+      recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}) },
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
     const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
@@ -75,6 +92,15 @@ export class GatewayHarness {
 
   get port(): number {
     return this.gateway.postgresAddress.port;
+  }
+
+  /** The real OpenSSH client aimed at the gateway's SSH port, trusting only the gateway's host key. */
+  openssh(): OpenSsh {
+    const ssh = this.gateway.ssh;
+    if (!ssh) throw new Error('start the harness with { ssh: true }');
+    const knownHosts = join(this.dataDir, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${ssh.address.port} ${ssh.hostKey.publicKey}\n`);
+    return new OpenSsh(ssh.address.port, knownHosts);
   }
 
   token(o: MintOptions = {}): Promise<string> {

@@ -5,14 +5,21 @@
  * `Acme/x` and `acme/x` one principal on systems (GitLab paths, generic issuers) where they may differ.
  */
 import type { CiContext, JobIdentity } from '../../../events/identity.js';
-import { POSTGRES_RIGHTS, type ClaimRule, type PostgresRight } from '../../config/schema.js';
+import { POSTGRES_RIGHTS, SSH_RIGHTS, type ClaimRule, type Right } from '../../config/schema.js';
 import { compileGlob } from './glob.js';
+
+/** The kind of target a decision is for; a rule's rights of the other kind do not count there. */
+export type TargetKind = 'postgres' | 'ssh';
+
+/** Rights that mean something on each kind of target, in the order decisions list them; `all` grants every one. */
+const RIGHTS_OF: Record<TargetKind, readonly Right[]> = { postgres: POSTGRES_RIGHTS, ssh: [...SSH_RIGHTS, 'all'] };
 
 export interface RuleDecision {
   target: string;
-  /** Union of the rights of every matching rule, in POSTGRES_RIGHTS order; `all` is kept as is (every class). */
-  rights: PostgresRight[];
-  matched: { rule: string; rights: PostgresRight[] }[];
+  /** Union of the rights of every matching rule, in POSTGRES_RIGHTS (or SSH_RIGHTS) order; `all` is kept as is (every class). */
+  rights: Right[];
+  /** `commands`: the patterns the rule limits its exec right to (SSH). */
+  matched: { rule: string; rights: Right[]; commands?: string[] }[];
   notMatched: { rule: string; reason: string }[];
 }
 
@@ -97,19 +104,25 @@ function firstFailure(rule: ClaimRule, identity: JobIdentity, target: string): s
   return undefined;
 }
 
-export function decide(rules: readonly ClaimRule[], identity: JobIdentity, target: string): RuleDecision {
+export function decide(rules: readonly ClaimRule[], identity: JobIdentity, target: string, kind: TargetKind = 'postgres'): RuleDecision {
   const decision: RuleDecision = { target, rights: [], matched: [], notMatched: [] };
-  const granted = new Set<PostgresRight>();
+  const applicable = RIGHTS_OF[kind];
+  const granted = new Set<Right>();
   for (const rule of rules) {
     const reason = firstFailure(rule, identity, target);
     if (reason !== undefined) {
       decision.notMatched.push({ rule: rule.name, reason });
       continue;
     }
-    decision.matched.push({ rule: rule.name, rights: [...rule.rights] });
-    for (const right of rule.rights) granted.add(right);
+    const rights = rule.rights.filter((r) => applicable.includes(r));
+    if (rights.length === 0) {
+      decision.notMatched.push({ rule: rule.name, reason: `grants no right that applies to ${kind} targets (${listOf(rule.rights)})` });
+      continue;
+    }
+    decision.matched.push({ rule: rule.name, rights, ...(rule.commands && kind === 'ssh' ? { commands: [...rule.commands] } : {}) });
+    for (const right of rights) granted.add(right);
   }
-  decision.rights = POSTGRES_RIGHTS.filter((r) => granted.has(r));
+  decision.rights = applicable.filter((r) => granted.has(r));
   return decision;
 }
 
@@ -120,7 +133,10 @@ export function explain(decision: RuleDecision): string {
   if (decision.rights.length > 0) lines.push(`target ${shown(decision.target)}: granted ${decision.rights.join(', ')}`);
   else if (total === 0) lines.push(`target ${shown(decision.target)}: denied (no rules are configured; default deny)`);
   else lines.push(`target ${shown(decision.target)}: denied (none of ${total} rules matched; default deny)`);
-  for (const m of decision.matched) lines.push(`  granted by rule ${quote(m.rule)}: ${m.rights.join(', ')}`);
+  for (const m of decision.matched) {
+    const limit = m.commands ? ` (exec only: ${m.commands.map((c) => quote(c)).join(', ')})` : '';
+    lines.push(`  granted by rule ${quote(m.rule)}: ${m.rights.join(', ')}${limit}`);
+  }
   for (const n of decision.notMatched) lines.push(`  rule ${quote(n.rule)} did not apply: ${n.reason}`);
   return lines.join('\n');
 }

@@ -24,8 +24,10 @@ function tokenize(pattern: string): Token[] {
   return tokens;
 }
 
-function build(pattern: string): GlobMatcher {
+/** `wildcardStops`: characters no wildcard may match (besides `/` for `*` and `?`). */
+function build(pattern: string, wildcardStops: string): GlobMatcher {
   const tokens = tokenize(pattern);
+  const stop = (char: string): boolean => wildcardStops.includes(char);
   if (tokens.every((t) => t.kind === 'lit')) return (value) => value === pattern;
   const size = tokens.length + 1;
   // Stars may match nothing: a state before a star also stands after it.
@@ -47,6 +49,7 @@ function build(pattern: string): GlobMatcher {
         const token = tokens[i] as Token;
         let to = -1;
         if (token.kind === 'lit') to = token.char === char ? i + 1 : -1;
+        else if (stop(char)) to = -1;
         else if (token.kind === 'one') to = char !== '/' ? i + 1 : -1;
         else if (token.kind === 'star') to = char !== '/' ? i : -1;
         else to = i;
@@ -67,12 +70,13 @@ function build(pattern: string): GlobMatcher {
 const CACHE_LIMIT = 1024;
 const cache = new Map<string, GlobMatcher>();
 
-export function compileGlob(pattern: string): GlobMatcher {
-  let matcher = cache.get(pattern);
+export function compileGlob(pattern: string, wildcardStops = ''): GlobMatcher {
+  const key = wildcardStops ? `${wildcardStops}\0${pattern}` : pattern;
+  let matcher = cache.get(key);
   if (!matcher) {
     if (cache.size >= CACHE_LIMIT) cache.clear();
-    matcher = build(pattern);
-    cache.set(pattern, matcher);
+    matcher = build(pattern, wildcardStops);
+    cache.set(key, matcher);
   }
   return matcher;
 }

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { RelaySession } from './relay-session.js';
 import { servePostgresConnection, type PostgresGatewayDeps } from './postgres-connection.js';
+import { listenOn } from '../listen.js';
 
 /** The Postgres front door: accepts clients and serves each connection on its own. */
 export class PostgresListener {
@@ -18,14 +19,7 @@ export class PostgresListener {
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address() as net.AddressInfo;
-        resolve({ host: addr.address, port: addr.port });
-      });
-    });
+    return listenOn(this.server, host, port);
   }
 
   get activeSessions(): number {

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { serialize } from 'pg-protocol';
-import type { EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
+import type { CommandStartedData, EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
 import { decodeNotification } from './backend-messages.js';
@@ -253,7 +253,7 @@ export class RelaySession {
     }
   }
 
-  private startCommand(data: Parameters<SessionRecorder['event']>[1] & { protocol: 'simple' | 'extended' | 'function'; text: string }): ActiveCommand {
+  private startCommand(data: CommandStartedData): ActiveCommand {
     this.commands++;
     const seq = this.o.recorder.event('command.started', data);
     return { seq, startedAt: process.hrtime.bigint(), tags: [], dataRows: 0, copyBytes: 0 };

@@ -24,9 +24,21 @@ export interface ChainHead {
   hash: string;
 }
 
+/** How one call's bytes are kept (SSH). */
+export interface ByteOptions {
+  /** The channel's stderr (SSH extended data): a byte stream of its own, with its own offsets. */
+  stderr?: boolean;
+  /**
+   * Closes the bytes into a record of their own, stamped now, instead of joining an open chunk:
+   * terminal output, whose replay needs each write's time and its order against resizes.
+   */
+  timed?: boolean;
+}
+
 interface OpenChunk {
   direction: Direction;
   channel: number | undefined;
+  stderr: boolean;
   parts: Buffer[];
   size: number;
   offset: number;
@@ -80,20 +92,25 @@ export class SessionRecorder {
   }
 
   /** Records raw bytes; the buffer must not be reused by the caller (socket chunks are not). */
-  bytes(direction: Direction, data: Buffer, channel?: number): void {
+  bytes(direction: Direction, data: Buffer, channel?: number, o: ByteOptions = {}): void {
     if (data.length === 0) return;
-    const key = channel === undefined ? direction : `${direction}:${channel}`;
+    const stderr = o.stderr === true;
+    const key = channel === undefined ? direction : `${direction}:${channel}${stderr ? ':stderr' : ''}`;
     let chunk = this.chunks.get(key);
+    if (chunk && o.timed) {
+      this.closeChunk(key, chunk);
+      chunk = undefined;
+    }
     if (!chunk) {
-      chunk = { direction, channel, parts: [], size: 0, offset: this.offsets.get(key) ?? 0, ts: new Date().toISOString() };
+      chunk = { direction, channel, stderr, parts: [], size: 0, offset: this.offsets.get(key) ?? 0, ts: new Date().toISOString() };
       this.chunks.set(key, chunk);
-      this.timer ??= setTimeout(() => this.closeChunks(), this.policy.chunkMillis);
+      if (!o.timed) this.timer ??= setTimeout(() => this.closeChunks(), this.policy.chunkMillis);
     }
     chunk.parts.push(data);
     chunk.size += data.length;
     this.offsets.set(key, chunk.offset + chunk.size);
     this.totals[direction] += data.length;
-    if (chunk.size >= this.policy.chunkBytes) this.closeChunk(key, chunk);
+    if (o.timed || chunk.size >= this.policy.chunkBytes) this.closeChunk(key, chunk);
   }
 
   /** Bytes recorded per direction, over all channels. */
@@ -120,7 +137,19 @@ export class SessionRecorder {
     this.ensureOpen();
     const data = chunk.parts.length === 1 ? chunk.parts[0]! : Buffer.concat(chunk.parts, chunk.size);
     const { direction, channel, offset, ts } = chunk;
-    this.append({ sessionId: this.context.sessionId, seq: 0, ts, stream: 'bytes', direction, ...(channel === undefined ? {} : { channel }), offset, data, prev: '', hash: '' });
+    this.append({
+      sessionId: this.context.sessionId,
+      seq: 0,
+      ts,
+      stream: 'bytes',
+      direction,
+      ...(channel === undefined ? {} : { channel }),
+      ...(chunk.stderr ? { stderr: true as const } : {}),
+      offset,
+      data,
+      prev: '',
+      hash: '',
+    });
   }
 
   /** Gives the record its place in the chain and hands it to the writer. */

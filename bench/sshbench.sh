@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# SSH throughput: a 200 MB transfer over exec, direct to sshd vs through the Trailgate gateway, same run.
+#
+#   npm run bench:ssh            (or: bash bench/sshbench.sh)
+#
+# Env: BENCH_MB (payload size, default 200), BENCH_REPS (runs per cell, default 3),
+#      BENCH_RECORDING (gateway recording.mode: strict (default) or async),
+#      BENCH_SKIP_BUILD=1 (use the existing dist/).
+# Results: bench/results/sshbench-<UTC timestamp>-<recording mode>.md (also printed to stdout).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RESULTS_DIR="$REPO_ROOT/bench/results"
+export TRAILGATE_TEST_STATE="$REPO_ROOT/bench/.work"
+WORK="$TRAILGATE_TEST_STATE/ssh"
+MB="${BENCH_MB:-200}"
+REPS="${BENCH_REPS:-3}"
+RECORDING="${BENCH_RECORDING:-strict}"
+
+log() { echo "[sshbench] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+case "$RECORDING" in strict | async) ;; *) die "BENCH_RECORDING must be strict or async (got '$RECORDING')" ;; esac
+[[ "$MB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_MB must be a positive integer"
+[[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer"
+
+UPTIME_START="$(uptime)"
+LOAD1_START="$(awk '{ print $1 }' /proc/loadavg)"
+
+GW_PID=""
+cleanup() {
+  local rc=$?
+  set +e
+  if [[ -n "$GW_PID" ]]; then
+    kill -TERM "$GW_PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$GW_PID" 2>/dev/null
+    wait "$GW_PID" 2>/dev/null
+  fi
+  bash "$REPO_ROOT/tests/services/sshd.sh" stop
+  rm -f "$WORK/payload.bin"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bash "$REPO_ROOT/tests/services/sshd.sh" start
+set -a
+# shellcheck source=/dev/null
+. "$TRAILGATE_TEST_STATE/sshd.env"
+set +a
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+chmod 700 "$WORK"
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+  log "npm run build"
+  (cd "$REPO_ROOT" && npm run build) >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; die "npm run build failed"; }
+fi
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+PG_PORT="$(free_port)"
+SSH_GW_PORT="$(free_port)"
+cat >"$WORK/trailgate.yaml" <<YAML
+# Written by bench/sshbench.sh for one run.
+dataDir: data
+instance: sshbench
+postgres:
+  listen: { host: 127.0.0.1, port: $PG_PORT }
+ssh:
+  listen: { host: 127.0.0.1, port: $SSH_GW_PORT }
+targets:
+  bench:
+    kind: ssh
+    host: $TG_SSH_HOST
+    port: $TG_SSH_PORT
+    user: $TG_SSH_USER
+    privateKey: { file: $TG_SSH_KEY_FILE }
+    hostKey: "$(cut -d' ' -f1,2 "$TG_SSH_HOST_KEY_FILE")"
+policy:
+  rules:
+    - name: bench-exec
+      issuers: [dev]
+      repository: acme/payments
+      targets: [bench]
+      rights: [exec]
+recording:
+  mode: $RECORDING
+  fsync: false
+YAML
+
+GW_LOG="$WORK/gateway.log"
+log "starting the gateway (recording.mode=$RECORDING; log: $GW_LOG)"
+(cd "$REPO_ROOT" && exec node bin/trailgate.js --config "$WORK/trailgate.yaml" up --dev) >"$GW_LOG" 2>&1 &
+GW_PID=$!
+for _ in $(seq 1 180); do
+  kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$GW_LOG" >&2; die "the gateway exited during startup"; }
+  if grep -q "is up" "$GW_LOG" 2>/dev/null; then break; fi
+  sleep 0.5
+done
+grep -q "is up" "$GW_LOG" || die "the gateway did not start within 90 s"
+TRAILGATE_TOKEN="$(cd "$REPO_ROOT" && node bin/trailgate.js --config "$WORK/trailgate.yaml" token --ttl 7200)"
+export TRAILGATE_TOKEN
+printf '[127.0.0.1]:%s %s\n' "$SSH_GW_PORT" "$(cut -d' ' -f1,2 "$WORK/data/ssh/ssh_host_ed25519_key.pub")" >"$WORK/gateway_known_hosts"
+
+log "writing a ${MB} MB random payload"
+head -c "$((MB * 1024 * 1024))" /dev/urandom >"$WORK/payload.bin"
+BYTES="$((MB * 1024 * 1024))"
+
+COMMON=(-F /dev/null -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o ControlMaster=no -o ControlPath=none)
+DIRECT=("${COMMON[@]}" -p "$TG_SSH_PORT" -i "$TG_SSH_KEY_FILE" -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile="$TG_SSH_KNOWN_HOSTS" "$TG_SSH_USER@127.0.0.1")
+GATEWAY=("${COMMON[@]}" -p "$SSH_GW_PORT" -o PubkeyAuthentication=no -o UserKnownHostsFile="$WORK/gateway_known_hosts" bench@127.0.0.1)
+export SSH_ASKPASS="$REPO_ROOT/bin/trailgate-askpass" SSH_ASKPASS_REQUIRE=force
+
+ssh_to() { # path args...
+  local path="$1"
+  shift
+  if [[ "$path" == direct ]]; then ssh "${DIRECT[@]}" "$@"; else ssh "${GATEWAY[@]}" "$@"; fi
+}
+
+# What each hop negotiated: the cipher decides much of the cost.
+cipher_of() { ssh_to "$1" -v true 2>&1 </dev/null | sed -n 's/.*kex: server->client cipher: \([^ ]*\) MAC: \([^ ]*\).*/\1 (MAC \2)/p' | head -n 1; }
+DIRECT_CIPHER="$(cipher_of direct)"
+GATEWAY_CIPHER="$(cipher_of gateway)"
+
+gw_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$GW_PID/stat"; }
+now() { date +%s.%N; }
+
+declare -A SECS CPU
+FAILURES=0
+run() { # path direction rep
+  local path="$1" dir="$2" start end got cpu0 cpu1
+  cpu0="$(gw_cpu)"
+  start="$(now)"
+  if [[ "$dir" == upload ]]; then
+    got="$(ssh_to "$path" 'cat > /dev/null; echo done' <"$WORK/payload.bin")" || got=""
+    [[ "$got" == done ]] || got=""
+  else
+    got="$(ssh_to "$path" "cat $WORK/payload.bin" </dev/null | wc -c)" || got=""
+    [[ "$got" == "$BYTES" ]] || got=""
+  fi
+  end="$(now)"
+  cpu1="$(gw_cpu)"
+  if [[ -z "$got" ]]; then
+    log "run failed: $path $dir"
+    FAILURES=$((FAILURES + 1))
+    SECS["$path|$dir|$3"]=FAILED
+  else
+    SECS["$path|$dir|$3"]="$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')"
+  fi
+  CPU["$path|$dir|$3"]="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')"
+  log "$path $dir #$3: ${SECS["$path|$dir|$3"]} s (gateway CPU ${CPU["$path|$dir|$3"]} s)"
+}
+
+log "warm-up"
+ssh_to direct true </dev/null
+ssh_to gateway true </dev/null
+for rep in $(seq 1 "$REPS"); do
+  for dir in upload download; do
+    # Interleaved, so drift on the machine hits both paths alike.
+    for path in direct gateway; do run "$path" "$dir" "$rep"; done
+  done
+done
+
+median() { printf '%s\n' "$@" | grep -v FAILED | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "FAILED"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+mbps() { awk -v s="$1" -v mb="$MB" 'BEGIN { if (s ~ /^[0-9.]+$/ && s > 0) printf "%.1f", mb / s; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+LOG_BYTES="$(du -cb "$WORK"/data/trailgate.db* | tail -n 1 | cut -f1)"
+UPTIME_END="$(uptime)"
+CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
+COMMIT="$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
+if [[ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n 1)" ]]; then COMMIT="$COMMIT (dirty tree)"; fi
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$RESULTS_DIR"
+OUT="$RESULTS_DIR/sshbench-$STAMP-$RECORDING.md"
+
+{
+  echo "# sshbench: ${MB} MB over exec, direct sshd vs Trailgate gateway"
+  echo
+  echo "Run at $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $COMMIT."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPUs (nproc): $(nproc)"
+  echo "- CPU model: ${CPU_MODEL:-unknown}"
+  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+  echo "- Kernel: $(uname -r)"
+  echo "- OpenSSH: $(ssh -V 2>&1)"
+  echo "- Node: $(node --version)"
+  echo "- ssh2: $(node -p 'require("ssh2/package.json").version' 2>/dev/null) (native crypto binding: $(cd "$REPO_ROOT" && node -p 'require("ssh2/lib/protocol/crypto.js").bindingAvailable' 2>/dev/null))"
+  echo "- Load at start (uptime): ${UPTIME_START# }"
+  echo "- Load at end (uptime): ${UPTIME_END# }"
+  if awk -v l="$LOAD1_START" 'BEGIN { exit !(l > 0.5) }'; then
+    echo
+    echo "**Noisy machine:** the 1-minute load average was $LOAD1_START (> 0.5) before the benchmark started."
+  fi
+  echo
+  echo "## Setup"
+  echo
+  echo "- Payload: ${MB} MiB of random bytes; upload: \`ssh target 'cat > /dev/null' < payload\`; download: \`ssh target 'cat payload' | wc -c\`"
+  echo "- Everything on one machine over 127.0.0.1: the client, the gateway (one Node process) and sshd share the CPUs"
+  echo "- Direct: OpenSSH client to sshd with the gateway's key; cipher ${DIRECT_CIPHER:-unknown}"
+  echo "- Gateway: OpenSSH client to the gateway (token by keyboard-interactive, bin/trailgate-askpass), the gateway's ssh2 client to the same sshd; client side cipher ${GATEWAY_CIPHER:-unknown}"
+  echo "- Gateway recording.mode: **$RECORDING**, recording.fsync=false, recording.sshInput=false: download output is recorded in full, upload input is not (the default)"
+  echo "- $REPS runs per cell, interleaved; times are wall clock for the whole ssh command including login"
+  echo "- Event log after the run: $((LOG_BYTES / 1024 / 1024)) MiB (trailgate.db and its WAL)"
+  echo
+  echo "## Results"
+  echo
+  echo "| direction | path | runs (s) | median (s) | MiB/s | gateway CPU per run (s) |"
+  echo "|---|---|---|---:|---:|---|"
+  for dir in upload download; do
+    for path in direct gateway; do
+      runs=() cpus=()
+      for rep in $(seq 1 "$REPS"); do runs+=("${SECS["$path|$dir|$rep"]}"); cpus+=("${CPU["$path|$dir|$rep"]}"); done
+      m="$(median "${runs[@]}")"
+      echo "| $dir | $path | ${runs[*]} | $m | $(mbps "$m") | ${cpus[*]} |"
+    done
+  done
+  echo
+  echo "## Gateway / direct"
+  echo
+  echo "| direction | throughput gateway/direct | time gateway/direct |"
+  echo "|---|---:|---:|"
+  for dir in upload download; do
+    d=() g=()
+    for rep in $(seq 1 "$REPS"); do d+=("${SECS["direct|$dir|$rep"]}"); g+=("${SECS["gateway|$dir|$rep"]}"); done
+    md="$(median "${d[@]}")" mg="$(median "${g[@]}")"
+    echo "| $dir | $(ratio "$md" "$mg") | $(ratio "$mg" "$md") |"
+  done
+  if (( FAILURES )); then
+    echo
+    echo "**$FAILURES run(s) failed.**"
+  fi
+} >"$OUT"
+
+cat "$OUT"
+log "results written to ${OUT#"$REPO_ROOT"/}"
+(( FAILURES == 0 )) || die "$FAILURES run(s) failed"

@@ -1,0 +1,334 @@
+import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
+import type { CommandCompletedData, FileOperationData, StatementDecision } from '../../../events/index.js';
+import { checkAnyRight, checkExec, checkRight, type ScpInvocation } from '../policy/ssh-policy.js';
+import { ClientOutput } from './client-output.js';
+import { ScpObserver } from './scp-observer.js';
+import { SftpRelay } from './sftp/sftp-relay.js';
+import type { SshSession } from './ssh-session.js';
+
+type Kind = 'shell' | 'exec' | 'subsystem';
+
+interface ExitInfo {
+  status?: number;
+  signal?: { name: string; coreDumped: boolean; message?: string };
+}
+
+/** Environment a client may set per channel: enough for LANG, LC_* and a few of the job's own. */
+const MAX_ENV = 64;
+const MAX_ENV_BYTES = 8 * 1024;
+
+/**
+ * One session channel of a client: its pty, environment and the one shell, exec or subsystem it runs,
+ * relayed to a channel of its own on the target. Output is recorded as it passes (per write, with its
+ * time, when there is a terminal), input only when configured; the command, its exit and every file
+ * operation are events.
+ */
+export class SessionChannel {
+  private pty: PseudoTtyInfo | null = null;
+  /** A Map: names come from the client, and `__proto__` is a name too. */
+  private readonly env = new Map<string, string>();
+  private agent = false;
+  private started = false;
+  private client: ServerChannel | null = null;
+  /** Everything toward the client goes through here, stdout and stderr in the order they came. */
+  private output: ClientOutput | null = null;
+  private target: ClientChannel | null = null;
+  private command: { seq: number; startedAt: bigint } | null = null;
+  private exit: ExitInfo = {};
+  private finished = false;
+  private sftp: SftpRelay | null = null;
+  private scp: { observer: ScpObserver; invocation: ScpInvocation } | null = null;
+  private clientGone = false;
+
+  constructor(
+    private readonly s: SshSession,
+    session: Session,
+    readonly id: number,
+  ) {
+    session.on('pty', (accept, _reject, info) => {
+      this.pty = info;
+      this.s.recorder.closeChunks();
+      this.s.recorder.event('terminal.opened', { channel: id, term: String(info.term).slice(0, 256), cols: info.cols, rows: info.rows });
+      accept?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      if (this.pty) Object.assign(this.pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
+      // Closed chunks first, so the resize sits exactly between the output before it and after it.
+      this.s.recorder.closeChunks();
+      this.s.recorder.event('terminal.resized', { channel: id, cols: info.cols, rows: info.rows });
+      this.target?.setWindow(info.rows, info.cols, info.height, info.width);
+      accept?.();
+    });
+    session.on('env', (accept, reject, info) => {
+      // TRAILGATE_* is the gateway's to set; the target's AcceptEnv decides about the rest.
+      if (/^TRAILGATE_/i.test(info.key)) {
+        this.s.refuse({ request: 'env', channel: id, detail: info.key, reason: 'TRAILGATE_* variables are set by the gateway' });
+        reject?.();
+        return;
+      }
+      if (this.env.size >= MAX_ENV || info.key.length + info.val.length > MAX_ENV_BYTES) {
+        reject?.();
+        return;
+      }
+      this.env.set(info.key, info.val);
+      accept?.();
+    });
+    session.on('x11', (_accept, reject) => {
+      this.s.refuse({ request: 'x11', channel: id, reason: 'X11 forwarding is never relayed by the gateway' });
+      reject?.();
+    });
+    session.on('auth-agent', (accept, reject) => {
+      const decision = checkRight(this.s.grant, 'agent');
+      if (decision.outcome === 'allowed' && this.s.agentForwarding) {
+        this.agent = true;
+        accept?.();
+        return;
+      }
+      this.s.refuse({ request: 'agent', channel: id, reason: decision.outcome === 'allowed' ? 'agent forwarding is not available on this gateway' : 'no rule grants agent', needs: ['agent'] });
+      reject?.();
+    });
+    session.on('signal', (accept, _reject, info) => {
+      const name = String(info.name).replace(/^SIG/, '');
+      if (this.target) {
+        this.s.recorder.event('signal.forwarded', { channel: id, signal: name });
+        this.target.signal(name);
+      }
+      accept?.();
+    });
+    session.on('shell', (accept, reject) => this.guard(this.start('shell', '', accept, reject)));
+    session.on('exec', (accept, reject, info) => this.guard(this.start('exec', info.command, accept, reject)));
+    session.on('subsystem', (accept, reject, info) => this.guard(this.start('subsystem', info.name, accept, reject)));
+    session.on('close', () => this.clientClosed());
+  }
+
+  /** A failure in one channel ends that channel, recorded, and never the gateway. */
+  private guard(work: Promise<void>): void {
+    work.catch((err: Error) => {
+      console.error(`trailgate: ssh channel ${this.id}: ${err.stack ?? err.message}`);
+      this.complete('error', { error: `gateway error: ${err.message}` });
+      this.target?.close();
+      this.client?.close();
+    });
+  }
+
+  private async start(kind: Kind, text: string, accept: (() => ServerChannel) | undefined, reject: (() => void) | undefined): Promise<void> {
+    if (this.started || !accept) {
+      reject?.();
+      return;
+    }
+    this.started = true;
+    const { decision, scp, reason } = this.decide(kind, text);
+    const client = accept();
+    this.client = client;
+    this.output = new ClientOutput(client, () => {
+      this.target?.resume();
+      this.target?.stderr.resume();
+    });
+    const recorder = this.s.recorder;
+    recorder.closeChunks();
+    this.s.commands++;
+    const seq = recorder.event('command.started', { protocol: kind, text, channel: this.id, pty: this.pty !== null, decision });
+    this.command = { seq, startedAt: process.hrtime.bigint() };
+    if (decision.outcome === 'denied') {
+      const what = kind === 'shell' ? 'a shell' : kind === 'exec' ? 'this command' : `the ${text} subsystem`;
+      this.refuseCommand(`trailgate: ${what} on target '${this.s.targetName}' needs the ${decision.needs.join(' or ')} right${reason ? ` (${reason})` : ''}, which no rule grants to ${this.s.who} [TG_POLICY_DENIED]`, 'denied');
+      return;
+    }
+    if (this.s.strict) {
+      try {
+        await recorder.durable();
+      } catch (err) {
+        this.refuseCommand(`trailgate: the command was not run because it could not be recorded: ${(err as Error).message}`, 'error');
+        return;
+      }
+    }
+    if (this.clientGone || this.s.ended) {
+      this.complete('error', { error: 'the client left before the command started' });
+      return;
+    }
+    if (kind === 'subsystem') {
+      this.sftp = new SftpRelay({ check: (rights) => checkAnyRight(this.s.grant, rights), record: (op) => this.fileOperation('sftp', op) });
+    } else if (scp) {
+      this.scp = { invocation: scp, observer: new ScpObserver(scp, (op) => this.fileOperation('scp', op)) };
+    }
+    this.openTarget(kind, text, (err, target) => {
+      if (err || !target) {
+        this.refuseCommand(`trailgate: the target would not start ${kind === 'exec' ? 'the command' : `the ${kind}`}: ${err?.message ?? 'no channel'}`, 'error');
+        return;
+      }
+      if (this.clientGone || this.s.ended) {
+        target.close();
+        this.complete('error', { error: 'the client left before the command started' });
+        return;
+      }
+      this.target = target;
+      this.relay(client, target);
+    });
+  }
+
+  private decide(kind: Kind, text: string): { decision: StatementDecision; scp: ScpInvocation | null; reason?: string } {
+    if (kind === 'shell') return { decision: checkRight(this.s.grant, 'shell'), scp: null };
+    if (kind === 'exec') return checkExec(this.s.grant, text);
+    if (text === 'sftp') return { decision: checkAnyRight(this.s.grant, ['sftp-read', 'sftp-write']), scp: null };
+    return { decision: { outcome: 'denied', needs: [`subsystem:${text}`], missing: [`subsystem:${text}`] }, scp: null, reason: 'only the sftp subsystem is relayed' };
+  }
+
+  private openTarget(kind: Kind, text: string, cb: (err: Error | undefined, channel?: ClientChannel) => void): void {
+    const env = { ...Object.fromEntries(this.env), ...this.s.tags };
+    const pty = this.pty ? { rows: this.pty.rows, cols: this.pty.cols, height: this.pty.height, width: this.pty.width, term: this.pty.term, modes: this.pty.modes } : null;
+    const agent = this.agent ? { agentForward: true } : {};
+    const target = this.s.target;
+    try {
+      if (kind === 'shell') target.shell(pty ?? false, { env, ...agent }, cb);
+      else if (kind === 'exec') target.exec(text, { env, ...(pty ? { pty } : {}), ...agent }, cb);
+      else target.subsys(text, cb);
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  private relay(client: ServerChannel, target: ClientChannel): void {
+    const recorder = this.s.recorder;
+    const id = this.id;
+    const timed = this.pty !== null;
+    const recordInput = this.s.recordInput;
+    const sftp = this.sftp;
+    const scp = this.scp;
+    const upload = scp?.invocation.direction === 'upload';
+
+    const output = this.output!;
+    const toClient = (b: Buffer) => {
+      recorder.bytes('server', b, id, { timed });
+      this.s.bytesToClient += b.length;
+      return output.write(b);
+    };
+    target.on('data', (data: Buffer) => {
+      let flushed = true;
+      if (sftp) {
+        let out: Buffer[];
+        try {
+          out = sftp.fromTarget(data);
+        } catch (err) {
+          this.protocolFailure(err as Error);
+          return;
+        }
+        for (const b of out) flushed = toClient(b);
+      } else {
+        if (scp && upload) scp.observer.fromSink(data);
+        else if (scp) scp.observer.fromSource(data);
+        flushed = toClient(data);
+      }
+      if (!flushed) target.pause();
+    });
+    target.stderr.on('data', (data: Buffer) => {
+      recorder.bytes('server', data, id, { stderr: true, timed });
+      this.s.bytesToClient += data.length;
+      if (!output.write(data, true)) target.stderr.pause();
+    });
+
+    client.on('data', (data: Buffer) => {
+      this.s.bytesFromClient += data.length;
+      if (recordInput) recorder.bytes('client', data, id, { timed });
+      let flushed = true;
+      if (sftp) {
+        let out;
+        try {
+          out = sftp.fromClient(data);
+        } catch (err) {
+          this.protocolFailure(err as Error);
+          return;
+        }
+        for (const b of out.forward) flushed = target.write(b);
+        for (const b of out.reply) toClient(b);
+      } else {
+        if (scp && upload) scp.observer.fromSource(data);
+        else if (scp) scp.observer.fromSink(data);
+        flushed = target.write(data);
+      }
+      if (!flushed) client.pause();
+    });
+    target.on('drain', () => client.resume());
+    client.on('end', () => target.end());
+    target.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
+      if (typeof code === 'number') this.exit = { status: code };
+      else if (signal) this.exit = { signal: { name: signal.replace(/^SIG/, ''), coreDumped: coreDumped === true, ...(message ? { message } : {}) } };
+    });
+    target.on('close', () => this.guard(this.targetClosed()));
+    client.resume();
+  }
+
+  /** The target ended the command: everything it sent reaches the client, then its exit, then the close. */
+  private async targetClosed(): Promise<void> {
+    if (this.finished) return;
+    const client = this.client;
+    if (client && !this.clientGone) await this.output?.flushed();
+    const exit = this.exit;
+    const error = this.clientGone ? 'the client closed the channel' : exit.status === undefined && !exit.signal ? 'the target closed the channel without an exit status' : undefined;
+    this.complete(exit.status === 0 ? 'ok' : 'error', { ...(error ? { error } : {}) });
+    if (client && !this.clientGone) {
+      if (exit.status !== undefined) client.exit(exit.status);
+      else if (exit.signal) client.exit(exit.signal.name, exit.signal.coreDumped, exit.signal.message ?? '');
+      client.end();
+    }
+  }
+
+  private clientClosed(): void {
+    this.clientGone = true;
+    if (this.target) this.target.close();
+    else if (!this.started) this.finished = true;
+  }
+
+  /** The session is ending under this channel (client or target connection gone, gateway shutdown). */
+  abort(reason: string): void {
+    if (this.finished) return;
+    this.complete('error', { error: `session ended before the command finished (${reason})` });
+    this.target?.close();
+  }
+
+  private refuseCommand(message: string, outcome: 'denied' | 'error'): void {
+    const client = this.client!;
+    const text = Buffer.from(`${message}\r\n`);
+    this.s.recorder.bytes('server', text, this.id, { stderr: true, timed: this.pty !== null });
+    this.output!.write(text, true);
+    this.complete(outcome, { exitStatus: 1, ...(outcome === 'error' ? { error: message } : {}) });
+    void this.output!.flushed().then(() => {
+      client.exit(1);
+      client.end();
+    });
+  }
+
+  private protocolFailure(err: Error): void {
+    this.exit = {};
+    this.target?.close();
+    this.complete('error', { error: `malformed SFTP stream: ${err.message}` });
+    this.client?.close();
+  }
+
+  private complete(outcome: CommandCompletedData['outcome'], extra: Partial<CommandCompletedData>): void {
+    if (this.finished || !this.command) return;
+    this.finished = true;
+    this.sftp?.end('the channel closed with the file open');
+    this.scp?.observer.end(this.exit.status);
+    const recorder = this.s.recorder;
+    recorder.closeChunks();
+    const exit = this.exit;
+    recorder.event('command.completed', {
+      commandSeq: this.command.seq,
+      outcome,
+      durationMs: Number((process.hrtime.bigint() - this.command.startedAt) / 1_000_000n),
+      tags: [],
+      rows: 0,
+      channel: this.id,
+      ...(exit.status !== undefined ? { exitStatus: exit.status } : {}),
+      ...(exit.signal ? { exitSignal: exit.signal } : {}),
+      ...extra,
+    });
+    this.s.channelDone(this);
+  }
+
+  private fileOperation(protocol: FileOperationData['protocol'], op: Omit<FileOperationData, 'protocol' | 'channel'>): void {
+    // After the bytes that carried it, so a replay shows the operation where it happened.
+    this.s.recorder.closeChunks();
+    this.s.recorder.event('file.operation', { protocol, channel: this.id, ...op });
+  }
+}
