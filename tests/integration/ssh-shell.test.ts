@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BytesRecord, EventRecord } from '../../events/index.js';
+import { buildCast, castText } from '../../services/replay/cast.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
+import { screenOf, screenOfCast } from '../support/terminal-screen.js';
 import type { OpenSsh } from '../support/openssh.js';
 
 let h: GatewayHarness;
@@ -44,11 +46,18 @@ describe('interactive shell through a pty', () => {
     term.type('echo first-$((40+2))\r');
     at = await term.waitFor('first-42', at);
     at = await term.waitFor('tg-prompt$ ', at);
+    const resizedAt = term.screen.length;
     term.resize(30, 100);
-    // The shell learns the new size from SIGWINCH; ask it once it has settled.
-    await new Promise((r) => setTimeout(r, 300));
-    term.type('stty size\r');
-    at = await term.waitFor('30 100', at);
+    // The shell learns the new size from SIGWINCH, asynchronously: ask until it answers with it.
+    for (let attempt = 1; ; attempt++) {
+      const asked = at;
+      term.type('stty size\r');
+      at = await term.waitFor(/\d+ \d+\r?\n/, asked);
+      const answer = term.screen.subarray(at).toString('utf8');
+      at = await term.waitFor('tg-prompt$ ', at);
+      if (answer.startsWith('30 100')) break;
+      assert.ok(attempt < 50, `the shell never saw the new size (last answer: ${answer.slice(0, 20)})`);
+    }
     term.type('printf "%s\\n" second-$((6*7)) && exit 0\r');
     await term.waitFor('second-42', at);
     const exit = await term.exited;
@@ -91,6 +100,15 @@ describe('interactive shell through a pty', () => {
     assert.equal(completed.data.outcome, 'ok');
     assert.ok(completed.seq > out[out.length - 1]!.seq, 'the command completes after its last output');
     assert.equal(records.filter((r) => r.stream === 'bytes' && r.direction === 'client').length, 0, 'keystrokes are not recorded unless configured');
+
+    // Replay fidelity: the cast built from the log ends on the screen the client saw (what the
+    // client's terminal got from the target, with the resize where the client made it).
+    const start = term.screen.indexOf(recorded);
+    const seen = term.screen.subarray(start, start + recorded.length);
+    const clientScreen = await screenOf({ cols: 80, rows: 24 }, [{ output: seen.subarray(0, resizedAt - start) }, { resize: { cols: 100, rows: 30 } }, { output: seen.subarray(resizedAt - start) }]);
+    const castScreen = await screenOfCast(castText(buildCast(session, records)));
+    assert.deepEqual(castScreen, clientScreen);
+    assert.ok(castScreen.lines.some((l) => l.includes('second-42')), 'the final screen shows the last output');
   });
 });
 
