@@ -3,53 +3,31 @@
  * session with an explicit aborted record, and `trailgate verify` calls it truncated, never whole.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { postgresService } from '../support/test-env.js';
+import { CLI, stopProcess, upDev, type RunningUp } from '../support/trailgate-up.js';
 
 const exec = promisify(execFile);
-const repo = resolve(import.meta.dirname, '../..');
-const cli = join(repo, 'bin/trailgate.js');
+const cli = CLI;
 let dir: string;
 let config: string;
 let running: ChildProcess | null = null;
 
-/** Starts `trailgate up --dev` and resolves with its port and everything it printed up to readiness. */
-function up(): Promise<{ port: number; out: string; child: ChildProcess }> {
-  return new Promise((resolveUp, reject) => {
-    const child = spawn(process.execPath, [cli, '--config', config, 'up', '--dev'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
-    running = child;
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`trailgate up did not report readiness:\n${out}`)), 120_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /postgres\s+127\.0\.0\.1:(\d+)/.exec(out);
-      if (m && out.includes('try it:')) {
-        clearTimeout(timer);
-        resolveUp({ port: Number(m[1]), out, child });
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`trailgate up exited (${code ?? signal}):\n${out}`));
-    });
-  });
+async function up(): Promise<RunningUp> {
+  const started = await upDev(config, dir);
+  running = started.child;
+  return started;
 }
 
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-}
+const stop = stopProcess;
 
 async function trailgate(...args: string[]): Promise<{ code: number; stdout: string }> {
   try {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { GateVerdict, StatementGate } from '../../services/gateway/postgres/statement-gate.js';
 import { serialize } from 'pg-protocol';
 import { GatewayHarness, ofType, sessionOf } from '../support/gateway-harness.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import { RawPgClient, errorFields } from '../support/raw-pg.js';
 
 /** A stand-in for the policy engine: denies by marker, holds by marker until released. */
@@ -133,12 +134,4 @@ describe('statement gate', () => {
   });
 });
 
-describe('the audit trail of this suite', () => {
-  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
-    const report = await h.stopAndVerify();
-    assert.ok(report.sessions.length >= 3, 'the suite recorded its sessions');
-    const broken = report.sessions.filter((s) => s.status !== 'intact');
-    assert.deepEqual(broken, [], 'no session is truncated or tampered');
-    assert.equal(report.ok, true);
-  });
-});
+auditTrailOfThisSuite(() => h, { minSessions: 3 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { GatewayHarness, ofType, sessionOf } from '../support/gateway-harness.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import { RawPgClient, errorFields } from '../support/raw-pg.js';
 
 const LIMIT = 1024 * 1024;
@@ -182,13 +183,4 @@ describe('secrets', () => {
   });
 });
 
-describe('the audit trail of this suite', () => {
-  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
-    await bystander.end();
-    const report = await h.stopAndVerify();
-    assert.ok(report.sessions.length >= 3, 'the suite recorded its sessions');
-    const broken = report.sessions.filter((s) => s.status !== 'intact');
-    assert.deepEqual(broken, [], 'no session is truncated or tampered');
-    assert.equal(report.ok, true);
-  });
-});
+auditTrailOfThisSuite(() => h, { minSessions: 3, settle: () => bystander.end() });

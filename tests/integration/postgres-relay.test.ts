@@ -8,6 +8,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { GatewayHarness, ofType, sessionOf } from '../support/gateway-harness.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 
 let h: GatewayHarness;
 
@@ -315,12 +316,4 @@ describe('run tags on the target', () => {
   });
 });
 
-describe('the audit trail of this suite', () => {
-  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
-    const report = await h.stopAndVerify();
-    assert.ok(report.sessions.length >= 3, 'the suite recorded its sessions');
-    const broken = report.sessions.filter((s) => s.status !== 'intact');
-    assert.deepEqual(broken, [], 'no session is truncated or tampered');
-    assert.equal(report.ok, true);
-  });
-});
+auditTrailOfThisSuite(() => h, { minSessions: 3 });

@@ -3,42 +3,22 @@
  * example configuration, a token from `trailgate token`, real psql, then `sessions` and `events`.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { CLI, stopProcess, upDev } from '../support/trailgate-up.js';
 
 const exec = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
-const cli = join(repo, 'bin/trailgate.js');
+const cli = CLI;
 let dir: string;
 let config: string;
 let gateway: ChildProcess;
 let port: number;
 let replayUrl: string;
-
-/** Starts `trailgate up --dev` and resolves once it prints where it listens. */
-function startGateway(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    gateway = spawn(process.execPath, [cli, '--config', config, 'up', '--dev'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`trailgate up did not report readiness:\n${out}`)), 120_000);
-    gateway.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /postgres\s+127\.0\.0\.1:(\d+)/.exec(out);
-      const replay = /replay\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m && replay && out.includes('try it:')) {
-        clearTimeout(timer);
-        replayUrl = replay[1]!;
-        resolvePort(Number(m[1]));
-      }
-    });
-    gateway.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    gateway.once('exit', (code) => reject(new Error(`trailgate up exited with ${code}:\n${out}`)));
-  });
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trailgate-quickstart-'));
@@ -46,15 +26,15 @@ before(async () => {
   copyFileSync(join(repo, 'trailgate.yaml'), config);
   // Port 0: the example's fixed 6432 may be taken on a developer machine.
   writeFileSync(config, readFileSync(config, 'utf8').replace('port: 6432', 'port: 0').replace('port: 6480', 'port: 0'));
-  port = await startGateway();
+  let out: string;
+  ({ child: gateway, port, out } = await upDev(config, dir));
+  const replay = /replay\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+  assert.ok(replay, `trailgate up serves the replay UI:\n${out}`);
+  replayUrl = replay[1]!;
 });
 
 after(async () => {
-  if (gateway.exitCode === null) {
-    const exited = new Promise((r) => gateway.once('exit', r));
-    gateway.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(gateway);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { EventRecord } from '../../events/index.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import { GARBAGE_TOKENS, expired, hs256WithPublicKey, notYetValid, sameKidOtherKey, tamperedPayload, unknownKid, unsignedToken, wrongAudience, wrongIssuer } from '../support/forged-tokens.js';
 import { FakeOidcIssuer, deadUrl } from '../support/oidc-server.js';
 import type { OpenSsh } from '../support/openssh.js';
@@ -183,11 +184,4 @@ describe('SSH login with a CI token', () => {
   });
 });
 
-describe('the audit trail of this suite', () => {
-  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
-    const report = await h.stopAndVerify();
-    assert.ok(report.sessions.length >= 3, 'the suite recorded its sessions');
-    assert.deepEqual(report.sessions.filter((s) => s.status !== 'intact'), [], 'no session is truncated or tampered');
-    assert.equal(report.ok, true);
-  });
-});
+auditTrailOfThisSuite(() => h, { minSessions: 3 });

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BytesRecord, EventRecord } from '../../events/index.js';
 import { buildCast, castText } from '../../services/replay/cast.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import { screenOf, screenOfCast } from '../support/terminal-screen.js';
 import type { OpenSsh } from '../support/openssh.js';
 
@@ -134,11 +135,4 @@ describe('recording what clients type, when configured', () => {
   });
 });
 
-describe('the audit trail of this suite', () => {
-  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
-    const report = await h.stopAndVerify();
-    assert.ok(report.sessions.length > 0, 'the suite recorded its sessions');
-    assert.deepEqual(report.sessions.filter((s) => s.status !== 'intact'), [], 'no session is truncated or tampered');
-    assert.equal(report.ok, true);
-  });
-});
+auditTrailOfThisSuite(() => h);

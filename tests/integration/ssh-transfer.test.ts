@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BytesRecord, EventRecord, FileOperationData } from '../../events/index.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import type { OpenSsh } from '../support/openssh.js';
 
 const SIZE = 20 * 1024 * 1024;
@@ -190,11 +191,4 @@ describe('sftp rights', () => {
   });
 });
 
-describe('the audit trail of this suite', () => {
-  it('verifies every session recorded above as intact: chained, signed and sealed', async () => {
-    const report = await h.stopAndVerify();
-    assert.ok(report.sessions.length >= 3, 'the suite recorded its sessions');
-    assert.deepEqual(report.sessions.filter((s) => s.status !== 'intact'), [], 'no session is truncated or tampered');
-    assert.equal(report.ok, true);
-  });
-});
+auditTrailOfThisSuite(() => h, { minSessions: 3 });

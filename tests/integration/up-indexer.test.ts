@@ -3,18 +3,18 @@
  * statement run through the gateway becomes searchable in the real OpenSearch node.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { testNamespace } from '../support/search-env.js';
+import { CLI, stopProcess, upDev } from '../support/trailgate-up.js';
 
 const exec = promisify(execFile);
-const repo = resolve(import.meta.dirname, '../..');
-const cli = join(repo, 'bin/trailgate.js');
+const cli = CLI;
 let dir: string;
 let config: string;
 let gateway: ChildProcess;
@@ -26,27 +26,11 @@ before(async () => {
   const url = process.env.TG_OPENSEARCH_URL;
   assert.ok(url, 'TG_OPENSEARCH_URL is set by tests/services/opensearch.sh');
   writeFileSync(config, JSON.stringify({ dataDir: join(dir, 'data'), postgres: { listen: { host: '127.0.0.1', port: 0 } }, search: { product: 'opensearch', url, namespace: testNamespace('up'), replicas: 0 } }));
-  gateway = spawn(process.execPath, [cli, '--config', config, 'up', '--dev'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`trailgate up did not report readiness:\n${out}`)), 120_000);
-    gateway.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('try it:')) {
-        clearTimeout(timer);
-        ready();
-      }
-    });
-    gateway.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    gateway.once('exit', (code) => fail(new Error(`trailgate up exited with ${code}:\n${out}`)));
-  });
+  ({ child: gateway, out } = await upDev(config, dir));
 });
 
 after(async () => {
-  if (gateway.exitCode === null) {
-    const exited = new Promise((r) => gateway.once('exit', r));
-    gateway.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(gateway);
   rmSync(dir, { recursive: true, force: true });
 });
 
