@@ -78,6 +78,7 @@ describe('analyst content', () => {
   let service: SearchService;
   let mapped: Set<string>;
   let unendedSession: string;
+  let sealedSession: string;
   const newcomer = `acme/newcomer-${Date.now()}`;
   const stolenRun = `run-${Date.now()}`;
   const veteran = `acme/veteran-${Date.now()}`;
@@ -91,10 +92,13 @@ describe('analyst content', () => {
     const prober = syntheticSession({ repository: 'acme/prober' })[0]!.sessionId;
     const denials = Array.from({ length: 12 }, (_, i) => syntheticRecord(prober, 100 + i, 'command.started', { protocol: 'simple', text: 'drop table t', decision: { outcome: 'denied', needs: ['ddl'], missing: ['ddl'] } }, { repository: 'acme/prober' }));
     const stolen = ['10.20.30.1', '10.20.30.2'].map((ip, i) => syntheticRecord(`${prober}-${i}`, 2, 'auth.decided', { outcome: 'granted', method: 'oidc-token' }, { runId: stolenRun, clientAddress: ip }));
-    const unended = syntheticSession({ start: new Date(Date.now() - 90 * 60_000) }).filter((r) => r.type !== 'session.ended');
+    // Ended but never sealed: the final signed checkpoint is what makes a session whole.
+    const unended = syntheticSession({ start: new Date(Date.now() - 90 * 60_000) }).filter((r) => r.type !== 'checkpoint.signed');
     unendedSession = unended[0]!.sessionId;
+    const sealed = syntheticSession({ start: new Date(Date.now() - 90 * 60_000) });
+    sealedSession = sealed[0]!.sessionId;
     const veteranAuth = [new Date(Date.now() - 10 * 86_400_000), new Date()].map((start, i) => syntheticRecord(`${prober}-v${i}`, 2, 'auth.decided', { outcome: 'granted', method: 'oidc-token' }, { repository: veteran, start }));
-    await sink.write([...feature, ...denials, ...stolen, ...unended, ...veteranAuth]);
+    await sink.write([...feature, ...denials, ...stolen, ...unended, ...sealed, ...veteranAuth]);
     await service.refresh(sink.dataStream);
     mapped = fieldsOfMapping(await service.mapping(sink.dataStream));
   });
@@ -170,6 +174,7 @@ describe('analyst content', () => {
     assert.ok(fired.get('Trailgate: repository never seen before')!.includes(newcomer));
     // And not for what is ordinary: a repository first seen ten days ago, a token used from one address.
     assert.ok(!fired.get('Trailgate: repository never seen before')!.includes(veteran));
+    assert.ok(!fired.get('Trailgate: session without a signed end')!.includes(sealedSession), 'a sealed session is whole');
     assert.ok(!fired.get('Trailgate: one run\'s token used from two client addresses')!.includes('jti-4711'));
   });
 
