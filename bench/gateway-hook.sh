@@ -48,6 +48,11 @@ targets:
     user: $TG_PG_APP_USER
     password: { env: TG_PG_APP_PASSWORD }
     tls: disable
+# The replay UI that \`up --dev\` serves, on a port of its own so several gateways can run.
+replay:
+  listen:
+    host: 127.0.0.1
+    port: 0
 policy:
   rules:
     # What pgbench -S needs and nothing more, so every statement is classified and checked.
