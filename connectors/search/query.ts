@@ -18,6 +18,34 @@ export interface TrailFilters {
   limit?: number;
 }
 
+/** The filters as the CLI and the HTTP route take them, by their short names; unset ones are left out. */
+export interface TrailFilterInput {
+  repo?: string | undefined;
+  run?: string | undefined;
+  actor?: string | undefined;
+  target?: string | undefined;
+  session?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  text?: string | undefined;
+  commands?: boolean | undefined;
+}
+
+export function trailFilters(i: TrailFilterInput, limit: number): TrailFilters {
+  return {
+    ...(i.repo ? { repository: i.repo } : {}),
+    ...(i.run ? { run: i.run } : {}),
+    ...(i.actor ? { actor: i.actor } : {}),
+    ...(i.target ? { target: i.target } : {}),
+    ...(i.session ? { session: i.session } : {}),
+    ...(i.since ? { since: i.since } : {}),
+    ...(i.until ? { until: i.until } : {}),
+    ...(i.text ? { text: i.text } : {}),
+    ...(i.commands ? { commandsOnly: true } : {}),
+    limit,
+  };
+}
+
 export interface TrailRow {
   time: string;
   sessionId: string;

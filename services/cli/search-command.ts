@@ -1,4 +1,4 @@
-import type { TrailFilters } from '../../connectors/search/query.js';
+import { trailFilters } from '../../connectors/search/query.js';
 import type { TrailgateConfig } from '../config/schema.js';
 import { searchConnection, searchService } from '../indexer/search-connection.js';
 import { searchTrail } from '../search/search-trail.js';
@@ -27,18 +27,7 @@ export function configuredSearch(config: TrailgateConfig): NonNullable<Trailgate
 
 export async function runSearch(configFile: string | undefined, words: string[], o: SearchOptions): Promise<void> {
   const service = searchService(searchConnection(configuredSearch(cliConfig(configFile))));
-  const filters: TrailFilters = {
-    ...(o.repo ? { repository: o.repo } : {}),
-    ...(o.run ? { run: o.run } : {}),
-    ...(o.actor ? { actor: o.actor } : {}),
-    ...(o.target ? { target: o.target } : {}),
-    ...(o.session ? { session: o.session } : {}),
-    ...(o.since ? { since: o.since } : {}),
-    ...(o.until ? { until: o.until } : {}),
-    ...(words.length ? { text: words.join(' ') } : {}),
-    ...(o.commands ? { commandsOnly: true } : {}),
-    limit: Number(o.limit),
-  };
+  const filters = trailFilters({ ...o, text: words.join(' ') }, Number(o.limit));
   try {
     const page = await searchTrail(service, filters);
     if (o.json) {

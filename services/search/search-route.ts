@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginOptions } from 'fastify';
-import { MAX_TRAIL_LIMIT, TrailQueryError, type TrailFilters } from '../../connectors/search/query.js';
+import { MAX_TRAIL_LIMIT, TrailQueryError, trailFilters } from '../../connectors/search/query.js';
 import { SearchServiceError, type SearchService } from '../../connectors/search/service.js';
 import { searchTrail } from './search-trail.js';
 
@@ -71,18 +71,7 @@ export async function searchRoutes(app: FastifyInstance, opts: SearchRouteOption
     { schema: { querystring, response: { 200: { type: 'object', properties: { total: { type: 'integer' }, rows: { type: 'array', items: row } } }, 400: error, 503: error } } },
     async (request, reply) => {
       const q = request.query;
-      const filters: TrailFilters = {
-        ...(q.repo ? { repository: q.repo } : {}),
-        ...(q.run ? { run: q.run } : {}),
-        ...(q.actor ? { actor: q.actor } : {}),
-        ...(q.target ? { target: q.target } : {}),
-        ...(q.session ? { session: q.session } : {}),
-        ...(q.since ? { since: q.since } : {}),
-        ...(q.until ? { until: q.until } : {}),
-        ...(q.q ? { text: q.q } : {}),
-        ...(q.commands ? { commandsOnly: true } : {}),
-        limit: q.limit ?? 50,
-      };
+      const filters = trailFilters({ ...q, text: q.q }, q.limit ?? 50);
       try {
         return await searchTrail(opts.service, filters, opts.index);
       } catch (err) {
