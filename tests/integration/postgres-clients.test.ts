@@ -35,6 +35,8 @@ const EXPECTED_ROW = {
 
 interface ClientResult {
   client: string;
+  /** psycopg: the libpq it runs on (170000 and up sends the cancel request encrypted). */
+  libpq?: number;
   pid: number;
   applicationName: string;
   types: Record<string, typeof EXPECTED_ROW>;
@@ -88,7 +90,7 @@ async function recordedSession(pid: number): Promise<EventRecord[]> {
 }
 
 /** Every step of the matrix, asserted the same way for each client. */
-async function assertMatrix(r: ClientResult, o: { typeModes: string[]; batchMode: string }): Promise<void> {
+async function assertMatrix(r: ClientResult, o: { typeModes: string[]; batchMode: string; cancelOutcome?: string }): Promise<void> {
   assert.deepEqual(Object.keys(r.types).sort(), [...o.typeModes].sort(), 'the type round trip ran in each format the client offers');
   for (const mode of o.typeModes) assert.deepEqual(r.types[mode], EXPECTED_ROW, `${r.client}: types in ${mode}`);
   assert.deepEqual(r.prepared, [2, 4, 6], 'a prepared statement runs again with new parameters');
@@ -96,24 +98,44 @@ async function assertMatrix(r: ClientResult, o: { typeModes: string[]; batchMode
   assert.deepEqual(r.batch, { mode: o.batchMode, rows: 100 });
   assert.deepEqual(r.copy, { in: 1000, out: 1000, firstOut: '1001\tcopied-1001', lastOut: '2000\tcopied-2000' });
   assert.deepEqual(r.large, { rows: 100_000, sum: 5_000_050_000 });
-  assert.deepEqual(r.cancel, { sawSleep: true, requestOk: true, sqlstate: '57014', after: 1 }, 'pg_sleep is cancelled, the client says the cancel worked, the session goes on');
+  assert.deepEqual(r.cancel, { sawSleep: true, requestOk: true, sqlstate: o.cancelOutcome ?? '57014', after: 1 }, 'pg_sleep is cancelled, the client says the cancel worked, the session goes on');
   assert.equal(r.applicationName, `${tag} ${r.client}-matrix`, 'the client keeps its name, behind the run tag');
 
   const events = await recordedSession(r.pid);
+  assert.equal(ofType(events, 'session.started')[0]?.data.tls, true, `${r.client}: the session ran over TLS`);
   const texts = ofType(events, 'command.started').map((e) => e.data.text);
   for (const needle of ['CREATE TEMP TABLE items', '1/0', 'generate_series(1, 100000)', 'pg_sleep(30)', 'COPY']) {
     assert.ok(texts.some((t) => t.includes(needle)), `${r.client}: a statement with '${needle}' is recorded`);
   }
   assert.ok(texts.filter((t) => /INSERT INTO items/i.test(t)).length >= 1, `${r.client}: the batch is recorded`);
   assert.equal(ofType(events, 'cancel.requested').length, 1, `${r.client}: the cancel is recorded`);
+  const sleep = ofType(events, 'command.started').find((e) => e.data.text.includes('pg_sleep(30)'))!;
+  const slept = ofType(events, 'command.completed').find((e) => e.data.commandSeq === sleep.seq);
+  assert.equal(slept?.data.sqlstate, '57014', `${r.client}: the target cancelled the statement`);
   const copy = ofType(events, 'command.completed').find((e) => e.data.tags?.some((t: string) => t.startsWith('COPY 1000')));
   assert.ok(copy, `${r.client}: the COPY's outcome is recorded`);
 }
 
 describe('client matrix through the gateway over TLS', () => {
+  it('psycopg 3 (libpq 17): text and binary types, prepare=True, a failed transaction, pipeline, COPY, 100k rows, cancel_safe over TLS', async () => {
+    const r = await run(requiredEnv('TG_CLIENT_PYTHON'), [join(clients, 'python/matrix.py'), 'psycopg']);
+    assert.ok((r.libpq ?? 0) >= 170000, `psycopg runs on libpq ${r.libpq}: the encrypted cancel needs 17`);
+    await assertMatrix(r, { typeModes: ['binary', 'text'], batchMode: 'pipeline' });
+  });
+
+  it('asyncpg with its default settings (client_encoding utf-8, TLS prefer): binary types, prepare, executemany, COPY, 100k rows, cancel', async () => {
+    const r = await run(requiredEnv('TG_CLIENT_PYTHON'), [join(clients, 'python/matrix.py'), 'asyncpg']);
+    await assertMatrix(r, { typeModes: ['binary'], batchMode: 'executemany', cancelOutcome: 'CancelledError' });
+  });
+
   it('pgx (Go): binary and text types, Prepare, a failed transaction, Batch, CopyFrom/CopyTo, 100k rows, CancelRequest', async () => {
     const r = await run(requiredEnv('TG_CLIENT_PGX'), []);
     await assertMatrix(r, { typeModes: ['binary', 'text'], batchMode: 'pgx.Batch' });
+  });
+
+  it('pgjdbc (Java): text and binary types, PreparedStatement, a failed transaction, addBatch, CopyManager, 100k rows, Statement.cancel', async () => {
+    const r = await run('java', ['-Dfile.encoding=UTF-8', '-Dstdout.encoding=UTF-8', '--class-path', requiredEnv('TG_CLIENT_PGJDBC_JAR'), join(clients, 'pgjdbc/Matrix.java')]);
+    await assertMatrix(r, { typeModes: ['binary', 'text'], batchMode: 'addBatch' });
   });
 });
 
