@@ -11,9 +11,11 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import type { EventRecord } from '../../events/index.js';
 import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
+import { errorFields, RawPgClient } from '../support/raw-pg.js';
 import { requiredEnv } from '../support/test-env.js';
 
 const exec = promisify(execFile);
@@ -136,6 +138,114 @@ describe('client matrix through the gateway over TLS', () => {
   it('pgjdbc (Java): text and binary types, PreparedStatement, a failed transaction, addBatch, CopyManager, 100k rows, Statement.cancel', async () => {
     const r = await run('java', ['-Dfile.encoding=UTF-8', '-Dstdout.encoding=UTF-8', '--class-path', requiredEnv('TG_CLIENT_PGJDBC_JAR'), join(clients, 'pgjdbc/Matrix.java')]);
     await assertMatrix(r, { typeModes: ['binary', 'text'], batchMode: 'addBatch' });
+  });
+
+  it('node-postgres: text types, named statements, a failed transaction, pipeline mode, pg-copy-streams, 100k rows, cancel', async () => {
+    const r = await run(process.execPath, ['--import', 'tsx', join(clients, 'node-postgres/matrix.ts')]);
+    await assertMatrix(r, { typeModes: ['text'], batchMode: 'pipeline' });
+  });
+});
+
+describe('the run tag in PostgreSQL\'s own log', () => {
+  const TAG = 'tg:acme/drivers:4242:3';
+  before(async () => {
+    // log_line_prefix carries %a (tests/services/postgres.sh); statements are logged for the gateway's role only while this runs.
+    const admin = await h.directSuperuser();
+    await admin.query(`ALTER ROLE ${h.pg.appUser} IN DATABASE ${h.pg.database} SET log_statement = 'all'`);
+    await admin.end();
+  });
+  after(async () => {
+    const admin = await h.directSuperuser();
+    await admin.query(`ALTER ROLE ${h.pg.appUser} IN DATABASE ${h.pg.database} RESET log_statement`);
+    await admin.end();
+  });
+
+  /** Every statement the target logged for one backend, with the application name on its line. */
+  function loggedStatements(pid: number): { app: string; text: string }[] {
+    const lines = readFileSync(requiredEnv('TG_PG_LOG_FILE'), 'utf8').split('\n');
+    const out = [];
+    for (const line of lines) {
+      const m = /\[(\d+)\] \[(.*)\] LOG: {2}(?:statement|execute [^:]*): (.*)$/.exec(line);
+      if (m && Number(m[1]) === pid) out.push({ app: m[2]!, text: m[3]! });
+    }
+    return out;
+  }
+
+  it('shows the tag on every statement of a session that names itself, over the simple and the extended protocol', async () => {
+    const token = await h.token({ repository: 'acme/drivers', claims: { run_id: '4242', run_attempt: '3' } });
+    const client = new pg.Client({ host: '127.0.0.1', port: h.port, database: 'app', user: 'ci', password: token, ssl: { rejectUnauthorized: false }, application_name: 'startup-name' });
+    await client.connect();
+    const pid = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const steps: [string, unknown[] | undefined][] = [
+      ['select 1 as startup', undefined],
+      ["SET application_name = 'simple-set'", undefined],
+      ['select 2 as after_simple_set', undefined],
+      ['select $1::int as extended_after_simple_set', [2]],
+      ["select set_config('application_name', $1, false)", ['via-param']],
+      ['select 3 as after_set_config_param', undefined],
+      ['select $1::int as extended_after_set_config_param', [3]],
+      ["SET SESSION application_name TO 'session-set'", undefined],
+      ['select 4 as after_session_set', undefined],
+      ["select set_config('APPLICATION_NAME', 'literal' || chr(10) || 'x', false), 5", undefined],
+      ['select 6 as after_set_config_literal', undefined],
+      ['BEGIN', undefined],
+      ["SET LOCAL application_name = 'local-set'", undefined],
+      ['select $1::int as extended_in_local', [7]],
+      ['COMMIT', undefined],
+      ['RESET application_name', undefined],
+      ['select 8 as after_reset', undefined],
+    ];
+    for (const [text, values] of steps) await client.query(values ? { text, values } : text);
+    // pgjdbc's way: SET over the extended protocol.
+    await client.query({ name: 'rename', text: "SET application_name = 'extended-set'" });
+    await client.query({ text: 'select $1::int as after_extended_set', values: [9] });
+    const shown = (await client.query('show application_name')).rows[0].application_name as string;
+    await client.end();
+
+    const logged = loggedStatements(pid);
+    assert.ok(logged.length >= steps.length + 2, `the target logged this session's statements (${logged.length})`);
+    assert.deepEqual(logged.filter((l) => !l.app.startsWith(`${TAG} `) && l.app !== TAG), [], 'no statement was logged without the run tag');
+    const appOf = (needle: string) => logged.find((l) => l.text.includes(needle))?.app;
+    assert.equal(appOf('as startup'), `${TAG} startup-name`);
+    assert.equal(appOf('as after_simple_set'), `${TAG} simple-set`);
+    assert.equal(appOf('as extended_after_simple_set'), `${TAG} simple-set`);
+    assert.equal(appOf('as after_set_config_param'), `${TAG} via-param`);
+    assert.equal(appOf('as extended_after_set_config_param'), `${TAG} via-param`);
+    assert.equal(appOf('as after_session_set'), `${TAG} session-set`);
+    assert.equal(appOf('as after_set_config_literal'), `${TAG} literalx`, 'a newline in the name is dropped');
+    assert.equal(appOf('as extended_in_local'), `${TAG} local-set`);
+    assert.equal(appOf('as after_reset'), `${TAG} startup-name`);
+    assert.equal(appOf('as after_extended_set'), `${TAG} extended-set`);
+    assert.equal(shown, `${TAG} extended-set`);
+  });
+});
+
+describe('client_encoding at startup', () => {
+  /** A raw startup (drivers such as node-postgres always send UTF8): what the server reports, or the error. */
+  const connect = async (encoding: string): Promise<{ shown?: string; error?: Record<string, string> }> => {
+    const raw = await RawPgClient.connect(h.port);
+    raw.startup({ user: 'ci', database: 'app', client_encoding: encoding });
+    await raw.until('R');
+    raw.password(await h.token());
+    const first = await raw.until('Z', 'E');
+    if (first.type === 'E') {
+      raw.end();
+      return { error: errorFields(first.body) };
+    }
+    raw.query('show client_encoding');
+    const row = await raw.until('D');
+    raw.end();
+    return { shown: row.body.toString('utf8', 6) };
+  };
+
+  it('accepts the spellings of UTF8 that PostgreSQL accepts, asyncpg\'s quoted one included', async () => {
+    for (const spelling of ["'utf-8'", 'Utf_8', 'unicode']) assert.deepEqual(await connect(spelling), { shown: 'UTF8' }, spelling);
+  });
+
+  it('refuses another encoding in the client\'s protocol, naming the fix', async () => {
+    const { error } = await connect('LATIN1');
+    assert.equal(error?.C, '0A000');
+    assert.match(error?.M ?? '', /client_encoding=UTF8 \[TG_PG_ENCODING\]/);
   });
 });
 

@@ -4,7 +4,8 @@ import { isUtf8EncodingName } from '../../services/gateway/postgres/client-encod
 
 describe('client_encoding names', () => {
   it('accepts every spelling PostgreSQL reads as UTF8 (case and punctuation ignored)', () => {
-    for (const name of ['UTF8', 'utf8', 'utf-8', 'UTF-8', 'Utf_8', 'utf 8', 'u.t.f.8', 'UNICODE', 'unicode', 'Uni-Code']) {
+    // asyncpg sends the value quoted: 'utf-8'
+    for (const name of ["'utf-8'", 'UTF8', 'utf8', 'utf-8', 'UTF-8', 'Utf_8', 'utf 8', 'u.t.f.8', 'UNICODE', 'unicode', 'Uni-Code']) {
       assert.equal(isUtf8EncodingName(name), true, name);
     }
   });
