@@ -92,7 +92,7 @@ async function recordedSession(pid: number): Promise<EventRecord[]> {
 }
 
 /** Every step of the matrix, asserted the same way for each client. */
-async function assertMatrix(r: ClientResult, o: { typeModes: string[]; batchMode: string; cancelOutcome?: string }): Promise<void> {
+async function assertMatrix(r: ClientResult, o: { typeModes: string[]; batchMode: string; cancelOutcome?: string }): Promise<EventRecord[]> {
   assert.deepEqual(Object.keys(r.types).sort(), [...o.typeModes].sort(), 'the type round trip ran in each format the client offers');
   for (const mode of o.typeModes) assert.deepEqual(r.types[mode], EXPECTED_ROW, `${r.client}: types in ${mode}`);
   assert.deepEqual(r.prepared, [2, 4, 6], 'a prepared statement runs again with new parameters');
@@ -114,6 +114,7 @@ async function assertMatrix(r: ClientResult, o: { typeModes: string[]; batchMode
   const sleep = ofType(events, 'command.started').find((e) => e.data.text.includes('pg_sleep(30)'))!;
   const slept = ofType(events, 'command.completed').find((e) => e.data.commandSeq === sleep.seq);
   assert.equal(slept?.data.sqlstate, '57014', `${r.client}: the target cancelled the statement`);
+  return events;
   const copy = ofType(events, 'command.completed').find((e) => e.data.tags?.some((t: string) => t.startsWith('COPY 1000')));
   assert.ok(copy, `${r.client}: the COPY's outcome is recorded`);
 }
@@ -137,7 +138,9 @@ describe('client matrix through the gateway over TLS', () => {
 
   it('pgjdbc (Java): text and binary types, PreparedStatement, a failed transaction, addBatch, CopyManager, 100k rows, Statement.cancel', async () => {
     const r = await run('java', ['-Dfile.encoding=UTF-8', '-Dstdout.encoding=UTF-8', '--class-path', requiredEnv('TG_CLIENT_PGJDBC_JAR'), join(clients, 'pgjdbc/Matrix.java')]);
-    await assertMatrix(r, { typeModes: ['binary', 'text'], batchMode: 'addBatch' });
+    const events = await assertMatrix(r, { typeModes: ['binary', 'text'], batchMode: 'addBatch' });
+    const texts = ofType(events, 'command.started').map((e) => e.data.text);
+    assert.ok(texts.some((t) => /^SET application_name = 'pgjdbc-matrix'$/i.test(t)), 'pgjdbc named itself with SET, and kept the tag in front');
   });
 
   it('node-postgres: text types, named statements, a failed transaction, pipeline mode, pg-copy-streams, 100k rows, cancel', async () => {
