@@ -58,6 +58,11 @@ describe('statements that rename the session', () => {
     assert.ok(out.includes(`E'${TAG} ' || ($$a,b)$$)::text`), out);
   });
 
+  it('cuts arguments where the parser does: parentheses in comments, UESCAPE clauses', () => {
+    assert.equal(tag.rewrite("select set_config('application_name', 'a' || (select 'b' /* ) */), false)"), "select set_config('application_name', pg_catalog.rtrim(pg_catalog.left(pg_catalog.regexp_replace(E'tg:acme/payments:123456:2 ' || ('a' || (select 'b' /* ) */))::text, E'[^\\\\x20-\\\\x7e]', '', 'g'), 63)), false)");
+    assert.equal(tag.rewrite("select set_config('application_name', U&'x' UESCAPE '!', false)"), "select set_config('application_name', pg_catalog.rtrim(pg_catalog.left(pg_catalog.regexp_replace(E'tg:acme/payments:123456:2 ' || (U&'x' UESCAPE '!')::text, E'[^\\\\x20-\\\\x7e]', '', 'g'), 63)), false)");
+  });
+
   it('leaves other settings and mere mentions alone', () => {
     for (const sql of ["select set_config('search_path', 'x', false)", "select 'application_name'", 'select current_setting($1)', 'show application_name']) {
       assert.equal(tag.rewrite(sql), sql);

@@ -8,6 +8,11 @@ const MAX_BYTES = 63;
 /** Cheap test before parsing: only statements that could name a setting are parsed (U& can spell anything). */
 const MAYBE_RENAMES = /application_name|set_config|u&/i;
 const SET_CONFIG_PARAMETERS = ['setting_name', 'new_value', 'is_local'];
+/**
+ * Sent in place of a statement whose set_config arguments could not be cut out exactly as PostgreSQL
+ * reads them: it fails to parse on the target, so nothing runs under a name without the tag.
+ */
+export const UNTAGGABLE_STATEMENT = 'TG_PG_RUN_TAG_UNSAFE_SET_CONFIG';
 
 /** `<tag> <client's name>`, printable ASCII only, within 63 bytes; the tag alone when the client names nothing. */
 export function taggedApplicationName(tag: string, clientName: string | undefined): string {
@@ -53,6 +58,8 @@ export class RunTag {
       else collectSetConfigCalls(raw.stmt, tokens, edits);
     }
     if (!edits.length) return sql;
+    // Argument text is copied into the rewrite (the setting name even twice): it must be the very expression the parser saw.
+    if (!edits.every((e) => e.kind === 'replace' || (sameExpression(text, e.setting, e.settingNode) && sameExpression(text, e.value, e.valueNode)))) return UNTAGGABLE_STATEMENT;
     edits.sort((a, b) => a.start - b.start);
     return this.render(text, edits, 0, text.length);
   }
@@ -95,7 +102,7 @@ type Obj = Record<string, unknown>;
 type Span = [number, number];
 type Edit =
   | { kind: 'replace'; start: number; end: number; text: string }
-  | { kind: 'set_config'; start: number; end: number; setting: Span; value: Span; settingIsApplicationName: boolean };
+  | { kind: 'set_config'; start: number; end: number; setting: Span; value: Span; settingNode: Obj; valueNode: Obj; settingIsApplicationName: boolean };
 
 function collectSetConfigCalls(node: unknown, tokens: SqlToken[], edits: Edit[]): void {
   if (Array.isArray(node)) {
@@ -119,18 +126,21 @@ function setConfigEdit(call: Obj, tokens: SqlToken[]): Edit | null {
   const spans = argumentSpans(tokens, Number(call.location ?? -1));
   if (!spans || spans.length !== args.length) return null;
   let setting: { node: Obj; span: Span } | undefined;
-  let value: Span | undefined;
+  let value: { node: Obj; span: Span } | undefined;
   args.forEach((a, i) => {
     const named = a.NamedArgExpr as Obj | undefined;
     const name = named ? String(named.name) : SET_CONFIG_PARAMETERS[i];
-    const span = named ? afterArrow(tokens, spans[i]!) : spans[i]!;
-    if (name === 'setting_name') setting = { node: named ? (named.arg as Obj) : a, span };
-    if (name === 'new_value') value = span;
+    const arg = { node: named ? (named.arg as Obj) : a, span: named ? afterArrow(tokens, spans[i]!) : spans[i]! };
+    if (name === 'setting_name') setting = arg;
+    if (name === 'new_value') value = arg;
   });
   if (!setting || !value) return null;
   const constant = constantText(setting.node);
   if (constant !== null && constant.toLowerCase() !== 'application_name') return null;
-  return { kind: 'set_config', start: spans.start, end: spans.end, setting: setting.span, value, settingIsApplicationName: constant !== null };
+  return {
+    kind: 'set_config', start: spans.start, end: spans.end, setting: setting.span, value: value.span,
+    settingNode: setting.node, valueNode: value.node, settingIsApplicationName: constant !== null,
+  };
 }
 
 /** Byte spans of a call's top-level arguments, from its name to its closing parenthesis. */
@@ -171,6 +181,22 @@ function afterArrow(tokens: SqlToken[], span: Span): Span {
 }
 
 const isPunct = (t: SqlToken, c: string) => t.kind === 'punct' && t.first === c.charCodeAt(0);
+
+/** True when the text of `span`, parenthesised on its own, parses to `node`: the cut matches PostgreSQL's lexer. */
+function sameExpression(text: Buffer, span: Span, node: Obj): boolean {
+  try {
+    const tree = parseSync(`SELECT (${text.toString('utf8', span[0], span[1])})`) as { stmts?: { stmt: { SelectStmt?: { targetList?: { ResTarget?: { val?: Obj } }[] } } }[] };
+    if (tree.stmts?.length !== 1) return false;
+    const list = tree.stmts[0]!.stmt.SelectStmt?.targetList;
+    return list?.length === 1 && withoutLocations(list[0]!.ResTarget?.val) === withoutLocations(node);
+  } catch {
+    return false;
+  }
+}
+
+function withoutLocations(node: unknown): string {
+  return JSON.stringify(node, (key, v: unknown) => (key === 'location' ? undefined : v));
+}
 
 /** The text of a constant as PostgreSQL would read it for a setting; null for anything computed. */
 function constantText(node: Obj): string | null {
