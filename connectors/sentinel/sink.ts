@@ -51,7 +51,8 @@ type Options = Pick<SentinelConfig, 'streams' | 'maxFieldBytes' | 'maxRowsPerUpl
  * accepted or dead-lettered: the consumer's position never passes a row that is not in Sentinel.
  */
 export class SentinelSink implements RecordSink {
-  readonly name = 'sentinel';
+  /** The consumer group: `sentinel` unless a second Sentinel sink needs a position of its own. */
+  readonly name: string;
   readonly streams: readonly AuditRecord['stream'][];
   private readonly counters: SentinelSinkStats = { queued: 0, sent: 0, acknowledged: 0, resent: 0, deadLettered: 0, skipped: {} };
   /** Records of an unfinished batch the service already took, so a batch delivered again skips them. */
@@ -64,8 +65,9 @@ export class SentinelSink implements RecordSink {
   constructor(
     readonly service: IngestionService,
     options: Partial<Options> = {},
-    private readonly o: { wait?: (ms: number) => Promise<unknown>; log?: (line: string) => void } = {},
+    private readonly o: { name?: string; wait?: (ms: number) => Promise<unknown>; log?: (line: string) => void } = {},
   ) {
+    this.name = o.name ?? 'sentinel';
     this.options = { ...SentinelConfig.parse({ endpoint: 'https://unused.invalid', ruleId: `dcr-${'0'.repeat(32)}`, credential: { kind: 'managed-identity' } }), ...options };
     this.streams = this.options.streams;
   }
@@ -100,6 +102,11 @@ export class SentinelSink implements RecordSink {
     this.counters.deadLettered += deadLetters.length;
     this.state = { state: 'ok' };
     return { deadLetters };
+  }
+
+  /** Sends again at once after a stop (the role assignment or DCR was fixed) instead of waiting stoppedRetryMs. */
+  resume(): void {
+    if (this.state.state === 'stopped') this.stoppedAt = 0;
   }
 
   async close(): Promise<void> {
@@ -182,8 +189,8 @@ export function registerSentinelMetrics(metrics: Metrics, sink: SentinelSink): v
 }
 
 /** The sink `trailgate forwarder` runs for a `sentinel:` section. */
-export function sentinelSinkFor(config: SentinelConfig, o: { metrics?: Metrics; log?: (line: string) => void } = {}): SentinelSink {
-  const sink = new SentinelSink(new LogsIngestionService(config), config, { ...(o.log ? { log: o.log } : {}) });
+export function sentinelSinkFor(config: SentinelConfig, o: { name?: string; metrics?: Metrics; log?: (line: string) => void } = {}): SentinelSink {
+  const sink = new SentinelSink(new LogsIngestionService(config), config, { ...(o.name ? { name: o.name } : {}), ...(o.log ? { log: o.log } : {}) });
   if (o.metrics) registerSentinelMetrics(o.metrics, sink);
   return sink;
 }

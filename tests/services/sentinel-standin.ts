@@ -65,7 +65,10 @@ export class SentinelStandIn {
   persistentFault: Fault | null = null;
   /** Rows for which the service answers 400 every time (a poison row). */
   rejectRow: ((row: Record<string, unknown>) => boolean) | null = null;
-  private readonly tokens = new Set<string>();
+  /** Called for each ingestion request once its answer is decided (a test can kill a forwarder mid-batch here). */
+  onIngest: ((n: number) => void) | null = null;
+  /** Access tokens the token endpoint issued, so a test can look for them in logs. */
+  readonly tokens = new Set<string>();
 
   private constructor(
     private readonly server: Server,
@@ -98,6 +101,15 @@ export class SentinelStandIn {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Forgets what was received and every fault, for the next scenario. */
+  reset(): void {
+    this.received.length = 0;
+    this.requests.length = 0;
+    this.faults.length = 0;
+    this.persistentFault = null;
+    this.rejectRow = null;
   }
 
   /** Every row the service stored, one per delivery (duplicates kept). */
@@ -156,6 +168,7 @@ export class SentinelStandIn {
     this.requests.push(entry);
     const answer = (status: number, code?: string, message?: string, headers: Record<string, string> = {}) => {
       entry.status = status;
+      this.onIngest?.(this.requests.length);
       if (code) azureError(res, status, code, message ?? code, headers);
       else res.writeHead(status, headers).end();
     };
