@@ -63,7 +63,6 @@ describe('Sentinel forwarding from the Kafka log (Logs Ingestion stand-in)', () 
     const running = consumer.run();
     try {
       await eventually(() => dedup(standIn.rows()).byId.size >= records.length, 'the sink to deliver the Kafka log');
-      await eventually(async () => (await consumer.lag()).total === 0, 'the sentinel consumer to commit its position');
     } finally {
       await consumer.stop();
       await running.catch(() => undefined);
