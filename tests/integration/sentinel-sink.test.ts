@@ -1,0 +1,86 @@
+/**
+ * The Sentinel sink's delivery rules, with the real Azure SDK against the Logs Ingestion STAND-IN
+ * (tests/services/sentinel-standin.ts) where the wire matters, and a scripted service where only the
+ * sink's bookkeeping does: concurrent requests finish out of order and `write` still resolves only when
+ * every row is in; a batch handed back and delivered again does not send accepted rows twice.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Row } from '../../connectors/sentinel/columns.js';
+import { failureVerdict } from '../../connectors/sentinel/retry.js';
+import type { IngestionService, UploadFailure } from '../../connectors/sentinel/service.js';
+import { SentinelSink, SentinelSinkUnavailable, sentinelSinkFor } from '../../connectors/sentinel/sink.js';
+import { limitField } from '../../connectors/siem/field-limit.js';
+import { newSessionId, type EventRecord } from '../../events/index.js';
+import type { SentinelStandIn } from '../services/sentinel-standin.js';
+import { sentinelConfig, sha256Hex, startStandIn } from '../support/sentinel-env.js';
+import { syntheticRecord } from '../support/synthetic-records.js';
+
+/** n statements of about 470 bytes as rows, one session. */
+function statements(n: number): EventRecord[] {
+  const sessionId = newSessionId(Date.now());
+  return Array.from({ length: n }, (_, i) => syntheticRecord(sessionId, i + 1, 'command.started', { protocol: 'simple', text: `select ${i} /* ${'x'.repeat(200)} */` }));
+}
+
+describe('column limits', () => {
+  it('cuts on a character boundary and digests the whole value only when it cuts', () => {
+    assert.deepEqual(limitField('short', 10), { value: 'short', truncated: false });
+    const euro = '€'.repeat(10); // 3 bytes each
+    const cut = limitField(euro, 10);
+    assert.equal(cut.value, '€€€');
+    assert.equal(cut.truncated, true);
+    assert.equal(cut.sha256, sha256Hex(euro));
+  });
+
+  it('classes answers: throttles and resets retry, 400/413 split, 401/403/404 stop', () => {
+    const v = (f: Partial<UploadFailure>) => failureVerdict({ rows: [], message: 'm', ...f }).kind;
+    assert.deepEqual([v({ status: 429 }), v({ status: 503 }), v({ code: 'ECONNRESET' }), v({ status: 400 }), v({ status: 413 }), v({ status: 401 }), v({ status: 403 }), v({ status: 404 }), v({ status: 400, code: 'InvalidStream' })], ['retry', 'retry', 'retry', 'split', 'split', 'stop', 'stop', 'stop', 'stop']);
+  });
+});
+
+describe('delivery through the real SDK (Logs Ingestion stand-in)', () => {
+  let standIn: SentinelStandIn;
+  before(async () => {
+    standIn = await startStandIn();
+  });
+  after(async () => {
+    await standIn?.stop();
+  });
+
+  it('resolves a batch only when every request is accepted, though they finish out of order', async () => {
+    standIn.reset();
+    standIn.faults.push({ delayMs: 400 });
+    const sink = sentinelSinkFor(sentinelConfig(standIn, { maxConcurrency: 2 }), { name: 'sentinel-order' });
+    const batch = statements(3000);
+    await sink.write(batch);
+    assert.equal(standIn.rows().length, 3000, 'every row was in Sentinel when write resolved');
+    assert.ok(standIn.requests.length >= 2, 'the SDK split the batch under 1 MB per request');
+    assert.ok(standIn.requests.every((r) => r.bytes < 1024 * 1024));
+    const firstStored = standIn.received[0]!.row.Seq as number;
+    assert.ok(firstStored > 1, 'the second request was stored before the delayed first one');
+    assert.equal(sink.stats.acknowledged, 3000);
+  });
+});
+
+describe('a batch delivered again', () => {
+  it('does not send rows the service already accepted', async () => {
+    const uploads: number[][] = [];
+    let failing = true;
+    const service: IngestionService = {
+      async upload(rows: Row[]) {
+        uploads.push(rows.map((r) => r.Seq as number));
+        // The second half stays unavailable until the batch has been handed back once.
+        return failing ? [{ rows: rows.filter((r) => (r.Seq as number) > 5), status: 503, message: 'busy' }] : [];
+      },
+    };
+    const sink = new SentinelSink(service, { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1 });
+    const batch = statements(10);
+    await assert.rejects(sink.write(batch), SentinelSinkUnavailable);
+    assert.equal(sink.health().state, 'degraded');
+    failing = false;
+    await sink.write(batch);
+    assert.deepEqual(uploads, [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [6, 7, 8, 9, 10], [6, 7, 8, 9, 10]]);
+    assert.equal(sink.stats.acknowledged, 10);
+    assert.deepEqual(sink.health(), { state: 'ok' });
+  });
+});
