@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { STREAM_COLUMNS } from '../../connectors/sentinel/columns.js';
+import { SentinelConfig } from '../../connectors/sentinel/config.js';
+import { validateConfig } from '../../services/config/load.js';
 import { encodeRow } from '../../connectors/sentinel/encoder.js';
 import { syntheticSession } from '../support/synthetic-records.js';
 import { KustoDatabase, type TableSchema } from '../support/kusto.js';
@@ -146,5 +148,17 @@ describe('the workbook', () => {
       const { errors } = workspace.analyze(q.content.query!.replaceAll('{TimeRange}', '> ago(1d)'));
       assert.deepEqual(errors, [], q.content.title);
     }
+  });
+});
+
+describe('the sentinel section of trailgate.yaml', () => {
+  it('is valid configuration once uncommented, with every key the schema takes', () => {
+    const text = readFileSync('trailgate.yaml', 'utf8');
+    const section = text.slice(text.indexOf('\n# sentinel:') + 1).split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^# ?/, '')).join('\n');
+    const config = validateConfig(parse(section) as Record<string, unknown>);
+    assert.equal(config.sentinel?.stream, 'Custom-TrailgateAudit');
+    assert.equal(config.sentinel?.credential.kind, 'client-secret');
+    const documented = Object.keys((parse(section) as { sentinel: Record<string, unknown> }).sentinel);
+    for (const key of Object.keys(SentinelConfig.shape)) assert.ok(documented.includes(key) || text.includes(`#   # ${key}:`), `sentinel.${key} is documented`);
   });
 });
