@@ -4,7 +4,7 @@
 #
 #   npm run bench:sentinel
 #
-# Env: BENCH_SESSIONS (synthetic sessions, 9 records each; default 2000), BENCH_BATCH (rows per upload; default 1000).
+# Env: BENCH_SESSIONS (synthetic sessions, 19 records each; default 2000), BENCH_BATCH (rows per upload; default 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results

@@ -57,6 +57,8 @@ export class SentinelSink implements RecordSink {
   private readonly counters: SentinelSinkStats = { queued: 0, sent: 0, acknowledged: 0, resent: 0, deadLettered: 0, skipped: {} };
   /** Records of an unfinished batch the service already took, so a batch delivered again skips them. */
   private readonly accepted = new Set<string>();
+  /** Records of an unfinished batch sent at least once, so a second sending counts as resent. */
+  private readonly attempted = new Set<string>();
   private state: SinkHealth = { state: 'ok' };
   private stoppedAt = 0;
   private closing = false;
@@ -97,8 +99,9 @@ export class SentinelSink implements RecordSink {
     }
     this.counters.queued += pending.length;
     const deadLetters: DeadLetter[] = [];
-    for (const upload of buildUploads(pending, this.options.maxRowsPerUpload)) deadLetters.push(...(await this.deliver(upload, false)));
+    for (const upload of buildUploads(pending, this.options.maxRowsPerUpload)) deadLetters.push(...(await this.deliver(upload)));
     this.accepted.clear();
+    this.attempted.clear();
     this.counters.deadLettered += deadLetters.length;
     this.state = { state: 'ok' };
     return { deadLetters };
@@ -114,12 +117,17 @@ export class SentinelSink implements RecordSink {
   }
 
   /** Sends rows until each is accepted or dead; throttled and unanswered ones go again after a backoff. */
-  private async deliver(rows: PendingRow[], again: boolean): Promise<DeadLetter[]> {
+  private async deliver(rows: PendingRow[]): Promise<DeadLetter[]> {
     const deadLetters: DeadLetter[] = [];
     let outstanding = rows;
     for (let attempt = 1; outstanding.length; attempt++) {
-      if (again || attempt > 1) this.counters.resent += outstanding.length;
-      else this.counters.sent += outstanding.length;
+      for (const r of outstanding) {
+        if (this.attempted.has(r.record.id)) this.counters.resent++;
+        else {
+          this.attempted.add(r.record.id);
+          this.counters.sent++;
+        }
+      }
       const failures = await this.service.upload(outstanding.map((r) => r.row), { maxConcurrency: this.options.maxConcurrency });
       const byId = new Map(outstanding.map((r) => [r.record.id, r]));
       const failedIds = new Set(failures.flatMap((f) => f.rows.map((row) => String(row.RecordId))));
@@ -160,7 +168,7 @@ export class SentinelSink implements RecordSink {
       return [{ record: rows[0]!.record, code, message: `Sentinel refused the row: ${reason}` }];
     }
     const [a, b] = halves(rows);
-    return [...(await this.deliver(a, true)), ...(await this.deliver(b, true))];
+    return [...(await this.deliver(a)), ...(await this.deliver(b))];
   }
 
   private stop(code: string, reason: string): never {

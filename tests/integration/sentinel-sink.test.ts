@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Row } from '../../connectors/sentinel/columns.js';
 import { failureVerdict } from '../../connectors/sentinel/retry.js';
 import type { IngestionService, UploadFailure } from '../../connectors/sentinel/service.js';
-import { SentinelSink, SentinelSinkUnavailable, sentinelSinkFor } from '../../connectors/sentinel/sink.js';
+import { registerSentinelMetrics, SentinelSink, SentinelSinkUnavailable, sentinelSinkFor } from '../../connectors/sentinel/sink.js';
+import { Metrics } from '../../services/metrics/metrics.js';
 import { limitField } from '../../connectors/siem/field-limit.js';
 import { newSessionId, type EventRecord } from '../../events/index.js';
 import type { SentinelStandIn } from '../services/sentinel-standin.js';
@@ -41,7 +42,7 @@ describe('column limits', () => {
 describe('delivery through the real SDK (Logs Ingestion stand-in)', () => {
   let standIn: SentinelStandIn;
   before(async () => {
-    standIn = await startStandIn();
+    standIn = await startStandIn({ identityHeader: 'stand-in-identity-header' });
   });
   after(async () => {
     await standIn?.stop();
@@ -59,6 +60,27 @@ describe('delivery through the real SDK (Logs Ingestion stand-in)', () => {
     const firstStored = standIn.received[0]!.row.Seq as number;
     assert.ok(firstStored > 1, 'the second request was stored before the delayed first one');
     assert.equal(sink.stats.acknowledged, 3000);
+  });
+});
+
+describe('managed identity (Logs Ingestion stand-in)', () => {
+  it('gets its token from the managed identity endpoint the environment names (App Service: IDENTITY_ENDPOINT)', async () => {
+    const standIn = await startStandIn({ identityHeader: 'stand-in-identity-header' });
+    const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+    process.env.IDENTITY_ENDPOINT = `${standIn.url}/msi/token`;
+    process.env.IDENTITY_HEADER = 'stand-in-identity-header';
+    try {
+      const sink = sentinelSinkFor(sentinelConfig(standIn, { credential: { kind: 'managed-identity' }, authorityHost: undefined }), { name: 'sentinel-mi' });
+      await sink.write(statements(20));
+      assert.equal(standIn.rows().length, 20);
+      assert.deepEqual(standIn.tokenRequests.map((t) => [t.grantType, t.scope, t.status]), [['managed_identity', 'https://monitor.azure.com', 200]]);
+    } finally {
+      process.env.IDENTITY_ENDPOINT = saved.endpoint;
+      process.env.IDENTITY_HEADER = saved.header;
+      if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
+      if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
+      await standIn.stop();
+    }
   });
 });
 
@@ -82,5 +104,10 @@ describe('a batch delivered again', () => {
     assert.deepEqual(uploads, [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [6, 7, 8, 9, 10], [6, 7, 8, 9, 10]]);
     assert.equal(sink.stats.acknowledged, 10);
     assert.deepEqual(sink.health(), { state: 'ok' });
+    const metrics = new Metrics();
+    registerSentinelMetrics(metrics, sink);
+    assert.equal(metrics.value('trailgate_siem_rows_acknowledged', { sink: 'sentinel' }), 10);
+    assert.equal(metrics.value('trailgate_siem_rows_resent', { sink: 'sentinel' }), 10);
+    assert.equal(metrics.value('trailgate_siem_health', { sink: 'sentinel' }), 0);
   });
 });

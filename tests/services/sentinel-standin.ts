@@ -4,6 +4,8 @@
  *  - Entra ID v2.0: GET /{tenant}/v2.0/.well-known/openid-configuration and
  *    POST /{tenant}/oauth2/v2.0/token with grant_type=client_credentials, either client_secret or a
  *    client_assertion (workload identity federation), scope <audience>/.default.
+ *  - The App Service managed identity endpoint: GET /msi/token?api-version=2019-08-01&resource=... with
+ *    the X-IDENTITY-HEADER secret (what IDENTITY_ENDPOINT and IDENTITY_HEADER point a managed identity at).
  *  - POST /dataCollectionRules/{dcrImmutableId}/streams/{stream}?api-version=2023-01-01 with
  *    `Authorization: Bearer`, a JSON array body (optionally `Content-Encoding: gzip`), at most 1 MB
  *    compressed and uncompressed (413 beyond), rows checked against the stream declaration of the shipped
@@ -42,6 +44,8 @@ export interface StandInOptions {
   clientSecret: string;
   /** The federated token a workload identity presents as client_assertion. */
   federatedToken?: string;
+  /** The secret header of the App Service managed identity endpoint (IDENTITY_HEADER). */
+  identityHeader?: string;
 }
 
 export interface ReceivedRow {
@@ -124,6 +128,7 @@ export class SentinelStandIn {
     if (req.method === 'GET' && discovery) return this.discovery(res, discovery[1]!);
     const token = url.pathname.match(/^\/([^/]+)\/oauth2\/v2\.0\/token$/);
     if (req.method === 'POST' && token) return this.token(res, token[1]!, new URLSearchParams(body.toString('utf8')));
+    if (req.method === 'GET' && url.pathname === '/msi/token') return this.managedIdentity(req, res, url);
     const ingest = url.pathname.match(/^\/dataCollectionRules\/([^/]+)\/streams\/([^/]+)$/);
     if (req.method === 'POST' && ingest) return this.ingest(req, res, url, decodeURIComponent(ingest[1]!), decodeURIComponent(ingest[2]!), body);
     azureError(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
@@ -159,6 +164,21 @@ export class SentinelStandIn {
     const accessToken = `standin.${randomBytes(24).toString('base64url')}`;
     this.tokens.add(accessToken);
     answer(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: accessToken });
+  }
+
+  /** The App Service managed identity endpoint (IDENTITY_ENDPOINT, secret header X-IDENTITY-HEADER, api-version 2019-08-01). */
+  private managedIdentity(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const resource = url.searchParams.get('resource') ?? '';
+    const answer = (status: number, body: Record<string, unknown>) => {
+      this.tokenRequests.push({ grantType: 'managed_identity', scope: resource, assertion: false, status });
+      json(res, status, body);
+    };
+    if (!this.o.identityHeader || req.headers['x-identity-header'] !== this.o.identityHeader) return answer(401, { statusCode: 401, message: 'The identity header is missing or wrong.' });
+    if (url.searchParams.get('api-version') !== '2019-08-01') return answer(400, { statusCode: 400, message: 'Unsupported api-version.' });
+    if (!/^https:\/\/monitor\.azure\.(com|us|cn)\/?$/.test(resource)) return answer(400, { statusCode: 400, message: `Unsupported resource ${resource}.` });
+    const accessToken = `standin.mi.${randomBytes(24).toString('base64url')}`;
+    this.tokens.add(accessToken);
+    answer(200, { access_token: accessToken, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource, token_type: 'Bearer', client_id: this.o.clientId });
   }
 
   private async ingest(req: IncomingMessage, res: ServerResponse, url: URL, ruleId: string, stream: string, raw: Buffer): Promise<void> {

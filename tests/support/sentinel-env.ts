@@ -17,7 +17,7 @@ export const CLIENT_SECRET = 'stand-in-client-secret~never-logged-4f9c2';
 export const RULE_ID = `dcr-${'a1b2c3d4'.repeat(4)}`;
 
 /** The Logs Ingestion stand-in with the shipped DCR, one tenant, one app registration. */
-export function startStandIn(o: { federatedToken?: string } = {}): Promise<SentinelStandIn> {
+export function startStandIn(o: { federatedToken?: string; identityHeader?: string } = {}): Promise<SentinelStandIn> {
   return SentinelStandIn.start({ dcrFile: 'dashboards/sentinel/dcr.json', ruleId: RULE_ID, tenantId: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...o });
 }
 
