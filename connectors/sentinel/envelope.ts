@@ -1,6 +1,6 @@
 /**
  * Rows of TrailgateAudit_CL back into the forwarded envelope, one JSON object per line, for
- * `trailgate verify --records`: the record fields as the gateway chained them, byte chunks by length
+ * `trailgate verify --records` (the same envelope the Splunk sink forwards): the record fields as the gateway chained them, byte chunks by length
  * and digest. Export the rows with KQL (dashboards/sentinel/README.md) and map them with this.
  */
 export interface ForwardedEnvelope {
@@ -18,9 +18,9 @@ export interface ForwardedEnvelope {
   stream: 'events' | 'bytes';
   type: string;
   data?: unknown;
-  /** When the data was cut to the column limit: the hex SHA-256 of its canonical JSON, and `data` is partial. */
-  dataTruncated?: true;
-  dataSha256?: string;
+  /** When the data was cut to the column limit (`<field>_truncated`, as every SIEM export marks it): `data` is partial, data_sha256 the hex SHA-256 of its canonical JSON. */
+  data_truncated?: true;
+  data_sha256?: string;
   direction?: string;
   channel?: number;
   stderr?: true;
@@ -50,7 +50,7 @@ export function rowToEnvelope(row: Record<string, unknown>): ForwardedEnvelope {
   if (base.stream === 'bytes') {
     return { ...base, direction: s('BytesDirection')!, ...(row.BytesChannel !== undefined ? { channel: n('BytesChannel')! } : {}), ...(row.BytesStderr ? { stderr: true as const } : {}), offset: n('BytesOffset')!, length: n('BytesLength')!, sha256: s('BytesSha256')! };
   }
-  return { ...base, data: row.Data, ...(row.DataTruncated ? { dataTruncated: true as const, dataSha256: s('DataSha256')! } : {}) };
+  return { ...base, data: row.Data, ...(row.DataTruncated ? { data_truncated: true as const, data_sha256: s('DataSha256')! } : {}) };
 }
 
 export function envelopesNdjson(rows: Record<string, unknown>[]): string {

@@ -89,7 +89,9 @@ function answerOf(cause: Error): Omit<UploadFailure, 'rows'> {
       message = body.slice(0, 300);
     }
   }
-  if (e.name === 'CredentialUnavailableError' || e.name === 'AuthenticationError') {
+  if (e.name === 'CredentialUnavailableError' || e.name === 'AuthenticationError' || e.name === 'AuthenticationRequiredError') {
+    // An identity provider that is down or throttling may issue the token later; a refusal will not.
+    if (e.statusCode !== undefined && (e.statusCode >= 500 || e.statusCode === 429)) return { status: e.statusCode, message: `Entra ID is unavailable: ${firstLine(e.message)}` };
     return { status: 401, code: 'CredentialRejected', message: `Entra ID did not issue a token: ${firstLine(e.message)}` };
   }
   const retryAfter = e.response?.headers?.get('retry-after');

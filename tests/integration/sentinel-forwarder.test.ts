@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,7 @@ import { envelopesNdjson } from '../../connectors/sentinel/envelope.js';
 import { sentinelSinkFor, type SentinelSink } from '../../connectors/sentinel/sink.js';
 import type { AuditRecord, EventRecord } from '../../events/index.js';
 import { embeddedLogFile } from '../../services/gateway/gateway.js';
+import { keysDir, readPublishedKeys } from '../../services/integrity/signing-keys.js';
 import { Metrics } from '../../services/metrics/metrics.js';
 import type { SentinelStandIn } from '../services/sentinel-standin.js';
 import { GatewayHarness } from '../support/gateway-harness.js';
@@ -112,10 +113,16 @@ describe('Sentinel forwarding of real sessions (Logs Ingestion stand-in)', () =>
     }
   });
 
-  it('exports what Sentinel holds as NDJSON of the forwarded envelope', () => {
+  it('exports what Sentinel holds as NDJSON of the forwarded envelope, with the JWKS, for trailgate verify --records', () => {
     const text = envelopesNdjson([...dedup(standIn.rows()).byId.values()]);
-    const first = JSON.parse(text.split('\n')[0]!) as Record<string, unknown>;
-    for (const k of ['id', 'sessionId', 'seq', 'prev', 'hash', 'type', 'ts', 'v']) assert.ok(k in first, `the envelope has ${k}`);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, records.length);
+    for (const k of ['v', 'id', 'sessionId', 'seq', 'ts', 'prev', 'hash', 'stream', 'type']) assert.ok(lines.every((l) => k in l), `every envelope has ${k}`);
+    assert.equal(lines.filter((l) => l.data_truncated === true).length, 1, 'the one record whose data was cut says so');
+    const dir = join(process.env.TRAILGATE_TEST_STATE ?? tmpdir(), 'sentinel-export');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'records.ndjson'), text);
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: readPublishedKeys(keysDir(h.dataDir)).keys }));
   });
 });
 

@@ -14,7 +14,7 @@ import { Metrics } from '../../services/metrics/metrics.js';
 import { limitField } from '../../connectors/siem/field-limit.js';
 import { newSessionId, type EventRecord } from '../../events/index.js';
 import type { SentinelStandIn } from '../services/sentinel-standin.js';
-import { sentinelConfig, sha256Hex, startStandIn } from '../support/sentinel-env.js';
+import { CLIENT_ID, sentinelConfig, sha256Hex, startStandIn, TENANT } from '../support/sentinel-env.js';
 import { syntheticRecord } from '../support/synthetic-records.js';
 
 /** n statements of about 470 bytes as rows, one session. */
@@ -79,6 +79,24 @@ describe('managed identity (Logs Ingestion stand-in)', () => {
       process.env.IDENTITY_HEADER = saved.header;
       if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
       if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
+      await standIn.stop();
+    }
+  });
+});
+
+describe('a credential Entra ID refuses (Logs Ingestion stand-in)', () => {
+  it('stops the sink with TG_SENTINEL_CREDENTIAL, says which keys to check, and never repeats the secret', async () => {
+    const standIn = await startStandIn();
+    const lines: string[] = [];
+    try {
+      const config = sentinelConfig(standIn, { credential: { kind: 'client-secret', tenantId: TENANT, clientId: CLIENT_ID, clientSecret: 'wrong-secret-never-logged' } });
+      const sink = sentinelSinkFor(config, { name: 'sentinel-bad-secret', log: (l) => lines.push(l) });
+      await assert.rejects(sink.write(statements(3)), /TG_SENTINEL_CREDENTIAL/);
+      assert.equal(sink.health().state, 'stopped');
+      assert.match(sink.health().reason!, /sentinel\.credential/);
+      assert.equal(standIn.requests.length, 0, 'nothing reached the ingestion endpoint');
+      assert.ok(!JSON.stringify([sink.health(), lines]).includes('wrong-secret-never-logged'));
+    } finally {
       await standIn.stop();
     }
   });

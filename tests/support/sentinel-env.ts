@@ -119,7 +119,7 @@ export function assertDeliveredWhole(rows: Record<string, unknown>[], expected: 
     if (!o.except?.size) assert.deepEqual(envelopes.map((e) => e.seq), Array.from({ length: lastSeq }, (_, i) => i + 1), `session ${sessionId}: seq 1..${lastSeq} without a gap`);
     for (const [i, e] of envelopes.entries()) {
       if (i > 0 && envelopes[i - 1]!.seq === e.seq - 1) assert.equal(e.prev, envelopes[i - 1]!.hash, `${e.id}: linked to the record before it`);
-      if (e.dataTruncated) continue;
+      if (e.data_truncated) continue;
       assert.equal(recordHash(e.prev, e as unknown as ChainInput), e.hash, `${e.id}: the exported envelope re-hashes to the gateway's chain`);
     }
   }
