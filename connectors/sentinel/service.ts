@@ -98,7 +98,8 @@ function answerOf(cause: Error): Omit<UploadFailure, 'rows'> {
   const retryAfterMs = retryAfter === undefined ? undefined : /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1000 : Math.max(0, Date.parse(retryAfter) - Date.now());
   return {
     ...(e.statusCode ? { status: e.statusCode } : {}),
-    ...(code ? { code } : e.code && !e.statusCode ? { code: e.code } : {}),
+    // The client reads `{"error": {"code"}}` into RestError.code; transport errors carry theirs (ECONNRESET).
+    ...(code ?? e.code ? { code: code ?? e.code } : {}),
     message: firstLine(message),
     ...(retryAfterMs !== undefined && Number.isFinite(retryAfterMs) ? { retryAfterMs } : {}),
   };

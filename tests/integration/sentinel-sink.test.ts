@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Row } from '../../connectors/sentinel/columns.js';
 import { failureVerdict } from '../../connectors/sentinel/retry.js';
-import type { IngestionService, UploadFailure } from '../../connectors/sentinel/service.js';
+import { LogsIngestionService, type IngestionService, type UploadFailure } from '../../connectors/sentinel/service.js';
 import { registerSentinelMetrics, SentinelSink, SentinelSinkUnavailable, sentinelSinkFor } from '../../connectors/sentinel/sink.js';
 import { Metrics } from '../../services/metrics/metrics.js';
 import { limitField } from '../../connectors/siem/field-limit.js';
@@ -50,7 +50,8 @@ describe('delivery through the real SDK (Logs Ingestion stand-in)', () => {
 
   it('resolves a batch only when every request is accepted, though they finish out of order', async () => {
     standIn.reset();
-    standIn.faults.push({ delayMs: 400 });
+    // The request with the batch's first rows is stored only after another one was.
+    standIn.holdUntilAnother = (rows) => rows[0]?.Seq === 1;
     const sink = sentinelSinkFor(sentinelConfig(standIn, { maxConcurrency: 2 }), { name: 'sentinel-order' });
     const batch = statements(3000);
     await sink.write(batch);
@@ -60,6 +61,30 @@ describe('delivery through the real SDK (Logs Ingestion stand-in)', () => {
     const firstStored = standIn.received[0]!.row.Seq as number;
     assert.ok(firstStored > 1, 'the second request was stored before the delayed first one');
     assert.equal(sink.stats.acknowledged, 3000);
+  });
+});
+
+describe('the stand-in answers as the Logs Ingestion API documents (through the real SDK)', () => {
+  it('refuses an undeclared column (400), a request over 1 MB (413) and an undeclared stream, with Azure error bodies', async () => {
+    const standIn = await startStandIn();
+    try {
+      const service = new LogsIngestionService(sentinelConfig(standIn));
+      const [unknown] = await service.upload([{ TimeGenerated: new Date().toISOString(), RecordId: 'r1', NoSuchColumn: 'x' } as Row]);
+      assert.deepEqual([unknown!.status, unknown!.code], [400, 'InvalidPayload']);
+      assert.match(unknown!.message, /NoSuchColumn/);
+      const [mistyped] = await service.upload([{ TimeGenerated: new Date().toISOString(), Seq: 'seven' } as Row]);
+      assert.deepEqual([mistyped!.status, mistyped!.code], [400, 'InvalidPayload']);
+      // One row of 1.2 MB: the SDK sends it alone, gzip makes it small, and the service still refuses it uncompressed.
+      const [large] = await service.upload([{ TimeGenerated: new Date().toISOString(), CommandText: 'x'.repeat(1_200_000) } as Row]);
+      assert.deepEqual([large!.status, large!.code], [413, 'ContentLengthLimitExceeded']);
+      const wrongStream = new LogsIngestionService(sentinelConfig(standIn, { stream: 'Custom-Elsewhere' }));
+      const [stream] = await wrongStream.upload([{ TimeGenerated: new Date().toISOString() } as Row]);
+      assert.deepEqual([stream!.status, stream!.code], [400, 'InvalidStream']);
+      assert.equal(failureVerdict(stream!).kind, 'stop', 'an undeclared stream stops the sink');
+      assert.equal(standIn.rows().length, 0);
+    } finally {
+      await standIn.stop();
+    }
   });
 });
 

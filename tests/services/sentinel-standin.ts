@@ -17,6 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -67,6 +68,9 @@ export class SentinelStandIn {
   readonly faults: Fault[] = [];
   /** A fault answered to every ingestion request until cleared (a revoked role, a deleted DCR). */
   persistentFault: Fault | null = null;
+  /** Requests this picks are stored only after another request was: out-of-order completion without timing. */
+  holdUntilAnother: ((rows: Record<string, unknown>[]) => boolean) | null = null;
+  private readonly stored = new EventEmitter();
   /** Rows for which the service answers 400 every time (a poison row). */
   rejectRow: ((row: Record<string, unknown>) => boolean) | null = null;
   /** Called for each ingestion request once its answer is decided (a test can kill a forwarder mid-batch here). */
@@ -114,6 +118,7 @@ export class SentinelStandIn {
     this.faults.length = 0;
     this.persistentFault = null;
     this.rejectRow = null;
+    this.holdUntilAnother = null;
   }
 
   /** Every row the service stored, one per delivery (duplicates kept). */
@@ -233,9 +238,16 @@ export class SentinelStandIn {
       if (this.rejectRow?.(row as Record<string, unknown>)) return answer(400, 'InvalidPayload', `Record ${i}: the transformation could not process the record.`);
     }
     if (fault && 'reset' in fault && !fault.afterStore) return void req.socket.destroy();
+    if (this.holdUntilAnother?.(rows as Record<string, unknown>[])) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 15_000);
+        this.stored.once('stored', () => (clearTimeout(timer), resolve()));
+      });
+    }
     const request = this.requests.length;
     for (const row of rows as Record<string, unknown>[]) this.received.push({ stream, row: truncateFields(row), request });
     entry.rows = rows.length;
+    this.stored.emit('stored');
     if (fault && 'reset' in fault) return void req.socket.destroy();
     answer(204);
   }
