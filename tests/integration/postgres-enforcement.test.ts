@@ -25,7 +25,7 @@ const MIGRATOR = { repository: 'acme/migrator' };
 /** Each kind of user code a statement can reach without naming a user's function outright. */
 const SETUP = [
   'drop view if exists enf_wiping, enf_flipping',
-  'drop table if exists enf_items, enf_guarded cascade',
+  'drop table if exists enf_items, enf_guarded, enf_triggered, enf_ruled cascade',
   'drop domain if exists enf_positive',
   'drop operator if exists === (int, int)',
   'create table enf_items (id int)',
@@ -42,15 +42,20 @@ const SETUP = [
   'create table enf_guarded (v enf_positive)',
   `create or replace function enf_flip() returns text language sql as $$ select set_config('default_transaction_read_only', 'off', false) $$`,
   'create view enf_flipping as select enf_flip() as f',
+  `create or replace function enf_trigger() returns trigger language plpgsql as $$ begin delete from enf_items; return new; end $$`,
+  'create table enf_triggered (v int)',
+  'create trigger enf_triggered_insert before insert on enf_triggered for each row execute function enf_trigger()',
+  'create table enf_ruled (v int)',
+  'create rule enf_ruled_insert as on insert to enf_ruled do also delete from enf_items',
   `grant select on enf_items, enf_wiping, enf_flipping, enf_guarded to ${READER_ROLE}`,
 ];
 
 const CLEANUP = [
   'drop view if exists enf_wiping, enf_flipping',
-  'drop table if exists enf_items, enf_guarded cascade',
+  'drop table if exists enf_items, enf_guarded, enf_triggered, enf_ruled cascade',
   'drop domain if exists enf_positive',
   'drop operator if exists === (int, int)',
-  'drop function if exists public.enf_wipe(), public.lower(int), public.upper(text), public.enf_op(int, int), public.enf_check(int), public.enf_flip(), public.initcap(int)',
+  'drop function if exists public.enf_trigger(), public.enf_wipe(), public.lower(int), public.upper(text), public.enf_op(int, int), public.enf_check(int), public.enf_flip(), public.initcap(int)',
   'drop domain if exists enf_positive',
 ];
 
@@ -63,6 +68,9 @@ const CORPUS: [string, string[], string][] = [
   ['a user-defined operator', [], 'select 1 === 2'],
   ['a cast to a domain whose CHECK calls a function', [], 'select 1::enf_positive'],
   ['an insert into a column of that domain', [], 'insert into enf_guarded values (1)'],
+  // Not hidden in the statement, but user code all the same: what runs when a table is written.
+  ['a trigger on the written table', [], 'insert into enf_triggered values (1)'],
+  ['a rule on the written table', [], 'insert into enf_ruled values (1)'],
 ];
 
 before(async () => {
@@ -172,6 +180,22 @@ describe('hidden user code', () => {
     await assert.rejects(client.query("select initcap('y')"), deniedFor('function'));
     await client.query('drop function initcap(int)');
     assert.equal(await valueOf(client, "select initcap('z')"), 'Z');
+    await client.end();
+    assert.equal(await itemCount(), 5);
+  });
+});
+
+describe("the gateway's own catalogue query", () => {
+  it("never calls a user's operator, whatever search_path the session set", async () => {
+    const client = await h.client({ token: await h.token(MIGRATOR) });
+    await client.query(`create function enf_oid_ge(oid, int) returns bool language sql as $$ delete from enf_items; select true $$`);
+    await client.query('create operator >= (function = enf_oid_ge, leftarg = oid, rightarg = int)');
+    await client.query('set search_path = public, pg_catalog');
+    // The catalogue is read again after the DDL, before this statement is judged.
+    assert.equal(await valueOf(client, "select initcap('x')"), 'X');
+    await client.query('reset search_path');
+    await client.query('drop operator public.>= (oid, int)');
+    await client.query('drop function enf_oid_ge(oid, int)');
     await client.end();
     assert.equal(await itemCount(), 5);
   });

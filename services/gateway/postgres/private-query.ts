@@ -77,10 +77,13 @@ function errorMessage(body: Buffer): string {
 }
 
 /**
- * The gateway's query wrapped so that it changes nothing the client can see: JIT is off for it alone (compiling
- * the catalogue query costs seconds), inside the client's transaction by a savepoint rolled back at once.
+ * The gateway's query wrapped so that it changes nothing the client can see and nothing the client set can change
+ * it: search_path is pg_catalog alone (a user's operator must never be what the gateway's own query calls), JIT is
+ * off (compiling the catalogue query costs seconds), for this query only; inside the client's transaction the
+ * settings end with a savepoint that is rolled back at once.
  */
 export function privateQueryText(sql: string, status: 'I' | 'T'): string {
-  if (status === 'I') return `set local jit = off; ${sql}`;
-  return `savepoint trailgate_private; set local jit = off; ${sql}; rollback to savepoint trailgate_private; release savepoint trailgate_private`;
+  const settings = 'set local search_path = pg_catalog, pg_temp; set local jit = off';
+  if (status === 'I') return `${settings}; ${sql}`;
+  return `savepoint trailgate_private; ${settings}; ${sql}; rollback to savepoint trailgate_private; release savepoint trailgate_private`;
 }
