@@ -28,6 +28,7 @@ const SETUP = [
   'drop table if exists enf_items, enf_guarded, enf_triggered, enf_ruled cascade',
   'drop domain if exists enf_positive',
   'drop operator if exists === (int, int)',
+  'drop operator if exists public.>= (oid, int)',
   'create table enf_items (id int)',
   'insert into enf_items select generate_series(1, 5)',
   `create or replace function enf_wipe() returns int language sql volatile as $$ delete from enf_items; select 1 $$`,
@@ -57,6 +58,8 @@ const CLEANUP = [
   'drop operator if exists === (int, int)',
   'drop function if exists public.enf_trigger(), public.enf_wipe(), public.lower(int), public.upper(text), public.enf_op(int, int), public.enf_check(int), public.enf_flip(), public.initcap(int)',
   'drop domain if exists enf_positive',
+  'drop operator if exists public.>= (oid, int)',
+  'drop function if exists public.enf_oid_ge(oid, int)',
 ];
 
 /** [kind, statements to run first, the statement that reaches user code]. */
