@@ -53,7 +53,9 @@ describe('TargetCatalogue', () => {
     assert.equal(fresh.stale, true);
     fresh.load([]);
     assert.equal(fresh.stale, false);
+    assert.equal(fresh.usable, true);
     fresh.invalidate();
     assert.equal(fresh.stale, true);
+    assert.equal(fresh.usable, false, 'after DDL in the session it judges nothing until read again');
   });
 });

@@ -47,7 +47,7 @@ export class PolicyGate implements StatementGate {
     const judge = (refs: CodeReferences) => {
       if (!session?.judgesCode) return;
       // A catalogue that could not be read judges nothing: any name may then be user code.
-      const hits = session.catalogue.stale ? (hasReferences(refs) ? ['names the target catalogue could not be read for'] : []) : session.catalogue.userCode(refs);
+      const hits = session.catalogue.usable ? session.catalogue.userCode(refs) : hasReferences(refs) ? ['names the target catalogue could not be read for'] : [];
       for (const h of hits) userCode.add(h);
     };
     for (const s of c.statements) {

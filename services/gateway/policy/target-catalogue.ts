@@ -28,6 +28,14 @@ export class TargetCatalogue {
     return this.changed || Date.now() - this.loadedAt > CATALOGUE_MAX_AGE_MS;
   }
 
+  /**
+   * Whether it can judge now: loaded, and nothing this session ran since may have changed it. An old copy still
+   * judges when it cannot be read again at the moment (mid-batch): other sessions' changes are seen late, not never.
+   */
+  get usable(): boolean {
+    return this.loadedAt > -Infinity && !this.changed;
+  }
+
   /** Something this session ran may have changed the catalogue (DDL, code, a rollback of either). */
   invalidate(): void {
     this.changed = true;
