@@ -272,6 +272,15 @@ describe('read-only in the database', () => {
       assert.ok(!ofType(events, 'command.started').some((c) => c.data.text.includes('enf_wipe')), 'the later statement never reached the target');
     });
   }
+
+  it('refuses, in a read-only session that runs code, a string that would run a statement after a COMMIT', async () => {
+    const client = await h.client({ token: await h.token(CALLER) });
+    await assert.rejects(client.query('select enf_flip(); commit; select enf_wipe()'), deniedFor('write'));
+    const results = (await client.query('select 1 as a; select 2 as b')) as unknown as pg.QueryResult[];
+    assert.deepEqual(results.map((r) => r.rows[0]), [{ a: 1 }, { b: 2 }], 'several statements without a transaction end still run');
+    await client.end();
+    assert.equal(await itemCount(), 5);
+  });
 });
 
 describe('a database role per set of rights', () => {

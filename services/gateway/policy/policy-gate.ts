@@ -68,6 +68,7 @@ export class PolicyGate implements StatementGate {
       else if (s.deallocate !== undefined) prepared.delete(s.deallocate);
     }
     if (userCode.size) needs.add('function');
+    if (session?.readOnlyRunningCode && c.statements.slice(0, -1).some((s) => s.endsTransaction)) needs.add('write');
     const verdict = this.verdict(sortedClasses(needs), [...userCode], context);
     if (verdict.action === 'forward' && session) {
       session.prepared.clear();

@@ -22,6 +22,11 @@ export class SessionPolicy {
   constructor(
     /** The policy consults the catalogue only for sessions without the `function` right. */
     readonly judgesCode: boolean,
+    /**
+     * A read-only session that may run code: code can turn the read-only default off, and a statement after a
+     * COMMIT in the same string would run read-write before the gateway hears of it, so such strings need 'write'.
+     */
+    readonly readOnlyRunningCode = false,
   ) {}
 
   attach(reader: CatalogueReader): void {

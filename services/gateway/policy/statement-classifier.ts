@@ -42,6 +42,8 @@ export interface StatementClassification {
   deallocate?: string | null;
   /** DISCARD ALL also drops every prepared statement. */
   discardAll?: boolean;
+  /** COMMIT, ROLLBACK and their two-phase forms: a statement after it in the same string starts a new transaction. */
+  endsTransaction?: boolean;
 }
 
 export interface Classification {
@@ -91,6 +93,7 @@ class Walker {
   prepare?: { name: string; query: PreparedQuery };
   deallocate?: string | null;
   discardAll = false;
+  endsTransaction = false;
 
   add(...classes: StatementClass[]): void {
     for (const c of classes) this.classes.add(c);
@@ -213,6 +216,7 @@ const ADMIN_OBJECTS = new Set([
 const ADMIN_TABLE_CMDS = new Set([
   'AT_ChangeOwner', 'AT_EnableRowSecurity', 'AT_DisableRowSecurity', 'AT_ForceRowSecurity', 'AT_NoForceRowSecurity',
 ]);
+const TRANSACTION_ENDS = new Set(['TRANS_STMT_COMMIT', 'TRANS_STMT_ROLLBACK', 'TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
 const TWO_PHASE = new Set(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
 const FALSE_WORDS = new Set(['false', 'off', 'no', '0']);
 
@@ -326,6 +330,7 @@ const STATEMENT_RULES: Record<string, StatementRule> = {
     w.add('transaction');
     if (TWO_PHASE.has(String(body.kind))) w.add('admin'); // prepared transactions outlive the session
     if (setsReadWrite(body.options)) w.add('write'); // BEGIN / START TRANSACTION READ WRITE
+    if (TRANSACTION_ENDS.has(String(body.kind))) w.endsTransaction = true;
   },
   TruncateStmt: (body, w) => {
     w.add('write', 'ddl');
@@ -454,6 +459,7 @@ export function classifyStatement(sql: string): Classification {
       if (w.prepare) entry.prepare = w.prepare;
       if (w.deallocate !== undefined) entry.deallocate = w.deallocate;
       if (w.discardAll) entry.discardAll = true;
+      if (w.endsTransaction) entry.endsTransaction = true;
       for (const c of entry.classes) all.add(c);
       return [entry];
     });

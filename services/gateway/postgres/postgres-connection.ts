@@ -186,17 +186,18 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     recorder.bytes('server', welcome);
 
     const runsCode = grant.rights.some((r) => r === 'all' || r === 'function');
+    const readOnlyRunningCode = enforcement.readOnly && grant.rights.some((r) => r === 'function' || r === 'code');
     const relay = new RelaySession({
       client,
       target: link.socket,
       framer: hello.framer,
       recorder,
       gate: deps.gate,
-      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant, session: new SessionPolicy(!runsCode) },
+      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant, session: new SessionPolicy(!runsCode, readOnlyRunningCode) },
       statementComment: endpoint.sqlcommenter ? sqlcommenterComment(identity, context.sessionId) : '',
       recordingMode: deps.recordingMode,
       guard: { readOnly: enforcement.readOnly, authorization: !grant.rights.some((r) => r === 'all' || r === 'admin') },
-      oneAtATime: enforcement.readOnly && grant.rights.some((r) => r === 'function' || r === 'code'),
+      oneAtATime: readOnlyRunningCode,
     });
     relay.noteStartupSettings(link.parameters);
     sessions.add(relay);
