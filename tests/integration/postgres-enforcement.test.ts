@@ -273,6 +273,22 @@ describe('read-only in the database', () => {
     });
   }
 
+  it('ends the session before a statement parsed earlier runs after the flip', async () => {
+    const ended = h.endedSession((ev) => ofType(ev, 'session.ended')[0]?.data.detail?.includes('TG_PG_ENFORCEMENT_UNDONE') ?? false);
+    const raw = await rawSession(CALLER);
+    const int16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+    raw.send(Buffer.concat([raw.message('P', Buffer.concat([Buffer.from('wipe\0select enf_wipe()\0'), int16(0)])), raw.message('S', Buffer.alloc(0))]));
+    await raw.until('Z');
+    // Bind and Execute are no statements to judge: only the order keeps them from the read-write transaction.
+    const bind = raw.message('B', Buffer.concat([Buffer.from('\0wipe\0'), int16(0), int16(0), int16(0)]));
+    const execute = raw.message('E', Buffer.concat([Buffer.from('\0'), Buffer.alloc(4)]));
+    raw.send(Buffer.concat([queryMessage(raw, 'select enf_flip()'), bind, execute, raw.message('S', Buffer.alloc(0))]));
+    assert.equal(errorFields((await raw.until('E')).body).S, 'FATAL');
+    await raw.closedByServer();
+    await ended;
+    assert.equal(await itemCount(), 5, 'the prepared statement never ran');
+  });
+
   it('refuses, in a read-only session that runs code, a string that would run a statement after a COMMIT', async () => {
     const client = await h.client({ token: await h.token(CALLER) });
     await assert.rejects(client.query('select enf_flip(); commit; select enf_wipe()'), deniedFor('write'));

@@ -131,7 +131,7 @@ export class RelaySession {
         let recorded = false;
         for (let i = 0; i < batch.length; i++) {
           const msg = batch[i]!;
-          if (this.o.oneAtATime && isCommand(msg.type) && msg.type !== Fe.Execute && this.tracker.outstanding > 0 && this.tracker.endsAtSyncPoint) {
+          if (this.o.oneAtATime && STARTS_WORK.has(msg.type) && this.tracker.outstanding > 0 && this.tracker.endsAtSyncPoint) {
             // What came before may have changed the session (the guard ends it): let it answer first.
             this.o.client.pause();
             await this.send(out, recorded);
@@ -444,6 +444,9 @@ export class RelaySession {
 }
 
 const FORWARD: GateVerdict = { action: 'forward' };
+
+/** Messages that can begin what runs next: a Bind may run a statement parsed long before. */
+const STARTS_WORK = new Set<number>([Fe.Query, Fe.Parse, Fe.Bind, Fe.FunctionCall]);
 
 /** What the gate sees, plus what the record needs from the same decoding. */
 type DecodedStatement = GatedStatement & { parse?: ParseMessage; functionOid?: number };
