@@ -41,7 +41,9 @@ export class PolicyGate implements StatementGate {
   /** Walks the statements in order: a PREPARE earlier in the same string is what a later EXECUTE runs. */
   private decide(statement: GatedStatement, c: Classification, context: GateContext): GateVerdict {
     const session = context.session;
-    const prepared = new Map<string, PreparedQuery>(session?.prepared ?? []);
+    // Copied only when the string changes the names, so a session with many named statements pays nothing per Parse.
+    const mutates = c.statements.some((s) => s.prepare || s.deallocate !== undefined || s.discardAll);
+    const prepared = mutates || !session ? new Map<string, PreparedQuery>(session?.prepared ?? []) : session.prepared;
     const needs = new Set<StatementClass>();
     const userCode = new Set<string>();
     const judge = (refs: CodeReferences) => {
@@ -71,8 +73,10 @@ export class PolicyGate implements StatementGate {
     if (session?.readOnlyRunningCode && c.statements.slice(0, -1).some((s) => s.endsTransaction)) needs.add('write');
     const verdict = this.verdict(sortedClasses(needs), [...userCode], context);
     if (verdict.action === 'forward' && session) {
-      session.prepared.clear();
-      for (const [k, v] of prepared) session.prepared.set(k, v);
+      if (mutates) {
+        session.prepared.clear();
+        for (const [k, v] of prepared) session.prepared.set(k, v);
+      }
       // A named extended-protocol statement can be run by SQL EXECUTE too.
       if (statement.protocol === 'extended' && statement.statementName) session.prepared.set(statement.statementName, { classes: c.classes, references: mergeReferences(c) });
       session.forwarded(sortedClasses(needs));
