@@ -9,6 +9,8 @@ before(loadClassifier);
 const ROWS = [
   ['function', 'public', 'lower'],
   ['function', 'app', 'purge'],
+  ['attribute', 'app', 'purge'],
+  ['function', 'app', 'status'],
   ['operator', 'public', '==='],
   ['type', 'public', 'positive'],
   ['read', 'app', 'wiping'],
@@ -27,8 +29,8 @@ describe('TargetCatalogue', () => {
 
   it('names user code a statement reaches without calling it by a qualified name', () => {
     assert.deepEqual(hits(catalogue, 'select lower(1)'), ['function lower']);
-    assert.deepEqual(hits(catalogue, 'select t.purge from items t'), ['function purge']);
-    assert.deepEqual(hits(catalogue, 'select (t).purge from items t'), ['function purge']);
+    assert.deepEqual(hits(catalogue, 'select t.purge from items t'), ['function purge (attribute notation)']);
+    assert.deepEqual(hits(catalogue, 'select (t).purge from items t'), ['function purge (attribute notation)']);
     assert.deepEqual(hits(catalogue, 'select 1 === 2'), ['operator ===']);
     assert.deepEqual(hits(catalogue, "select '1'::positive"), ['type positive']);
     assert.deepEqual(hits(catalogue, 'select * from wiping'), ['relation wiping']);
@@ -43,7 +45,8 @@ describe('TargetCatalogue', () => {
     assert.deepEqual(hits(catalogue, 'truncate audited'), ['relation audited']);
   });
 
-  it('lets built-ins and names of other schemas pass', () => {
+  it('lets built-ins, names of other schemas and columns named like a function of several arguments pass', () => {
+    assert.deepEqual(hits(catalogue, 'select o.status from orders o'), []);
     assert.deepEqual(hits(catalogue, "select upper('x'), pg_catalog.lower('x'), 1 = 2 from items"), []);
     assert.deepEqual(hits(catalogue, 'select * from other.wiping'), []);
   });

@@ -4,7 +4,7 @@
 // Objects of the system (oid below FirstNormalObjectId, 16384) are built-ins; everything else is user code.
 
 /** Row kinds the query returns, with schema and name. */
-export type CatalogueRowKind = 'function' | 'operator' | 'type' | 'read' | 'write';
+export type CatalogueRowKind = 'function' | 'attribute' | 'operator' | 'type' | 'read' | 'write';
 
 const USER = 16384;
 
@@ -63,6 +63,8 @@ unsafe_write(oid) as (
   select e.via from unsafe_write u join write_edge e on e.changed = u.oid
 )
 select 'function', n.nspname, p.proname from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace where p.oid >= ${USER}
+union select 'attribute', n.nspname, p.proname from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+  where p.oid >= ${USER} and p.pronargs >= 1 and p.pronargs - p.pronargdefaults <= 1
 union select 'operator', n.nspname, o.oprname from pg_catalog.pg_operator o join pg_catalog.pg_namespace n on n.oid = o.oprnamespace where o.oid >= ${USER}
 union select 'type', n.nspname, t.typname from unsafe_type u join pg_catalog.pg_type t on t.oid = u.oid join pg_catalog.pg_namespace n on n.oid = t.typnamespace
 union select 'read', n.nspname, c.relname from unsafe_read u join pg_catalog.pg_class c on c.oid = u.oid join pg_catalog.pg_namespace n on n.oid = c.relnamespace

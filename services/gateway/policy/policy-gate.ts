@@ -127,7 +127,7 @@ function sortedClasses(s: Iterable<StatementClass>): StatementClass[] {
 }
 
 function mergeReferences(c: Classification): CodeReferences {
-  const out: CodeReferences = { functions: [], operators: [], types: [], reads: [], writes: [] };
+  const out: CodeReferences = { functions: [], fields: [], operators: [], types: [], reads: [], writes: [] };
   for (const s of c.statements) for (const k of Object.keys(out) as (keyof CodeReferences)[]) out[k].push(...s.references[k]);
   return out;
 }

@@ -12,8 +12,10 @@ export type StatementClass = Exclude<PostgresRight, 'all'>;
  * the parser cannot tell a built-in from a user's object of the same name, the catalogue can.
  */
 export interface CodeReferences {
-  /** Unqualified function names called, and field names that attribute notation (`t.f`) may turn into calls. */
+  /** Unqualified function names called. */
   functions: string[];
+  /** Field names that attribute notation (`t.f`, `(t).f`) turns into a call of a one-argument f when t has no column f. */
+  fields: string[];
   /** Unqualified operator symbols, including those implied by IN, BETWEEN, CASE, USING joins. */
   operators: string[];
   /** Type names as written (`name` or `schema.name`): a cast to a domain runs its CHECK. */
@@ -55,7 +57,6 @@ export interface Classification {
   parseError?: string;
 }
 
-export const NO_REFERENCES: CodeReferences = Object.freeze({ functions: [], operators: [], types: [], reads: [], writes: [] }) as CodeReferences;
 
 let loading: Promise<void> | undefined;
 let loaded = false;
@@ -89,7 +90,7 @@ const qualified = (parts: string[]): string => parts.slice(-2).join('.');
 class Walker {
   readonly classes = new Set<StatementClass>();
   readonly executes: string[] = [];
-  readonly refs = { functions: new Set<string>(), operators: new Set<string>(), types: new Set<string>(), reads: new Set<string>(), writes: new Set<string>() };
+  readonly refs = { functions: new Set<string>(), fields: new Set<string>(), operators: new Set<string>(), types: new Set<string>(), reads: new Set<string>(), writes: new Set<string>() };
   prepare?: { name: string; query: PreparedQuery };
   deallocate?: string | null;
   discardAll = false;
@@ -101,7 +102,7 @@ class Walker {
 
   references(): CodeReferences {
     const r = this.refs;
-    return { functions: [...r.functions], operators: [...r.operators], types: [...r.types], reads: [...r.reads], writes: [...r.writes] };
+    return { functions: [...r.functions], fields: [...r.fields], operators: [...r.operators], types: [...r.types], reads: [...r.reads], writes: [...r.writes] };
   }
 
   /** An operator by name: qualified outside pg_catalog it is a user's function; unqualified the catalogue decides. */
@@ -379,10 +380,10 @@ const CALL_RULES: Record<string, (body: Obj, w: Walker, mode: Mode) => void> = {
   },
   ColumnRef: (body, w) => {
     // `t.f` is a call of f(t) when t has no column f (attribute notation).
-    for (const field of names(body.fields).slice(1)) if (field) w.refs.functions.add(field);
+    for (const field of names(body.fields).slice(1)) if (field) w.refs.fields.add(field);
   },
   A_Indirection: (body, w, mode) => {
-    for (const field of names(body.indirection)) if (field) w.refs.functions.add(field);
+    for (const field of names(body.indirection)) if (field) w.refs.fields.add(field);
     w.visit(body, mode);
   },
   SortBy: (body, w, mode) => {

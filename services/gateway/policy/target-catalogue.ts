@@ -16,6 +16,8 @@ const nameSet = (): NameSet => ({ names: new Set(), qualified: new Set() });
 
 export class TargetCatalogue {
   private functions = new Set<string>();
+  /** User functions callable with one argument, hence in attribute notation. */
+  private attributes = new Set<string>();
   private operators = new Set<string>();
   private types = nameSet();
   private reads = nameSet();
@@ -44,6 +46,7 @@ export class TargetCatalogue {
   /** Replaces what is known with the rows of CATALOGUE_QUERY: [kind, schema, name]. */
   load(rows: readonly (readonly (string | null)[])[]): void {
     const functions = new Set<string>();
+    const attributes = new Set<string>();
     const operators = new Set<string>();
     const sets: Record<'type' | 'read' | 'write', NameSet> = { type: nameSet(), read: nameSet(), write: nameSet() };
     for (const [kind, schema, name] of rows) {
@@ -51,6 +54,9 @@ export class TargetCatalogue {
       switch (kind as CatalogueRowKind) {
         case 'function':
           functions.add(name);
+          break;
+        case 'attribute':
+          attributes.add(name);
           break;
         case 'operator':
           operators.add(name);
@@ -68,6 +74,7 @@ export class TargetCatalogue {
       }
     }
     this.functions = functions;
+    this.attributes = attributes;
     this.operators = operators;
     this.types = sets.type;
     this.reads = sets.read;
@@ -84,6 +91,7 @@ export class TargetCatalogue {
   userCode(refs: CodeReferences): string[] {
     const hits: string[] = [];
     for (const f of refs.functions) if (this.functions.has(f)) hits.push(`function ${f}`);
+    for (const f of refs.fields) if (this.attributes.has(f)) hits.push(`function ${f} (attribute notation)`);
     for (const o of refs.operators) if (this.operators.has(o)) hits.push(`operator ${o}`);
     for (const t of refs.types) if (has(this.types, t)) hits.push(`type ${t}`);
     for (const r of refs.reads) if (has(this.reads, r)) hits.push(`relation ${r}`);
@@ -98,5 +106,5 @@ function has(set: NameSet, name: string): boolean {
 
 /** Whether a statement names anything at all the catalogue could bind to user code. */
 export function hasReferences(refs: CodeReferences): boolean {
-  return refs.functions.length + refs.operators.length + refs.types.length + refs.reads.length + refs.writes.length > 0;
+  return refs.functions.length + refs.fields.length + refs.operators.length + refs.types.length + refs.reads.length + refs.writes.length > 0;
 }
