@@ -25,7 +25,8 @@ const MIGRATOR = { repository: 'acme/migrator' };
 /** Each kind of user code a statement can reach without naming a user's function outright. */
 const SETUP = [
   'drop view if exists enf_wiping, enf_flipping',
-  'drop table if exists enf_items, enf_guarded, enf_triggered, enf_ruled cascade',
+  'drop table if exists enf_items, enf_guarded, enf_triggered, enf_ruled, enf_pairs cascade',
+  'drop type if exists enf_pair cascade',
   'drop domain if exists enf_positive',
   'drop operator if exists === (int, int)',
   'drop operator if exists public.>= (oid, int)',
@@ -47,13 +48,19 @@ const SETUP = [
   'create table enf_triggered (v int)',
   'create trigger enf_triggered_insert before insert on enf_triggered for each row execute function enf_trigger()',
   'create table enf_ruled (v int)',
+  'create type enf_pair as (a int, b int)',
+  `create or replace function enf_pair_text(enf_pair) returns text language sql as $$ delete from enf_items; select 'pair' $$`,
+  'create cast (enf_pair as text) with function enf_pair_text(enf_pair) as implicit',
+  'create table enf_pairs (p enf_pair)',
+  'insert into enf_pairs values (row(1, 2))',
   'create rule enf_ruled_insert as on insert to enf_ruled do also delete from enf_items',
   `grant select on enf_items, enf_wiping, enf_flipping, enf_guarded to ${READER_ROLE}`,
 ];
 
 const CLEANUP = [
   'drop view if exists enf_wiping, enf_flipping',
-  'drop table if exists enf_items, enf_guarded, enf_triggered, enf_ruled cascade',
+  'drop table if exists enf_items, enf_guarded, enf_triggered, enf_ruled, enf_pairs cascade',
+  'drop type if exists enf_pair cascade',
   'drop domain if exists enf_positive',
   'drop operator if exists === (int, int)',
   'drop function if exists public.enf_trigger(), public.enf_wipe(), public.lower(int), public.upper(text), public.enf_op(int, int), public.enf_check(int), public.enf_flip(), public.initcap(int)',
@@ -74,6 +81,7 @@ const CORPUS: [string, string[], string][] = [
   // Not hidden in the statement, but user code all the same: what runs when a table is written.
   ['a trigger on the written table', [], 'insert into enf_triggered values (1)'],
   ['a rule on the written table', [], 'insert into enf_ruled values (1)'],
+  ['a column whose type casts through a user function', [], 'select lower(p) from enf_pairs'],
 ];
 
 before(async () => {

@@ -38,6 +38,12 @@ unsafe_read(oid) as (
      or exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass and d.objid = r.oid
                 and d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass and d.refobjid in (select oid from unsafe_type))
   union
+  -- a value of a type with a cast through a user function may be cast wherever it is read
+  select a.attrelid from pg_catalog.pg_attribute a join pg_catalog.pg_cast k on k.castsource = a.atttypid
+  where k.castfunc >= ${USER} and not a.attisdropped and a.attnum > 0
+  union
+  select c.oid from pg_catalog.pg_class c join pg_catalog.pg_cast k on k.castsource = c.reltype where k.castfunc >= ${USER}
+  union
   select p.polrelid from pg_catalog.pg_policy p
   where exists (select 1 from code_dep d where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid)
   union
