@@ -34,6 +34,17 @@ export const IssuerConfig = z
   .refine((i) => !(i.jwksUri && i.jwksFile), { message: 'set jwksUri or jwksFile, not both' });
 export type IssuerConfig = z.infer<typeof IssuerConfig>;
 
+/** Rights a rule can grant on Postgres targets; `all` grants every class. */
+export const POSTGRES_RIGHTS = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session', 'all'] as const;
+export type PostgresRight = (typeof POSTGRES_RIGHTS)[number];
+
+/**
+ * A database role for sessions whose rights are all among `rights`: the backend runs as it (the target's
+ * `user` must be a member). Least privilege where the data lives: a SELECT-only role for read-only rules.
+ */
+export const PostgresTargetRole = z.object({ rights: z.array(z.enum(POSTGRES_RIGHTS)).min(1), role: z.string().min(1) }).strict();
+export type PostgresTargetRole = z.infer<typeof PostgresTargetRole>;
+
 export const PostgresTargetConfig = z
   .object({
     kind: z.literal('postgres').default('postgres'),
@@ -48,6 +59,8 @@ export const PostgresTargetConfig = z
     caFile: z.string().optional(),
     /** Add a sqlcommenter comment with the run's tags to each statement. */
     sqlcommenter: z.boolean().default(false),
+    /** Database roles per set of rights; the first entry that covers all of a session's rights applies. */
+    roles: z.array(PostgresTargetRole).default([]),
   })
   .strict();
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetConfig>;
@@ -81,10 +94,6 @@ export const TargetConfig = z.preprocess(
   z.discriminatedUnion('kind', [PostgresTargetConfig, SshTargetConfig]),
 );
 export type TargetConfig = PostgresTargetConfig | SshTargetConfig;
-
-/** Rights a rule can grant on Postgres targets; `all` grants every class. */
-export const POSTGRES_RIGHTS = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session', 'all'] as const;
-export type PostgresRight = (typeof POSTGRES_RIGHTS)[number];
 
 /**
  * Rights a rule can grant on SSH targets: an interactive shell, exec (limited by the rule's `commands`),

@@ -4,7 +4,9 @@ import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData }
 import { newSessionId } from '../../../events/index.js';
 import { IdentityError } from '../identity/errors.js';
 import type { ClaimRule } from '../../config/schema.js';
+import { backendSettings } from '../policy/backend-settings.js';
 import { decide } from '../policy/claim-rules.js';
+import { SessionPolicy } from '../policy/session-policy.js';
 import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type CheckpointPolicy, type ChunkPolicy } from '../recorder/session-recorder.js';
 import { applicationNameFor } from './application-name.js';
@@ -131,6 +133,9 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     const applicationName = runTag.applicationName(params.application_name);
     const forwarded: Record<string, string> = { application_name: applicationName };
     for (const [k, v] of Object.entries(params)) if (FORWARDED_PARAMETERS.has(k)) forwarded[k] = v;
+    // Enforced by the database too: read-only mode and the configured role, set at backend startup.
+    const enforcement = backendSettings(grant.rights, endpoint.roles ?? []);
+    if (enforcement.options) forwarded.options = enforcement.options;
     if (forwarded.client_encoding !== undefined && !isUtf8EncodingName(forwarded.client_encoding)) {
       refuse(SqlState.FeatureNotSupported, 'TG_PG_ENCODING', `client_encoding '${forwarded.client_encoding}' is not relayed: the gateway reads statements as UTF8; connect with client_encoding=UTF8`, 'protocol-error');
       return;
@@ -157,6 +162,8 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       backendPid: link.processId,
       applicationName,
       ...(serverVersion ? { serverVersion } : {}),
+      ...(enforcement.readOnly ? { readOnly: true } : {}),
+      ...(enforcement.role ? { role: enforcement.role } : {}),
     });
 
     const cancelKey = deps.cancels.issue({
@@ -181,17 +188,22 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     client.write(welcome);
     recorder.bytes('server', welcome);
 
+    const runsCode = grant.rights.some((r) => r === 'all' || r === 'function');
+    const readOnlyRunningCode = enforcement.readOnly && grant.rights.some((r) => r === 'function' || r === 'code');
     const relay = new RelaySession({
       client,
       target: link.socket,
       framer: hello.framer,
       recorder,
       gate: deps.gate,
-      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant },
+      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant, session: new SessionPolicy(!runsCode, readOnlyRunningCode) },
       statementComment: endpoint.sqlcommenter ? sqlcommenterComment(identity, context.sessionId) : '',
       runTag,
       recordingMode: deps.recordingMode,
+      guard: { readOnly: enforcement.readOnly, authorization: !grant.rights.some((r) => r === 'all' || r === 'admin') },
+      oneAtATime: readOnlyRunningCode,
     });
+    relay.noteStartupSettings(link.parameters);
     sessions.add(relay);
     relay.start();
     await relay.done;
