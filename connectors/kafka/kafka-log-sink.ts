@@ -312,14 +312,16 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     const { producer, topics } = link;
     const txn = link.txn ?? (await producer.transaction());
     link.txn = txn;
-    const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+    const byTopic = new Map<string, OutMessage[]>();
     for (const m of messages) {
       const topic = m.stream === 'bytes' ? topics.bytes : m.stream === 'ledger' ? topics.ledger : topics.events;
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));
       list.push({ key: m.key, value: m.value, headers: m.headers });
     }
-    await txn.sendBatch({ topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })), acks: -1 });
+    // kafkajs puts a partition's share of one request into one record batch, which the broker takes
+    // only up to message.max.bytes (1 MiB by default): large spool batches go out in several requests.
+    for (const part of requestsOf(byTopic)) await txn.sendBatch({ topicMessages: part, acks: -1 });
     await txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] });
     await txn.commit();
     link.txn = null;
@@ -370,6 +372,35 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
 async function diskFree(dir: string): Promise<number> {
   const s = await statfs(dir);
   return s.bavail * s.bsize;
+}
+
+/** Bytes of messages sent in one produce request, below the broker's default message.max.bytes. */
+const REQUEST_BYTES = 768 * 1024;
+
+type OutMessage = { key: string; value: Buffer; headers: Record<string, string> };
+
+/** Splits messages (kept in order per topic) into produce requests of about REQUEST_BYTES each. */
+function requestsOf(byTopic: Map<string, OutMessage[]>): { topic: string; messages: OutMessage[] }[][] {
+  const requests: { topic: string; messages: OutMessage[] }[][] = [];
+  let current = new Map<string, OutMessage[]>();
+  let size = 0;
+  const flush = () => {
+    if (current.size) requests.push([...current].map(([topic, messages]) => ({ topic, messages })));
+    current = new Map();
+    size = 0;
+  };
+  for (const [topic, messages] of byTopic) {
+    for (const m of messages) {
+      const bytes = m.value.length + m.key.length + 64 + Object.entries(m.headers).reduce((n, [k, v]) => n + k.length + v.length, 0);
+      if (size > 0 && size + bytes > REQUEST_BYTES) flush();
+      let list = current.get(topic);
+      if (!list) current.set(topic, (list = []));
+      list.push(m);
+      size += bytes;
+    }
+  }
+  flush();
+  return requests;
 }
 
 async function disconnectAll(link: Link): Promise<void> {
