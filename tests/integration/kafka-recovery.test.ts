@@ -112,8 +112,9 @@ describe('gateway recovery on Kafka', () => {
       await eventually(() => {
         const recs = crashed()?.[1] ?? [];
         const last = recs[recs.length - 1] as EventRecord | undefined;
-        return recs.some((r) => r.type === 'session.aborted') && last?.type === 'checkpoint.signed' && (last.data as { final: boolean }).final;
-      }, 'session.aborted and the final checkpoint on Kafka');
+        // Events and byte chunks come from two topics: wait until both are read through the end.
+        return recs.some((r) => r.type === 'session.aborted') && last?.type === 'checkpoint.signed' && (last.data as { final: boolean }).final && last.seq === recs.length;
+      }, 'session.aborted, the final checkpoint and every record before them on Kafka');
       const [sessionId, recs] = crashed()!;
       assert.deepEqual(recs.map((r) => r.seq), recs.map((_, i) => i + 1), 'one gap-free chain');
       const story = recs.filter((r) => r.stream === 'events' && r.type !== 'checkpoint.signed');
