@@ -17,6 +17,9 @@ const FATAL_TYPES = new Set([
   'GROUP_AUTHORIZATION_FAILED',
 ]);
 
+/** The coordinator is still finishing the previous transaction: kafkajs marks it not retriable, but the same call goes through shortly. */
+const RETRY_TYPES = new Set(['CONCURRENT_TRANSACTIONS', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR']);
+
 const RETRY_NAMES = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound', 'KafkaJSGroupCoordinatorNotFound', 'KafkaJSNoBrokerAvailableError', 'KafkaJSMetadataNotLoaded', 'KafkaJSTopicMetadataNotLoaded', 'KafkaJSLockTimeout']);
 
 interface KafkaJsError {
@@ -47,11 +50,30 @@ function chain(err: unknown): KafkaJsError[] {
 export function transactionErrorKind(err: unknown): 'retry' | 'fatal' | 'abort' {
   const errors = chain(err);
   if (errors.some((e) => e.type !== undefined && FATAL_TYPES.has(e.type))) return 'fatal';
-  if (errors.some((e) => (e.name !== undefined && RETRY_NAMES.has(e.name)) || e.code === 'TG_KAFKA_TIMEOUT' || (e.name === 'KafkaJSProtocolError' && e.retriable))) return 'retry';
+  if (errors.some((e) => (e.type !== undefined && RETRY_TYPES.has(e.type)) || (e.name !== undefined && RETRY_NAMES.has(e.name)) || e.code === 'TG_KAFKA_TIMEOUT' || (e.name === 'KafkaJSProtocolError' && e.retriable))) return 'retry';
   return 'abort';
 }
 
 /** The protocol error type somewhere in the chain (`INVALID_PRODUCER_EPOCH`, ...), for messages and tests. */
 export function protocolErrorType(err: unknown): string | undefined {
   return chain(err).find((e) => e.type !== undefined)?.type;
+}
+
+/**
+ * Repeats a transaction call that failed with a `retry` kind, for up to `ms`. Only for calls that
+ * change nothing before they fail: kafkajs' sendOffsets (AddOffsetsToTxn is not retried by kafkajs
+ * and answers CONCURRENT_TRANSACTIONS right after a commit); never for commit or abort.
+ */
+export async function retryingTransient<T>(call: () => Promise<T>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let wait = 50;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (transactionErrorKind(err) !== 'retry' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 1000);
+    }
+  }
 }

@@ -7,7 +7,7 @@ import type { Metrics } from '../../services/metrics/metrics.js';
 import type { LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
 import type { LogSink } from '../embedded-log/log-sinks.js';
 import { createKafka, ensureTopics, within, type LogTopics } from './kafka-client.js';
-import { transactionErrorKind } from './kafka-errors.js';
+import { retryingTransient, transactionErrorKind } from './kafka-errors.js';
 import { encodeLedgerEntry, encodeRecord, packMessages, toAuditRecord, unpackMessages, type KafkaMessage } from './record-codec.js';
 import { SessionHeads } from './session-heads.js';
 import { Spool } from './spool.js';
@@ -322,7 +322,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     // kafkajs puts a partition's share of one request into one record batch, which the broker takes
     // only up to message.max.bytes (1 MiB by default): large spool batches go out in several requests.
     for (const part of requestsOf(byTopic)) await txn.sendBatch({ topicMessages: part, acks: -1 });
-    await txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] });
+    await retryingTransient(() => txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }));
     await txn.commit();
     link.txn = null;
   }

@@ -184,7 +184,6 @@ export class Gateway {
         recordingMode: config.recording.mode,
         ...(kafka ? { admission: () => admission(kafka) } : {}),
       });
-      if (kafka) watchWatermarks(kafka, postgres);
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
       let ssh: SshFrontDoor | null = null;
       if (config.ssh || sshTargets.size > 0) {
@@ -202,6 +201,7 @@ export class Gateway {
             recordingMode: config.recording.mode,
             recordInput: config.recording.sshInput,
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
+            ...(kafka ? { admission: () => admission(kafka) } : {}),
           },
           hostKey.privateKey,
         );
@@ -212,6 +212,7 @@ export class Gateway {
           throw err;
         }
       }
+      if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
       return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh);
     } catch (err) {
@@ -257,11 +258,14 @@ function admission(kafka: KafkaLogSink): { code: string; message: string } | nul
 }
 
 /** Each crossing is recorded in every open session; at critical, recorded sessions are ended. */
-function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener): void {
+function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener, ssh: SshListener | null): void {
   kafka.on('watermark', (data) => {
     postgres.forEachSession((s) => s.note('spool.watermark', data));
+    ssh?.noteWatermark(data);
     if (data.level === 'critical') {
-      postgres.endSessions('recording-unavailable', `TG_SPOOL_CRITICAL: the recording spool is short of disk (${data.freeBytes} bytes free, ${data.spoolBytes} bytes waiting for Kafka)`);
+      const detail = `TG_SPOOL_CRITICAL: the recording spool is short of disk (${data.freeBytes} bytes free, ${data.spoolBytes} bytes waiting for Kafka)`;
+      postgres.endSessions('recording-unavailable', detail);
+      ssh?.endSessions('recording-unavailable', detail);
     }
   });
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { createKafka } from '../../connectors/kafka/kafka-client.js';
-import { protocolErrorType, transactionErrorKind } from '../../connectors/kafka/kafka-errors.js';
+import { protocolErrorType, retryingTransient, transactionErrorKind } from '../../connectors/kafka/kafka-errors.js';
 import { KafkaLogConfig } from '../../services/config/schema.js';
 import { eventually, kafkaLog, killBroker, restartBroker } from '../support/kafka-env.js';
 
@@ -155,7 +155,8 @@ describe('Kafka client conformance (kafkajs against the real broker)', () => {
     await commit.sendOffsets({ consumerGroupId: group, topics: [{ topic: t, partitions: [{ partition: 0, offset: '42' }] }] });
     await commit.commit();
     const aborted = await p.transaction();
-    await aborted.sendOffsets({ consumerGroupId: group, topics: [{ topic: t, partitions: [{ partition: 0, offset: '99' }] }] });
+    // Right after a commit the coordinator may answer CONCURRENT_TRANSACTIONS, which kafkajs does not retry here.
+    await retryingTransient(() => aborted.sendOffsets({ consumerGroupId: group, topics: [{ topic: t, partitions: [{ partition: 0, offset: '99' }] }] }));
     await aborted.abort();
     const [read] = await admin.fetchOffsets({ groupId: group, topics: [t] });
     assert.equal(read!.partitions.find((x) => x.partition === 0)!.offset, '42');
@@ -209,7 +210,7 @@ describe('Kafka client conformance (kafkajs against the real broker)', () => {
         }
         const tx = await p.transaction();
         await tx.send({ topic: t, acks: -1, messages: [{ key: 's', value: `r${next}` }] });
-        await tx.sendOffsets({ consumerGroupId: group, topics: [{ topic: positions, partitions: [{ partition: 0, offset: String(next + 1) }] }] });
+        await retryingTransient(() => tx.sendOffsets({ consumerGroupId: group, topics: [{ topic: positions, partitions: [{ partition: 0, offset: String(next + 1) }] }] }));
         await tx.commit();
         next++;
       } catch {
