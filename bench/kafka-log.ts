@@ -60,6 +60,8 @@ interface Result {
 let checkpoints: CheckpointPolicy;
 
 async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Promise<Consumer['source']>, settle: () => Promise<void>): Promise<Result> {
+  // The phase in the clock of a --cpu-prof profile (microseconds), for bench/cpu-profile-summary.ts.
+  const phaseStart = process.hrtime.bigint() / 1000n;
   const writer = new LogWriter(sink, name);
   const null_ = new TimingSink(`bench-${Date.now()}`);
   const consumer = new Consumer(await source(null_), null_, new Metrics());
@@ -98,6 +100,7 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
   await consumer.stop();
   await running.catch(() => undefined);
   await sink.close();
+  console.error(`phase ${JSON.stringify(name)} ${phaseStart} ${process.hrtime.bigint() / 1000n}`);
   if (null_.records < recorded) throw new Error(`${name}: the consumer got ${null_.records} of ${recorded} records`);
   const lags = null_.lags.sort((a, b) => a - b);
   const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((lags.length * p) / 100))] ?? 0;
