@@ -39,7 +39,7 @@ function errorsOnly(): (entry: LogEntry) => void {
   const seen = new Map<string, number>();
   return ({ namespace, level, log }) => {
     // Error responses it retries itself are logged too; what finally fails reaches the caller, which says so.
-    if (level > logLevel.ERROR || (namespace === 'Connection' && log.message.startsWith('Response '))) return;
+    if (level > logLevel.ERROR || (namespace === 'Connection' && log.message.startsWith('Response ')) || (namespace === 'Producer' && log.message.startsWith('Failed to send messages'))) return;
     const detail = typeof log.error === 'string' ? log.error : '';
     const line = `trailgate: kafka ${namespace}: ${log.message}${detail && detail !== log.message ? ` (${detail})` : ''}`;
     const now = Date.now();

@@ -275,7 +275,15 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private async connect(): Promise<Link> {
     const { config, instance } = this.o;
     const admin = this.kafka.admin();
-    const producer = this.kafka.producer({ transactionalId: `${config.topicPrefix}.gateway.${instance}`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: TRANSACTION_TIMEOUT_MS });
+    const producer = this.kafka.producer({
+      transactionalId: `${config.topicPrefix}.gateway.${instance}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: TRANSACTION_TIMEOUT_MS,
+      // The first request of each transaction meets CONCURRENT_TRANSACTIONS while the broker finishes
+      // the previous commit (milliseconds): retry soon, not after kafkajs' default 300 ms.
+      retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2000 },
+    });
     const link: Link = { producer, txn: null, topics: null as unknown as LogTopics };
     try {
       await within(admin.connect(), CONNECT_TIMEOUT_MS, 'connecting to Kafka');
