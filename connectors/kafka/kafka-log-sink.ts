@@ -167,22 +167,29 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
    */
   publishLedger(entry: LedgerEntry): Promise<void> {
     this.ledgerQueue.push(entry);
-    this.ledgerAppending ??= this.appendLedger().finally(() => (this.ledgerAppending = null));
+    this.ledgerAppending ??= this.appendLedger();
     return this.ledgerAppending;
   }
 
   private async appendLedger(): Promise<void> {
     let wait = 200;
-    while (this.ledgerQueue.length && !this.spoolClosed) {
-      try {
-        await this.spool.append([packMessages([encodeLedgerEntry(this.ledgerQueue[0]!)])]);
-        this.ledgerQueue.shift();
-        wait = 200;
-      } catch (err) {
-        console.error(`trailgate: a ledger entry could not be spooled, trying again (${(err as Error).message}) [TG_LEDGER_SPOOL]`);
-        await new Promise((r) => setTimeout(r, wait).unref());
-        wait = Math.min(wait * 2, 5000);
+    try {
+      while (this.ledgerQueue.length && !this.spoolClosed) {
+        try {
+          await this.spool.append([packMessages([encodeLedgerEntry(this.ledgerQueue[0]!)])]);
+          this.ledgerQueue.shift();
+          wait = 200;
+        } catch (err) {
+          console.error(`trailgate: a ledger entry could not be spooled, trying again (${(err as Error).message}) [TG_LEDGER_SPOOL]`);
+          // Stopping: the entry stays in the local ledger and is published at the next start.
+          if (this.stopping) return;
+          await new Promise((r) => setTimeout(r, wait).unref());
+          wait = Math.min(wait * 2, 5000);
+        }
       }
+    } finally {
+      // In the same turn as the last check of the queue, so an entry queued later starts a new run.
+      this.ledgerAppending = null;
     }
   }
 
