@@ -78,9 +78,10 @@ export function securityOptions(props: Record<string, string | number | boolean>
     };
   }
   if (protocol.startsWith('sasl')) {
-    const mechanism = (str('sasl.mechanism') ?? str('sasl.mechanisms') ?? 'plain').toLowerCase();
+    const named = str('sasl.mechanism') ?? str('sasl.mechanisms') ?? 'PLAIN';
+    const mechanism = named.toLowerCase();
     if (!['plain', 'scram-sha-256', 'scram-sha-512'].includes(mechanism)) {
-      throw Object.assign(new Error(`log.kafka.properties: sasl.mechanism '${mechanism}' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`), { code: 'TG_KAFKA_PROPERTY' });
+      throw Object.assign(new Error(`log.kafka.properties: sasl.mechanism '${named}' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`), { code: 'TG_KAFKA_PROPERTY' });
     }
     const username = str('sasl.username');
     const password = str('sasl.password');
