@@ -85,7 +85,8 @@ const STREAM_CODES = { events: 0, bytes: 1, ledger: 2 } as const;
 
 /** A ledger entry as it goes to `<prefix>.ledger`: keyed by its instance, the entry as JSON. */
 export function encodeLedgerEntry(entry: LedgerEntry): KafkaMessage {
-  return { stream: 'ledger', key: entry.instance, value: Buffer.from(JSON.stringify(entry)), headers: {} };
+  const { instance, seq, ts, opened, prev, hash, kid, jws } = entry;
+  return { stream: 'ledger', key: instance, value: Buffer.from(JSON.stringify({ instance, seq, ts, opened, prev, hash, kid, jws })), headers: {} };
 }
 
 /**
