@@ -91,14 +91,22 @@ export function securityOptions(props: Record<string, string | number | boolean>
   return out;
 }
 
+/**
+ * Largest record batch the log's topics take. A statement of up to postgres.maxMessageBytes (64 MiB)
+ * is one event: the broker's 1 MiB default would stop the drainer at it for good. Kept under the
+ * broker's socket.request.max.bytes (100 MiB), which bounds one produce request.
+ */
+export const TOPIC_MAX_MESSAGE_BYTES = 96 * 1024 * 1024;
+
 /** Creates the log's topics when they are missing, with the configured partitions and replication. */
 export async function ensureTopics(admin: Admin, config: KafkaLogConfig): Promise<LogTopics> {
   const topics = logTopics(config.topicPrefix);
   const existing = new Set(await admin.listTopics());
+  const large = { name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) };
   const wanted = [
-    { topic: topics.events, numPartitions: config.partitions, replicationFactor: config.replicationFactor },
-    { topic: topics.bytes, numPartitions: config.partitions, replicationFactor: config.replicationFactor },
-    { topic: topics.deadLetter, numPartitions: config.partitions, replicationFactor: config.replicationFactor },
+    { topic: topics.events, numPartitions: config.partitions, replicationFactor: config.replicationFactor, configEntries: [large] },
+    { topic: topics.bytes, numPartitions: config.partitions, replicationFactor: config.replicationFactor, configEntries: [large] },
+    { topic: topics.deadLetter, numPartitions: config.partitions, replicationFactor: config.replicationFactor, configEntries: [large] },
     { topic: topics.spoolPositions, numPartitions: 1, replicationFactor: config.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
     // Every entry is kept: a ledger whose tail is gone must be noticed, never compacted away.
     { topic: topics.ledger, numPartitions: 1, replicationFactor: config.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: '-1' }] },

@@ -6,8 +6,8 @@ import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { Metrics } from '../../services/metrics/metrics.js';
 import type { LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
 import type { LogSink } from '../embedded-log/log-sinks.js';
-import { createKafka, ensureTopics, within, type LogTopics } from './kafka-client.js';
-import { retryingTransient, transactionErrorKind } from './kafka-errors.js';
+import { createKafka, ensureTopics, TOPIC_MAX_MESSAGE_BYTES, within, type LogTopics } from './kafka-client.js';
+import { protocolErrorType, retryingTransient, transactionErrorKind } from './kafka-errors.js';
 import { encodeLedgerEntry, encodeRecord, packMessages, toAuditRecord, unpackMessages, type KafkaMessage } from './record-codec.js';
 import { SessionHeads } from './session-heads.js';
 import { Spool } from './spool.js';
@@ -248,7 +248,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         this.emit('drained', end);
       } catch (err) {
         if (this.stopping) break;
-        const message = (err as Error).message;
+        const message = protocolErrorType(err) === 'MESSAGE_TOO_LARGE' ? `${(err as Error).message}: a spooled record is larger than its topic's max.message.bytes; raise it on ${this.o.config.topicPrefix}.events and .bytes (trailgate creates them with ${TOPIC_MAX_MESSAGE_BYTES}) [TG_KAFKA_RECORD_TOO_LARGE]` : (err as Error).message;
         if (message !== this.lastError) console.error(`trailgate: Kafka delivery paused, records stay in the spool (${message}) [TG_KAFKA_UNAVAILABLE]`);
         this.lastError = message;
         this.o.metrics.counter('trailgate_kafka_delivery_failures_total', 'Failed attempts to deliver a spool batch to Kafka.', { instance: this.o.instance });

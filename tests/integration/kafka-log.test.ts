@@ -81,6 +81,29 @@ describe('Kafka event log', () => {
     }
   });
 
+  it('delivers a statement larger than the broker\'s default record size limit (1 MiB) as one event', async () => {
+    const log = kafkaLog();
+    const h = await GatewayHarness.start({ instance: 'gw-large', log });
+    const sink = new CollectingSink('large', ['events']);
+    const consumer = new Consumer(await KafkaRecordSource.create(KafkaLogConfig.parse(log.kafka), sink, 100), sink, new Metrics());
+    const running = consumer.run();
+    try {
+      const c = await h.client();
+      const literal = 'y'.repeat(3 * 1024 * 1024);
+      const { rows } = await c.query(`select length('${literal}') as n`);
+      assert.equal(rows[0].n, literal.length);
+      await c.end();
+      await eventually(() => h.gateway.postgres.activeSessions === 0, 'the session to end');
+      await h.gateway.writer.flush();
+      await h.gateway.kafka!.drained(120_000);
+      await eventually(() => [...sink.records.values()].some((r) => r.type === 'command.started' && String((r.data as { text: string }).text).includes(literal)), 'the 3 MiB statement at the consumer');
+    } finally {
+      await consumer.stop();
+      await running.catch(() => undefined);
+      await h.stop();
+    }
+  });
+
   it('skips and counts unknown record types, and puts poison records into the dead-letter topic', async () => {
     const log = kafkaLog();
     const config = KafkaLogConfig.parse(log.kafka);
