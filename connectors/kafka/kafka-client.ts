@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type Admin, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type Admin, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+
+// Present at run time but not found by Node's named-export detection of this CommonJS package.
+const { ConfigResourceTypes } = kafkajs;
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 
 /** The topics of one Trailgate deployment on Kafka. */
@@ -122,6 +125,29 @@ export async function ensureTopics(admin: Admin, config: KafkaLogConfig): Promis
     }
   }
   return topics;
+}
+
+/** What a topic takes in one produce request when its max.message.bytes cannot be read: under the broker's 1 MiB default. */
+export const DEFAULT_REQUEST_BYTES = 768 * 1024;
+
+/**
+ * Bytes of each topic that one produce request may carry. kafkajs puts a partition's share of a
+ * request into one record batch, which the broker takes only up to the topic's max.message.bytes;
+ * three quarters of it leaves room for the batch's own framing. Capped well below the broker's
+ * 100 MiB request limit.
+ */
+export async function requestBudgets(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const budgets = new Map(topics.map((t) => [t, DEFAULT_REQUEST_BYTES]));
+  try {
+    const { resources } = await admin.describeConfigs({ resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })), includeSynonyms: false });
+    for (const r of resources) {
+      const limit = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+      if (Number.isFinite(limit) && limit > 0) budgets.set(r.resourceName, Math.min(Math.floor(limit * 0.75), 16 * 1024 * 1024));
+    }
+  } catch {
+    // Without DescribeConfigs rights the broker's default holds.
+  }
+  return budgets;
 }
 
 /** Rejects when `p` takes longer than `ms`: callers decide how long a broker outage may be waited out. */

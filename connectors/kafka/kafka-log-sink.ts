@@ -6,7 +6,7 @@ import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { Metrics } from '../../services/metrics/metrics.js';
 import type { LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
 import type { LogSink } from '../embedded-log/log-sinks.js';
-import { createKafka, ensureTopics, TOPIC_MAX_MESSAGE_BYTES, within, type LogTopics } from './kafka-client.js';
+import { createKafka, DEFAULT_REQUEST_BYTES, ensureTopics, requestBudgets, TOPIC_MAX_MESSAGE_BYTES, within, type LogTopics } from './kafka-client.js';
 import { protocolErrorType, retryingTransient, transactionErrorKind } from './kafka-errors.js';
 import { encodeLedgerEntry, encodeRecord, packMessages, toAuditRecord, unpackMessages, type KafkaMessage } from './record-codec.js';
 import { SessionHeads } from './session-heads.js';
@@ -31,6 +31,8 @@ interface Link {
   /** The transaction being filled, or the one begun at connect to fence the previous producer. */
   txn: Transaction | null;
   topics: LogTopics;
+  /** Bytes per topic in one produce request. */
+  budgets: Map<string, number>;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -291,10 +293,11 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       // the previous commit (milliseconds): retry soon, not after kafkajs' default 300 ms.
       retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2000 },
     });
-    const link: Link = { producer, txn: null, topics: null as unknown as LogTopics };
+    const link: Link = { producer, txn: null, topics: null as unknown as LogTopics, budgets: new Map() };
     try {
       await within(admin.connect(), CONNECT_TIMEOUT_MS, 'connecting to Kafka');
       link.topics = await within(ensureTopics(admin, config), CONNECT_TIMEOUT_MS, 'creating the log topics');
+      link.budgets = await within(requestBudgets(admin, [link.topics.events, link.topics.bytes, link.topics.ledger]), CONNECT_TIMEOUT_MS, 'reading the topics\' record size limits');
       await within(producer.connect(), CONNECT_TIMEOUT_MS, 'connecting the transactional producer');
       link.txn = await within(producer.transaction(), CONNECT_TIMEOUT_MS, 'fencing the previous producer of this gateway');
       const committed = await within(admin.fetchOffsets({ groupId: this.positionGroup(), topics: [link.topics.spoolPositions] }), CONNECT_TIMEOUT_MS, 'reading the spool position from Kafka');
@@ -334,9 +337,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       if (!list) byTopic.set(topic, (list = []));
       list.push({ key: m.key, value: m.value, headers: m.headers });
     }
-    // kafkajs puts a partition's share of one request into one record batch, which the broker takes
-    // only up to message.max.bytes (1 MiB by default): large spool batches go out in several requests.
-    for (const part of requestsOf(byTopic)) await txn.sendBatch({ topicMessages: part, acks: -1 });
+    // Large spool batches go out in several requests, each within the topics' record size limits.
+    for (const part of requestsOf(byTopic, link.budgets)) await txn.sendBatch({ topicMessages: part, acks: -1 });
     await retryingTransient(() => txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }));
     await txn.commit();
     link.txn = null;
@@ -389,29 +391,29 @@ async function diskFree(dir: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
-/** Bytes of messages sent in one produce request, below the broker's default message.max.bytes. */
-const REQUEST_BYTES = 768 * 1024;
-
 type OutMessage = { key: string; value: Buffer; headers: Record<string, string> };
 
-/** Splits messages (kept in order per topic) into produce requests of about REQUEST_BYTES each. */
-function requestsOf(byTopic: Map<string, OutMessage[]>): { topic: string; messages: OutMessage[] }[][] {
+/** Splits messages (kept in order per topic) into produce requests that carry at most each topic's budget. */
+function requestsOf(byTopic: Map<string, OutMessage[]>, budgets: Map<string, number>): { topic: string; messages: OutMessage[] }[][] {
   const requests: { topic: string; messages: OutMessage[] }[][] = [];
-  let current = new Map<string, OutMessage[]>();
-  let size = 0;
+  let current = new Map<string, { messages: OutMessage[]; bytes: number }>();
   const flush = () => {
-    if (current.size) requests.push([...current].map(([topic, messages]) => ({ topic, messages })));
+    if (current.size) requests.push([...current].map(([topic, { messages }]) => ({ topic, messages })));
     current = new Map();
-    size = 0;
   };
   for (const [topic, messages] of byTopic) {
+    const budget = budgets.get(topic) ?? DEFAULT_REQUEST_BYTES;
     for (const m of messages) {
       const bytes = m.value.length + m.key.length + 64 + Object.entries(m.headers).reduce((n, [k, v]) => n + k.length + v.length, 0);
-      if (size > 0 && size + bytes > REQUEST_BYTES) flush();
-      let list = current.get(topic);
-      if (!list) current.set(topic, (list = []));
-      list.push(m);
-      size += bytes;
+      let share = current.get(topic);
+      // A message larger than the budget goes alone; the topic's limit is the broker's to enforce.
+      if (share && share.bytes > 0 && share.bytes + bytes > budget) {
+        flush();
+        share = undefined;
+      }
+      if (!share) current.set(topic, (share = { messages: [], bytes: 0 }));
+      share.messages.push(m);
+      share.bytes += bytes;
     }
   }
   flush();
