@@ -186,13 +186,13 @@ export const KafkaLogConfig = z
   .object({
     /** Bootstrap servers, host:port. */
     brokers: z.array(z.string().min(1)).min(1),
-    /** Topics are <prefix>.events, <prefix>.bytes, <prefix>.dead-letter and <prefix>.spool-positions. */
+    /** Topics are <prefix>.events, <prefix>.bytes, <prefix>.dead-letter, <prefix>.spool-positions and <prefix>.ledger. */
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/, 'topic prefixes use letters, digits, . _ -').default('trailgate'),
     /** Partitions and replication of the topics the gateway creates when they are missing. */
     partitions: z.number().int().min(1).default(6),
     replicationFactor: z.number().int().min(1).default(3),
     clientId: z.string().min(1).default('trailgate'),
-    /** Further librdkafka properties (security.protocol, sasl.*, ssl.*), passed as they are. */
+    /** TLS and SASL under librdkafka's names (security.protocol, sasl.*, ssl.*); see connectors/kafka/kafka-client.ts. */
     properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
     /** The gateway's local spool: the durable write of recording, drained to Kafka in order. */
     spool: z
