@@ -9,6 +9,17 @@ export function ledgerTopic(prefix: string): string {
   return `${prefix}.ledger`;
 }
 
+/** Creates the ledger topic when it is missing; every entry is kept (compaction or expiry would cut the chain). */
+export async function ensureLedgerTopic(admin: KafkaJS.Admin, config: KafkaLogConfig): Promise<void> {
+  const topic = ledgerTopic(config.topicPrefix);
+  if ((await admin.listTopics()).includes(topic)) return;
+  const configEntries = [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: '-1' }];
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: config.replicationFactor, configEntries }] }).catch(async (err: Error) => {
+    // Another process may have created it in the meantime.
+    if (!(await admin.listTopics()).includes(topic)) throw Object.assign(new Error(`could not create Kafka topic ${topic}: ${err.message}; check log.kafka.replicationFactor`), { code: 'TG_KAFKA_TOPICS' });
+  });
+}
+
 /** A message of the ledger topic read back, or why it is not a ledger entry. */
 export function decodeLedgerEntry(value: Buffer | null): LedgerEntry {
   const e = JSON.parse(value?.toString('utf8') ?? 'null') as Partial<LedgerEntry> | null;
@@ -46,12 +57,7 @@ export class KafkaLedgerSource {
     await admin.connect();
     try {
       await ensureTopics(admin, this.config);
-      if (!(await admin.listTopics()).includes(topic)) {
-        // Every entry is kept (the ledger is a chain: compaction or expiry would cut it).
-        await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: this.config.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: '-1' }] }] }).catch(async (err: Error) => {
-          if (!(await admin.listTopics()).includes(topic)) throw Object.assign(new Error(`could not create Kafka topic ${topic}: ${err.message}`), { code: 'TG_KAFKA_TOPICS' });
-        });
-      }
+      await ensureLedgerTopic(admin, this.config);
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
