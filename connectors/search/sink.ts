@@ -165,6 +165,7 @@ export class SearchSink implements RecordSink {
         return await fn();
       } catch (err) {
         if (!(err instanceof SearchServiceError) || !err.retryable) throw err;
+        if (err.status === 429) this.counters.throttled++;
         await this.backoff(attempt, `${what}: ${err.message}`);
       }
     }

@@ -46,7 +46,8 @@ export async function runGatewayRole(configFile: string | undefined, o: RoleOpti
   const metricsUrl = await startMetrics(config, metrics, o);
   const { host, port } = gateway.postgresAddress;
   const log = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')} (topics ${config.log.kafka!.topicPrefix}.*), spool ${gateway.kafka!.spool.dir}` : `embedded ${embeddedLogFile(config.dataDir)}`;
-  console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
+  const ssh = gateway.ssh ? [`  ssh        ${gateway.ssh.address.host}:${gateway.ssh.address.port}`] : [];
+  console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, ...ssh, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
   onSignals(() => gateway.stop());
 }
 
