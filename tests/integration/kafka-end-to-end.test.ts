@@ -314,7 +314,7 @@ describe('Kafka end to end, every role its own process', () => {
     await client.end().catch(() => undefined);
     gateways[1] = await startGateway(gw.instance);
     const open = storeSessions(stores[0]!.file).find((s) => !sessions.some((o) => o.id === s.id))!;
-    await eventually(() => stores.every((s) => storeSessions(s.file).find((x) => x.id === open.id)?.endReason === 'aborted'), 'the session to be closed as aborted on every store', 180_000);
+    await eventually(() => stores.every((s) => storeSessions(s.file).find((x) => x.id === open.id)?.endReason === 'aborted'), 'the session to be closed as aborted on every store', 90_000);
     for (const st of stores) {
       const verified = await cli(st.config, ['verify', open.id]);
       assert.equal(verified.code, 1);
