@@ -70,6 +70,11 @@ export class ReplayStore implements RecordSink {
     return { deadLetters: [] };
   }
 
+  /** Whether the store holds nothing yet (new, or emptied to be rebuilt). */
+  isEmpty(): boolean {
+    return !this.db.prepare('SELECT 1 FROM records LIMIT 1').get() && !this.db.prepare('SELECT 1 FROM ledger LIMIT 1').get();
+  }
+
   /** Stores entries of the gateways' signed ledgers; returns how many were new. */
   writeLedger(entries: readonly LedgerEntry[]): number {
     return this.ledgerTx(entries);

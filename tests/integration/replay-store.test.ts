@@ -166,6 +166,17 @@ describe('replay store fed from Kafka', () => {
     }
   });
 
+  it('a store deleted to be rebuilt under the same consumer fills again from the beginning; a consumer in use is refused', async () => {
+    // replay-a has committed its position at the end of the log: a new, empty store starts over.
+    const rebuilt = await filledStore('replay-a');
+    try {
+      assert.equal(count(rebuilt.store.file, 'records'), written);
+      await assert.rejects(startReplayStore(storeConfig('replay-a'), new Metrics(), () => undefined), (e: { code?: string; message: string }) => e.code === 'TG_REPLAY_CONSUMER_IN_USE' && /give each replay store its own replay.consumer/.test(e.message));
+    } finally {
+      await rebuilt.stop();
+    }
+  });
+
   it('keeps a record of a type this build does not know: the chain through it holds, readers skip it', async () => {
     const sessionId = newSessionId();
     const envelope = { v: SCHEMA_VERSION, instance: 'gw-future', target: null, identity: null, client: { address: '127.0.0.1', port: 5 } };
