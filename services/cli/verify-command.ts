@@ -34,6 +34,7 @@ function trustedKeys(config: TrailgateConfig, jwksFile: string | undefined): Tru
 
 export async function runVerify(configFile: string | undefined, session: string | undefined, o: VerifyCommandOptions): Promise<void> {
   if (!session && !o.all) throw Object.assign(new Error('name a session or pass --all'), { code: 'TG_USAGE' });
+  if (o.ledgerFrom && !o.all) throw Object.assign(new Error('--ledger-from compares the ledgers: pass it with --all'), { code: 'TG_USAGE' });
   const config = cliConfig(configFile);
   const log = openLogForReading(config);
   let report: VerifyReport;
