@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -292,15 +292,26 @@ describe('Kafka end to end, every role its own process', () => {
 
   it('a session deleted from a store is reported by verify --all through the ledger', { todo: 'needs the gateways to publish their signed ledgers to <prefix>.ledger (the kafka-client branch); the store consumes that topic already' }, async () => {
     const st = stores[1]!;
-    // Every gateway's ledger reached the store, naming every session.
+    const victim = sessions[0]!.id;
+    // Every gateway's ledger reaches the store; the victim's signed summary among them.
+    await eventually(() => {
+      const db = new Database(st.file, { readonly: true });
+      try {
+        return (db.prepare('SELECT opened FROM ledger').all() as { opened: string }[]).some((e) => (JSON.parse(e.opened) as string[]).includes(victim));
+      } finally {
+        db.close();
+      }
+    }, 'a signed summary naming the session to reach the store', 60_000);
     const copyDir = join(root, 'tampered');
     mkdirSync(copyDir, { recursive: true });
     const copy = join(copyDir, 'replay-store.db');
-    copyFileSync(st.file, copy);
+    // A consistent copy of the running store (its newest rows may still be in the WAL file).
+    const source = new Database(st.file, { readonly: true });
+    await source.backup(copy);
+    source.close();
     const db = new Database(copy);
     const instances = (db.prepare('SELECT DISTINCT instance FROM ledger ORDER BY instance').all() as { instance: string }[]).map((r) => r.instance);
     assert.deepEqual(instances, ['gw-a', 'gw-b'], 'both gateways\' ledgers are in the store');
-    const victim = sessions[0]!.id;
     db.prepare('DELETE FROM records WHERE session_id = ?').run(victim);
     db.prepare('DELETE FROM sessions WHERE session_id = ?').run(victim);
     db.close();
