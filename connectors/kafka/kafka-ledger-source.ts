@@ -1,24 +1,8 @@
-import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { Consumer, Kafka } from 'kafkajs';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { LedgerEntry } from '../embedded-log/embedded-log.js';
-import { createKafka, ensureTopics, within } from './kafka-client.js';
+import { createKafka, ensureTopics, logTopics, within } from './kafka-client.js';
 import { consumerGroup } from './kafka-record-source.js';
-
-/** The topic the gateways publish their signed ledgers to: key = instance, value = one LedgerEntry as JSON. */
-export function ledgerTopic(prefix: string): string {
-  return `${prefix}.ledger`;
-}
-
-/** Creates the ledger topic when it is missing; every entry is kept (compaction or expiry would cut the chain). */
-export async function ensureLedgerTopic(admin: KafkaJS.Admin, config: KafkaLogConfig): Promise<void> {
-  const topic = ledgerTopic(config.topicPrefix);
-  if ((await admin.listTopics()).includes(topic)) return;
-  const configEntries = [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: '-1' }];
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: config.replicationFactor, configEntries }] }).catch(async (err: Error) => {
-    // Another process may have created it in the meantime.
-    if (!(await admin.listTopics()).includes(topic)) throw Object.assign(new Error(`could not create Kafka topic ${topic}: ${err.message}; check log.kafka.replicationFactor`), { code: 'TG_KAFKA_TOPICS' });
-  });
-}
 
 /** A message of the ledger topic read back, or why it is not a ledger entry. */
 export function decodeLedgerEntry(value: Buffer | null): LedgerEntry {
@@ -36,12 +20,12 @@ export function decodeLedgerEntry(value: Buffer | null): LedgerEntry {
  * Entries are never judged here: `trailgate verify` checks their chain and signatures.
  */
 export class KafkaLedgerSource {
-  private consumer: KafkaJS.Consumer | null = null;
+  private consumer: Consumer | null = null;
   private stopped: Promise<void> | null = null;
   private finish: (() => void) | null = null;
 
   private constructor(
-    private readonly kafka: KafkaJS.Kafka,
+    private readonly kafka: Kafka,
     private readonly config: KafkaLogConfig,
     private readonly name: string,
     private readonly log: (line: string) => void,
@@ -52,23 +36,21 @@ export class KafkaLedgerSource {
   }
 
   async run(store: (entries: LedgerEntry[]) => void | Promise<void>): Promise<void> {
-    const topic = ledgerTopic(this.config.topicPrefix);
     const admin = this.kafka.admin();
     await admin.connect();
+    let topic: string;
     try {
-      await ensureTopics(admin, this.config);
-      await ensureLedgerTopic(admin, this.config);
+      topic = (await ensureTopics(admin, this.config)).ledger;
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    this.consumer = this.kafka.consumer({
-      kafkaJS: { groupId: `${consumerGroup(this.config.topicPrefix, this.name)}.ledger`, autoCommit: false, fromBeginning: true },
-      'isolation.level': 'read_committed',
-    });
+    // read_committed: ledger entries come out of the gateways' spool transactions.
+    this.consumer = this.kafka.consumer({ groupId: `${consumerGroup(this.config.topicPrefix, this.name)}.ledger`, readUncommitted: false });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [topic] });
+    await this.consumer.subscribe({ topics: [topic], fromBeginning: true });
     this.stopped = new Promise((resolve) => (this.finish = resolve));
     await this.consumer.run({
+      autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, isStale }) => {
         if (batch.messages.length === 0) return;

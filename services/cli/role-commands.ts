@@ -1,7 +1,6 @@
 import { Consumer } from '../../connectors/consumer/consumer.js';
 import { embeddedConsumerPositions } from '../../connectors/embedded-log/embedded-consumer.js';
 import { createKafka, logTopics } from '../../connectors/kafka/kafka-client.js';
-import { ledgerTopic } from '../../connectors/kafka/kafka-ledger-source.js';
 import { groupLag } from '../../connectors/kafka/kafka-record-source.js';
 import type { TrailgateConfig } from '../config/schema.js';
 import { embeddedLogFile, Gateway } from '../gateway/gateway.js';
@@ -79,7 +78,7 @@ export async function runConsumersStatus(configFile: string | undefined, o: { js
       const topics = logTopics(kafkaConfig.topicPrefix);
       for (const g of groups.filter((x) => x.groupId.startsWith(prefix)).sort((a, b) => a.groupId.localeCompare(b.groupId))) {
         // A replay store reads the gateways' ledgers in a group of its own.
-        const reads = g.groupId.endsWith('.ledger') ? [ledgerTopic(kafkaConfig.topicPrefix)] : [topics.events, topics.bytes];
+        const reads = g.groupId.endsWith('.ledger') ? [topics.ledger] : [topics.events, topics.bytes];
         const report = await groupLag(admin, g.groupId, g.groupId.slice(prefix.length), reads);
         const read = report.parts.filter((p) => Number(p.committed) >= 0);
         rows.push({ consumer: report.consumer, position: read.map((p) => `${p.part}@${p.committed}`).join(' '), lag: String(read.reduce((n, p) => n + p.lag, 0)), detail: `group ${g.groupId}` });

@@ -290,7 +290,7 @@ describe('Kafka end to end, every role its own process', () => {
     }
   });
 
-  it('a session deleted from a store is reported by verify --all through the ledger', { todo: 'needs the gateways to publish their signed ledgers to <prefix>.ledger (the kafka-client branch); the store consumes that topic already' }, async () => {
+  it('a session deleted from a store is reported by verify --all through the ledger', async () => {
     const st = stores[1]!;
     const victim = sessions[0]!.id;
     // Every gateway's ledger reaches the store; the victim's signed summary among them.
@@ -321,7 +321,7 @@ describe('Kafka end to end, every role its own process', () => {
     assert.match(verified.out, new RegExp(`session-missing at entry \\d+: session ${victim}`));
   });
 
-  it('a gateway SIGKILLed mid-session: after its restart the session is aborted and truncated on every store', { todo: 'needs recovery on Kafka (session.aborted after a gateway crash, the kafka-client branch)' }, async () => {
+  it('a gateway SIGKILLed mid-session: after its restart the session is aborted and truncated on every store', async () => {
     const gw = gateways[1]!;
     const client = new pg.Client({ host: '127.0.0.1', port: gw.pgPort, database: 'app', user: 'ci', password: await issuer.mint() });
     client.on('error', () => undefined);

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { EmbeddedLog, type LedgerEntry } from '../../connectors/embedded-log/embedded-log.js';
-import { createKafka, logTopics } from '../../connectors/kafka/kafka-client.js';
-import { ensureLedgerTopic, ledgerTopic } from '../../connectors/kafka/kafka-ledger-source.js';
+import { createKafka, ensureTopics, logTopics } from '../../connectors/kafka/kafka-client.js';
 import { encodeRecord } from '../../connectors/kafka/record-codec.js';
 import { SCHEMA_VERSION, newSessionId, recordHash, recordId, type AuditRecord, type ChainInput } from '../../events/index.js';
 import { KafkaLogConfig } from '../../services/config/schema.js';
@@ -41,7 +40,7 @@ async function produce(topic: string, messages: { key: string; value: Buffer; he
   const kafka = await createKafka(kafkaConfig, 'test-producer');
   const admin = kafka.admin();
   await admin.connect();
-  await ensureLedgerTopic(admin, kafkaConfig).finally(() => admin.disconnect());
+  await ensureTopics(admin, kafkaConfig).finally(() => admin.disconnect());
   const producer = kafka.producer();
   await producer.connect();
   try {
@@ -100,7 +99,7 @@ before(async () => {
   }
   sessions.push(...ledgers.flatMap((e) => e.opened));
   const toMessages = (entries: LedgerEntry[]) => entries.map((e) => ({ key: e.instance, value: Buffer.from(JSON.stringify(e)) }));
-  await produce(ledgerTopic(kafkaConfig.topicPrefix), [...toMessages(ledgers), ...toMessages(ledgers)]);
+  await produce(logTopics(kafkaConfig.topicPrefix).ledger, [...toMessages(ledgers), ...toMessages(ledgers)]);
 });
 
 after(() => {
