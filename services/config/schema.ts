@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SplunkConfig } from '../../connectors/splunk/config.js';
 import { ReplayConfig } from './replay-schema.js';
 
 /** A secret is given inline, from an environment variable, or from a file; never only inline in production. */
@@ -307,6 +308,8 @@ export const TrailgateConfig = z
       .default({ checkpointEvery: 1000, checkpointSeconds: 10, summarySeconds: 60 }),
     /** Elasticsearch or OpenSearch for the indexer and `trailgate search`; absent: no search cluster. */
     search: SearchConfig.optional(),
+    /** Splunk HTTP Event Collector for the forwarder; absent: no Splunk sink. */
+    splunk: SplunkConfig.optional(),
   })
   .strict();
 export type TrailgateConfig = z.infer<typeof TrailgateConfig>;
