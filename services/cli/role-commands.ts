@@ -65,7 +65,8 @@ export async function runConsumerRole(role: ConsumerRole, configFile: string | u
   const metricsUrl = await startMetrics(config, metrics, o);
   const from = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')}` : embeddedLogFile(config.dataDir);
   console.log([`trailgate ${role} is up`, ...sinks.map((s) => `  ${s.name.padEnd(10)} reading ${from} (${s.streams.join(', ')})`), ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
-  onSignals(() => Promise.all(consumers.map((c) => c.stop())).then(() => undefined));
+  // A SIEM sink may be waiting for acks: closing it first ends the wait, and the unacknowledged batch comes again at the next start.
+  onSignals(() => Promise.all(consumers.map((c) => Promise.all([c.stop(), 'health' in c.sink ? c.sink.close?.() : undefined]))).then(() => undefined));
   // Each sink on its own position: one that fails keeps retrying alone while the others go on.
   await Promise.all(consumers.map((c) => c.run()));
 }

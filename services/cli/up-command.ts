@@ -49,7 +49,7 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
   console.log(lines.join('\n'));
   const stop = (signal: string) => {
     console.log(`\n${signal}: closing sessions and the event log`);
-    Promise.all([indexer?.stop(), ...forwarders.map((f) => f.stop()), gateway.stop(), replay?.close()]).then(
+    Promise.all([indexer?.stop(), ...forwarders.map((f) => Promise.all([f.stop(), 'health' in f.sink ? f.sink.close?.() : undefined])), gateway.stop(), replay?.close()]).then(
       () => process.exit(0),
       (err: Error) => {
         console.error(`trailgate: shutdown failed: ${err.message}`);

@@ -43,7 +43,9 @@ export type AckPlan =
   /** never true: the ack was lost (the events are indexed all the same). */
   | { kind: 'lost' }
   /** true only after the given later request of the channel was acked: out of order. */
-  | { kind: 'after'; request: number };
+  | { kind: 'after'; request: number }
+  /** at its first query the channel's pending acks are dropped (ackIdleCleanup): every later query answers false. */
+  | { kind: 'forget-channel' };
 
 /** One fault for the next event request(s) that reach the stand-in. */
 export type Fault =
@@ -88,6 +90,8 @@ export class HecStandIn {
   refuse: (event: unknown) => boolean = () => false;
   /** The ack plan of each accepted request, by request number; default immediate. */
   ackPlan: (request: number) => AckPlan = () => ({ kind: 'immediate' });
+  /** Requests whose events were indexed but whose success the client can never learn (ack lost or forgotten, reply cut off). */
+  readonly unconfirmable = new Set<number>();
   private readonly faults: Fault[] = [];
   private readonly channels = new Map<string, Channel>();
   /** Request number -> whether its ack was answered true, for `after` plans. */
@@ -178,6 +182,7 @@ export class HecStandIn {
     const isAck = path === '/services/collector/ack';
     if (!isEvent && !isAck) return this.answer(res, 404, { text: 'The requested URL was not found on this server.', code: 404 });
     if (req.method !== 'POST') return this.answer(res, 405, { text: 'Method Not Allowed', code: 405 });
+    if (isEvent) this.stats.eventRequests++;
 
     // Authentication: `Splunk <token>` (Basic with the token as password also works on Splunk).
     const auth = req.headers.authorization;
@@ -194,7 +199,6 @@ export class HecStandIn {
 
     if (isAck) return this.acks(res, token, channelId ?? null, raw);
 
-    this.stats.eventRequests++;
     const status = (s: number) => this.stats.statuses.push(s);
     const fault = this.faults[0];
     if (fault && fault.kind !== 'reset-after-body') {
@@ -236,11 +240,14 @@ export class HecStandIn {
     if (token.useAck && channelId) {
       const ch = this.channel(channelId);
       const ackId = ch.next++;
-      ch.acks.set(ackId, { plan: this.ackPlan(request), polls: 0, request, acked: false });
+      const plan = this.ackPlan(request);
+      if (plan.kind === 'lost') this.unconfirmable.add(request);
+      ch.acks.set(ackId, { plan, polls: 0, request, acked: false });
       reply.ackId = ackId;
     }
     if (fault?.kind === 'reset-after-body') {
       if (--fault.times <= 0) this.faults.shift();
+      this.unconfirmable.add(request);
       status(0);
       req.socket.destroy();
       return;
@@ -264,6 +271,12 @@ export class HecStandIn {
     for (const id of ids) {
       const a = typeof id === 'number' ? ch.acks.get(id) : undefined;
       let done = false;
+      if (a?.plan.kind === 'forget-channel') {
+        for (const pending of ch.acks.values()) this.unconfirmable.add(pending.request);
+        ch.acks.clear();
+        out[String(id)] = false;
+        continue;
+      }
       if (a) {
         a.polls++;
         done = a.plan.kind === 'immediate' || (a.plan.kind === 'delayed' && a.polls > a.plan.polls) || (a.plan.kind === 'after' && this.ackedRequests.has(a.plan.request));
