@@ -35,6 +35,7 @@ bash tests/services/sshd.sh start
 bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
 bash tests/services/opensearch.sh start
+bash tests/services/splunk-tools.sh install
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
@@ -46,6 +47,8 @@ set -a
 . "$TRAILGATE_TEST_STATE/opensearch.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/sshd.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/splunk-tools.env"
 set +a
 
 echo "== tests"
