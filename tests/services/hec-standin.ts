@@ -90,6 +90,8 @@ export class HecStandIn {
   refuse: (event: unknown) => boolean = () => false;
   /** The ack plan of each accepted request, by request number; default immediate. */
   ackPlan: (request: number) => AckPlan = () => ({ kind: 'immediate' });
+  /** Request numbers in the order their acks were answered true. */
+  readonly ackOrder: number[] = [];
   /** Requests whose events were indexed but whose success the client can never learn (ack lost or forgotten, reply cut off). */
   readonly unconfirmable = new Set<number>();
   private readonly faults: Fault[] = [];
@@ -284,6 +286,7 @@ export class HecStandIn {
           // Answered true once, then forgotten, as Splunk does.
           ch.acks.delete(id as number);
           this.ackedRequests.add(a.request);
+          this.ackOrder.push(a.request);
         }
       }
       out[String(id)] = done;

@@ -35,7 +35,8 @@ export function standInSink(standIn: HecStandIn, token: string, stateDir: string
       maxFieldBytes: 64 * 1024,
       maxEventBytes: 1_000_000,
       ackPollMs: 200,
-      ackTimeoutMs: 1500,
+      // Long enough that a busy machine never resends by mistake; the lost-ack tests shorten it.
+      ackTimeoutMs: 60_000,
       initialBackoffMs: 20,
       maxBackoffMs: 400,
       requestTimeoutMs: 10_000,
