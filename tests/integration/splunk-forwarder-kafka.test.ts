@@ -40,7 +40,7 @@ async function verifyExport(file: string, jwks: string): Promise<string> {
 }
 
 describe('Splunk forwarding from Kafka and as a process (HEC stand-in)', () => {
-  it('on the Kafka log: psql and ssh sessions reach the stand-in whole, and the export verifies intact', async () => {
+  it('on the Kafka log: psql and ssh sessions reach the stand-in whole, also through lost acks, 503 and resets, and the export verifies intact', async () => {
     const log = kafkaLog();
     const h = await GatewayHarness.start({ ssh: true, log, integrity: { checkpointEvery: 5 } });
     const standIn = await HecStandIn.start();
@@ -64,6 +64,28 @@ describe('Splunk forwarding from Kafka and as a process (HEC stand-in)', () => {
       const file = join(h.dataDir, 'export.ndjson');
       exportReceived(standIn, file);
       assert.match(await verifyExport(file, join(h.dataDir, 'keys', 'jwks.json')), /OK: 3 session\(s\) intact/);
+
+      // The same log again on a position of its own, through faults: a lost ack, 503 busy, a reset after the body.
+      const faulty = await HecStandIn.start();
+      try {
+        const faultyToken = faulty.addToken();
+        faulty.ackPlan = (req) => (req === 1 ? { kind: 'lost' } : { kind: 'immediate' });
+        faulty.inject({ kind: 'busy', times: 2 });
+        faulty.inject({ kind: 'reset-after-body', times: 1 });
+        const second = standInSink(faulty, faultyToken, join(h.dataDir, 'splunk-faults'), { maxBatchBytes: 8 * 1024, ackTimeoutMs: 1500 });
+        const faultySource = await KafkaRecordSource.create(config.log.kafka!, { name: 'splunk-faults', streams: ['events', 'bytes'] }, 200);
+        await forwardUntilCaughtUp(faultySource, second.sink, { ignoreLag: true, done: () => wholeSessions(faulty).size >= 3 });
+        const byId = new Map<string, number[]>();
+        for (const r of faulty.received) byId.set((r.envelope.event as { id: string }).id, [...(byId.get((r.envelope.event as { id: string }).id) ?? []), r.request]);
+        assert.equal(byId.size, standIn.received.length, 'the same records as without faults');
+        for (const [id, reqs] of byId) if (reqs.length > 1) assert.ok(reqs.slice(0, -1).every((q) => faulty.unconfirmable.has(q)), `record ${id} duplicated only where Splunk's answer was lost`);
+        assert.ok([...byId.values()].some((reqs) => reqs.length > 1), 'the lost answers caused resends');
+        const faultyFile = join(h.dataDir, 'export-faults.ndjson');
+        exportReceived(faulty, faultyFile);
+        assert.match(await verifyExport(faultyFile, join(h.dataDir, 'keys', 'jwks.json')), /OK: 3 session\(s\) intact/);
+      } finally {
+        await faulty.stop();
+      }
     } finally {
       await standIn.stop();
       await h.stop();
