@@ -15,7 +15,7 @@ export interface SplunkSinkStats {
   sent: number;
   /** Events Splunk acknowledged as indexed (with ack off: accepted with HTTP 200). */
   acknowledged: number;
-  /** Events posted again: a lost or forgotten ack, a retried request, a connection that broke. Each may be a duplicate in Splunk. */
+  /** Events sent again after their first copy may have arrived (an ack lost or forgotten, a connection that broke): possible duplicates in Splunk. A retry after 503 or 429 is not counted: Splunk refused that copy. */
   resent: number;
   deadLettered: number;
 }
@@ -136,7 +136,6 @@ export class SplunkSink implements RecordSink {
   /** Posts one batch until Splunk takes it, refuses part of it, or says the configuration is wrong. */
   private async post(batch: HecBatch): Promise<{ kind: 'in-flight'; ackId: number } | { kind: 'accepted' } | { kind: 'dead'; letter: DeadLetter } | { kind: 'split'; parts: HecBatch[] }> {
     for (let attempt = 1; ; attempt++) {
-      if (batch.resends > 0 || attempt > 1) this.counters.resent += batch.events.length;
       this.counters.sent += batch.events.length;
       let answer: HecAnswer;
       try {
@@ -144,6 +143,7 @@ export class SplunkSink implements RecordSink {
       } catch (err) {
         if (!(err instanceof HecTransportError)) throw err;
         // The body may have arrived before the connection broke: the resend can be a duplicate.
+        this.counters.resent += batch.events.length;
         await this.retryLater(attempt, 'TG_SPLUNK_UNREACHABLE', err.message);
         continue;
       }
@@ -196,7 +196,10 @@ export class SplunkSink implements RecordSink {
       } else if (verdict.kind === 'fatal' && (answer.code === 10 || answer.code === 11)) {
         // Splunk no longer knows the channel (idle cleanup, restart): nothing pending on it will be acked.
         this.log(`trailgate: splunk: Splunk forgot channel ${this.service.channel} (${verdict.reason}); sending ${inflight.length} unacknowledged batch(es) again [TG_SPLUNK_CHANNEL_FORGOTTEN]`);
-        for (const f of inflight.splice(0)) again.push({ events: f.batch.events, resends: f.batch.resends + 1 });
+        for (const f of inflight.splice(0)) {
+          this.counters.resent += f.batch.events.length;
+          again.push({ events: f.batch.events, resends: f.batch.resends + 1 });
+        }
         return again;
       } else if (verdict.kind === 'fatal') this.stop(verdict.code, verdict.reason);
       else if (verdict.kind !== 'ok') this.degrade('TG_SPLUNK_BUSY', `ack query: ${verdict.reason}`);
@@ -212,6 +215,7 @@ export class SplunkSink implements RecordSink {
       } else if (now - f.sentAt >= this.o.ackTimeoutMs) {
         this.log(`trailgate: splunk: no ack for ackId ${f.ackId} (${f.batch.events.length} events) after ${this.o.ackTimeoutMs} ms; sending them again (possible duplicates, removable by record id) [TG_SPLUNK_ACK_TIMEOUT]`);
         inflight.splice(i, 1);
+        this.counters.resent += f.batch.events.length;
         again.unshift({ events: f.batch.events, resends: f.batch.resends + 1 });
       }
     }

@@ -183,6 +183,7 @@ describe('Splunk HEC forwarding through the gateway (HEC stand-in)', () => {
     assertExactlyOnce(d);
     assert.equal(d.duplicates.size, 0);
     assert.deepEqual(s.standIn.stats.statuses.slice(0, 5), [503, 503, 503, 429, 500]);
+    assert.equal(sink.stats.resent, 0, 'a copy Splunk refused with 503, 429 or 500 is not a possible duplicate');
     assert.ok(lines.some((l) => l.includes('code 9') && l.includes('TG_SPLUNK_BUSY')), 'the busy answer is logged with its code');
     assert.deepEqual(sink.health(), { state: 'ok' });
     await s.standIn.stop();
@@ -229,6 +230,7 @@ describe('Splunk HEC forwarding through the gateway (HEC stand-in)', () => {
     assertExactlyOnce(d, { allowDuplicatesFrom: s.standIn.unconfirmable });
     assert.deepEqual([...s.standIn.unconfirmable], [0]);
     assert.ok(d.duplicates.size > 0);
+    assert.equal(sink.stats.resent, d.duplicates.size, 'the resent events are exactly the duplicated ones');
     await s.standIn.stop();
   });
 
