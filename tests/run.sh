@@ -29,6 +29,7 @@ bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
 bash tests/services/clients.sh install
 bash tests/services/opensearch.sh start
+bash tests/services/splunk-tools.sh install
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
@@ -42,6 +43,8 @@ set -a
 . "$TRAILGATE_TEST_STATE/opensearch.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/sshd.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/splunk-tools.env"
 set +a
 
 echo "== tests"

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SentinelConfig } from '../../connectors/sentinel/config.js';
+import { SplunkConfig } from '../../connectors/splunk/config.js';
 import { ReplayConfig } from './replay-schema.js';
 
 /** A secret is given inline, from an environment variable, or from a file; never only inline in production. */
@@ -319,6 +320,8 @@ export const TrailgateConfig = z
     search: SearchConfig.optional(),
     /** Microsoft Sentinel through the Logs Ingestion API, for the forwarder; absent: not forwarded. */
     sentinel: SentinelConfig.optional(),
+    /** Splunk HTTP Event Collector for the forwarder; absent: no Splunk sink. */
+    splunk: SplunkConfig.optional(),
   })
   .strict();
 export type TrailgateConfig = z.infer<typeof TrailgateConfig>;
