@@ -21,6 +21,8 @@ import { postgresService, sshService, type PostgresService } from './test-env.js
 export interface HarnessOptions {
   gate?: StatementGate;
   issuers?: IssuerConfig[];
+  /** Settings of the development issuer the harness mints with, e.g. { tokenReuse: 'any' }. */
+  devIssuer?: Partial<IssuerConfig>;
   maxMessageBytes?: number;
   recordingMode?: 'strict' | 'async';
   /** Policy rules; by default the development issuer's tokens may do anything on every test target. */
@@ -86,7 +88,7 @@ export class GatewayHarness {
       recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}) },
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
-    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
+    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: { ...issuer.issuerConfig(), ...o.devIssuer }, jwks: issuer.jwks() }] });
     return new GatewayHarness(gateway, issuer, pgService, dataDir, o.dataDir === undefined);
   }
 

@@ -1,0 +1,160 @@
+import type { KafkaLogConfig } from '../../services/config/schema.js';
+import type { TokenUse, TokenUseStore } from '../../services/gateway/identity/token-uses.js';
+import { createKafka, within } from './kafka-client.js';
+
+/** `<prefix>.token-uses`: compacted, key = token key digest, value = JSON TokenUse; a null value forgets an expired token. */
+export function tokenUseTopic(prefix: string): string {
+  return `${prefix}.token-uses`;
+}
+
+type Kafka = Awaited<ReturnType<typeof createKafka>>;
+/** The KafkaJS calls used here, typed by their shape so either KafkaJS-compatible client fits. */
+interface Producer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  send(r: { topic: string; messages: { key: string; value: string | null }[] }): Promise<{ partition: number; baseOffset?: string; offset?: string }[]>;
+}
+interface Consumer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  subscribe(s: { topics: string[]; fromBeginning?: boolean }): Promise<void>;
+  run(r: { autoCommit?: boolean; eachMessage: (p: { partition: number; message: { key: Buffer | null; value: Buffer | null; offset: string } }) => Promise<void> }): Promise<void>;
+}
+interface Admin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  listTopics(): Promise<string[]>;
+  createTopics(o: { topics: { topic: string; numPartitions: number; replicationFactor: number; configEntries: { name: string; value: string }[] }[] }): Promise<unknown>;
+}
+
+/** How long a claim waits to read the topic back up to its own record before deciding on what this gateway knows. */
+const BARRIER_MS = 10_000;
+const CONNECT_MS = 30_000;
+
+/**
+ * KafkaJS takes client options at the top and reading options in subscribe/run; Confluent's
+ * KafkaJS-compatible client (it has no `logger()`) wants them all in a `kafkaJS` block, so both fit.
+ */
+function isKafkaJs(kafka: Kafka): boolean {
+  return typeof (kafka as { logger?: unknown }).logger === 'function';
+}
+
+/**
+ * The first uses of tokens, shared by every gateway through one compacted topic. Each gateway reads the
+ * whole topic; a token it has not seen is claimed by producing its use and reading the partition back
+ * up to that record: the earliest record of the key wins, and a gateway that lost republishes the
+ * winner so compaction keeps it. While Kafka is unreachable a gateway decides on what it knows.
+ */
+export class KafkaTokenUses implements TokenUseStore {
+  private readonly known = new Map<string, TokenUse>();
+  /** Next offset to read, per partition. */
+  private readonly read = new Map<number, bigint>();
+  private waiters: { partition: number; offset: bigint; resolve: () => void }[] = [];
+
+  private constructor(
+    private readonly topic: string,
+    private readonly instance: string,
+    private readonly producer: Producer,
+    private readonly consumer: Consumer,
+  ) {}
+
+  static async open(config: KafkaLogConfig, instance: string): Promise<KafkaTokenUses> {
+    const kafka = await createKafka(config, 'token-uses');
+    const topic = tokenUseTopic(config.topicPrefix);
+    const admin = kafka.admin() as unknown as Admin;
+    await within(admin.connect(), CONNECT_MS, 'connecting to Kafka');
+    try {
+      if (!(await admin.listTopics()).includes(topic)) {
+        await admin
+          .createTopics({ topics: [{ topic, numPartitions: config.partitions, replicationFactor: config.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
+          .catch(async (err: Error) => {
+            // Another gateway may have created it in the meantime.
+            if (!(await admin.listTopics()).includes(topic)) throw Object.assign(new Error(`could not create the Kafka topic ${topic}: ${err.message}`), { code: 'TG_KAFKA_TOPICS' });
+          });
+      }
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    const kafkaJs = isKafkaJs(kafka);
+    // Idempotent, so acks=all (KafkaJS's default for send).
+    const producer = kafka.producer((kafkaJs ? { idempotent: true } : { kafkaJS: { idempotent: true, acks: -1 } }) as never) as unknown as Producer;
+    // No commits: every start reads the topic from its beginning.
+    const groupId = `${config.topicPrefix}.token-uses.${instance}`;
+    const consumer = kafka.consumer((kafkaJs ? { groupId } : { kafkaJS: { groupId, fromBeginning: true, autoCommit: false } }) as never) as unknown as Consumer;
+    const store = new KafkaTokenUses(topic, instance, producer, consumer);
+    await within(producer.connect(), CONNECT_MS, 'connecting the token-use producer');
+    await within(consumer.connect(), CONNECT_MS, 'connecting the token-use consumer');
+    await consumer.subscribe({ topics: [topic], ...(kafkaJs ? { fromBeginning: true } : {}) });
+    await consumer.run({ ...(kafkaJs ? { autoCommit: false } : {}), eachMessage: async ({ partition, message }) => store.consumed(partition, message) });
+    return store;
+  }
+
+  private consumed(partition: number, message: { key: Buffer | null; value: Buffer | null; offset: string }): Promise<void> {
+    const key = message.key?.toString('utf8');
+    if (key) {
+      if (message.value === null) this.known.delete(key);
+      else if (!this.known.has(key)) {
+        const use = parseUse(message.value);
+        if (use && use.exp >= Date.now() / 1000) this.known.set(key, use);
+      }
+    }
+    const next = BigInt(message.offset) + 1n;
+    this.read.set(partition, next);
+    this.waiters = this.waiters.filter((w) => {
+      if (w.partition !== partition || w.offset >= next) return true;
+      w.resolve();
+      return false;
+    });
+    return Promise.resolve();
+  }
+
+  async claim(key: string, use: TokenUse): Promise<TokenUse> {
+    const known = this.known.get(key);
+    if (known) return known;
+    try {
+      const [meta] = await within(this.producer.send({ topic: this.topic, messages: [{ key, value: JSON.stringify(use) }] }), BARRIER_MS, 'publishing a token use');
+      const offset = BigInt(meta?.baseOffset ?? meta?.offset ?? -1);
+      if (meta && offset >= 0n) await within(this.readUpTo(meta.partition, offset), BARRIER_MS, 'reading the token uses back');
+    } catch (err) {
+      console.error(`trailgate: token uses: ${(err as Error).message}; deciding on what this gateway knows`);
+      if (!this.known.has(key)) this.known.set(key, use);
+    }
+    const first = this.known.get(key) ?? use;
+    if (first.sessionId !== use.sessionId) {
+      // Compaction keeps a key's latest value: the winner must be that value again.
+      void this.producer.send({ topic: this.topic, messages: [{ key, value: JSON.stringify(first) }] }).catch(() => undefined);
+    }
+    return first;
+  }
+
+  private readUpTo(partition: number, offset: bigint): Promise<void> {
+    if ((this.read.get(partition) ?? 0n) > offset) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ partition, offset, resolve }));
+  }
+
+  prune(nowSeconds: number): void {
+    const expired: string[] = [];
+    for (const [key, use] of this.known) {
+      if (use.exp >= nowSeconds) continue;
+      this.known.delete(key);
+      if (use.instance === this.instance) expired.push(key);
+    }
+    // The gateway that published a first use also forgets it, so the topic stays as small as the live tokens.
+    if (expired.length) void this.producer.send({ topic: this.topic, messages: expired.map((key) => ({ key, value: null })) }).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await within(this.consumer.disconnect(), 10_000, 'disconnecting the token-use consumer').catch(() => undefined);
+    await within(this.producer.disconnect(), 10_000, 'disconnecting the token-use producer').catch(() => undefined);
+  }
+}
+
+function parseUse(value: Buffer): TokenUse | null {
+  try {
+    const v = JSON.parse(value.toString('utf8')) as Partial<TokenUse>;
+    if (typeof v.tokenId !== 'string' || typeof v.client !== 'string' || typeof v.sessionId !== 'string' || typeof v.exp !== 'number') return null;
+    return { tokenId: v.tokenId, client: v.client, issuer: String(v.issuer ?? ''), exp: v.exp, sessionId: v.sessionId, instance: String(v.instance ?? ''), at: String(v.at ?? '') };
+  } catch {
+    return null;
+  }
+}
