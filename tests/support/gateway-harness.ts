@@ -37,6 +37,8 @@ export interface HarnessOptions {
   integrity?: { checkpointEvery?: number; checkpointSeconds?: number; summarySeconds?: number };
   /** Runs the SSH front door with targets on the throwaway sshd (tests/services/sshd.sh). */
   ssh?: boolean;
+  /** More SSH targets by name (e.g. on an sshd started by the test); the harness adds the usual ones too. */
+  sshTargets?: Record<string, unknown>;
   /** recording.sshInput */
   sshInput?: boolean;
   chunkMillis?: number;
@@ -67,6 +69,7 @@ export class GatewayHarness {
       sshTargets['web-fingerprint'] = { ...web, hostKey: sshd.hostKeyFingerprint };
       sshTargets['web-impostor'] = { ...web, hostKey: readFileSync(sshd.otherHostKeyFile, 'utf8') };
       sshTargets['web-down'] = { ...web, port: 1 };
+      Object.assign(sshTargets, o.sshTargets);
     }
     const config = validateConfig({
       dataDir,

@@ -10,6 +10,7 @@ import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type CheckpointPolicy, type ChunkPolicy } from '../recorder/session-recorder.js';
 import type { SshEndpoint } from '../targets.js';
 import { ClientAgentRelay, canRelayAgent } from './agent-relay.js';
+import { EnvironmentPolicy } from './environment-policy.js';
 import { runTags } from './run-tags.js';
 import { SshSession } from './ssh-session.js';
 import { connectSshTarget, SshTargetError, type SshTargetLink } from './target-connection.js';
@@ -192,6 +193,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
       strict: deps.recordingMode === 'strict',
       recordInput: deps.recordInput,
       agentForwarding: agent !== undefined,
+      env: new EnvironmentPolicy(grant.matched, deps.rules),
     });
     live.session = session;
     sessions.add(session);
