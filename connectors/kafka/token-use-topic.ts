@@ -27,8 +27,10 @@ interface Admin {
   createTopics(o: { topics: { topic: string; numPartitions: number; replicationFactor: number; configEntries: { name: string; value: string }[] }[] }): Promise<unknown>;
 }
 
-/** How long a claim waits to read the topic back up to its own record before deciding on what this gateway knows. */
-const BARRIER_MS = 10_000;
+/** How long a claim waits to publish and read the topic back up to its own record before deciding on what this gateway knows. */
+const BARRIER_MS = 3_000;
+/** After Kafka failed a claim, claims decide locally this long without waiting for it again. */
+const QUIET_MS = 5_000;
 const CONNECT_MS = 30_000;
 
 /**
@@ -39,28 +41,74 @@ function isKafkaJs(kafka: Kafka): boolean {
   return typeof (kafka as { logger?: unknown }).logger === 'function';
 }
 
+interface Link {
+  producer: Producer;
+  consumer: Consumer;
+}
+
 /**
  * The first uses of tokens, shared by every gateway through one compacted topic. Each gateway reads the
  * whole topic; a token it has not seen is claimed by producing its use and reading the partition back
  * up to that record: the earliest record of the key wins, and a gateway that lost republishes the
- * winner so compaction keeps it. While Kafka is unreachable a gateway decides on what it knows.
+ * winner so compaction keeps it. The gateway starts without Kafka and connects in the background; while
+ * Kafka is unreachable it decides on what it has read.
  */
 export class KafkaTokenUses implements TokenUseStore {
   private readonly known = new Map<string, TokenUse>();
   /** Next offset to read, per partition. */
   private readonly read = new Map<number, bigint>();
   private waiters: { partition: number; offset: bigint; resolve: () => void }[] = [];
+  private link: Link | null = null;
+  private quietUntil = 0;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  /** First uses decided while Kafka was away: published once it is back, so the other gateways learn them. */
+  private readonly unpublished = new Map<string, TokenUse>();
+  private connected!: () => void;
+  private readonly ready = new Promise<void>((resolve) => (this.connected = resolve));
 
-  private constructor(
-    private readonly topic: string,
+  constructor(
+    private readonly config: KafkaLogConfig,
     private readonly instance: string,
-    private readonly producer: Producer,
-    private readonly consumer: Consumer,
-  ) {}
+  ) {
+    this.topic = tokenUseTopic(config.topicPrefix);
+    void this.connectLoop();
+  }
 
-  static async open(config: KafkaLogConfig, instance: string): Promise<KafkaTokenUses> {
+  private readonly topic: string;
+
+  private async connectLoop(): Promise<void> {
+    let backoff = 500;
+    let lastError = '';
+    while (!this.stopping && !this.link) {
+      try {
+        const link = await this.connect();
+        if (this.stopping) {
+          await disconnect(link);
+          return;
+        }
+        this.link = link;
+        this.connected();
+        this.publishUnpublished(link);
+      } catch (err) {
+        const message = (err as Error).message;
+        if (message !== lastError) console.error(`trailgate: token uses: cannot reach Kafka yet (${message}); deciding on what this gateway knows [TG_KAFKA_UNAVAILABLE]`);
+        lastError = message;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoff);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  }
+
+  private async connect(): Promise<Link> {
+    const { config, instance, topic } = this;
     const kafka = await createKafka(config, 'token-uses');
-    const topic = tokenUseTopic(config.topicPrefix);
     const admin = kafka.admin() as unknown as Admin;
     await within(admin.connect(), CONNECT_MS, 'connecting to Kafka');
     try {
@@ -81,12 +129,17 @@ export class KafkaTokenUses implements TokenUseStore {
     // No commits: every start reads the topic from its beginning.
     const groupId = `${config.topicPrefix}.token-uses.${instance}`;
     const consumer = kafka.consumer((kafkaJs ? { groupId } : { kafkaJS: { groupId, fromBeginning: true, autoCommit: false } }) as never) as unknown as Consumer;
-    const store = new KafkaTokenUses(topic, instance, producer, consumer);
-    await within(producer.connect(), CONNECT_MS, 'connecting the token-use producer');
-    await within(consumer.connect(), CONNECT_MS, 'connecting the token-use consumer');
-    await consumer.subscribe({ topics: [topic], ...(kafkaJs ? { fromBeginning: true } : {}) });
-    await consumer.run({ ...(kafkaJs ? { autoCommit: false } : {}), eachMessage: async ({ partition, message }) => store.consumed(partition, message) });
-    return store;
+    try {
+      await within(producer.connect(), CONNECT_MS, 'connecting the token-use producer');
+      await within(consumer.connect(), CONNECT_MS, 'connecting the token-use consumer');
+      await consumer.subscribe({ topics: [topic], ...(kafkaJs ? { fromBeginning: true } : {}) });
+      await consumer.run({ ...(kafkaJs ? { autoCommit: false } : {}), eachMessage: async ({ partition, message }) => this.consumed(partition, message) });
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    return { producer, consumer };
   }
 
   private consumed(partition: number, message: { key: Buffer | null; value: Buffer | null; offset: string }): Promise<void> {
@@ -111,20 +164,38 @@ export class KafkaTokenUses implements TokenUseStore {
   async claim(key: string, use: TokenUse): Promise<TokenUse> {
     const known = this.known.get(key);
     if (known) return known;
-    try {
-      const [meta] = await within(this.producer.send({ topic: this.topic, messages: [{ key, value: JSON.stringify(use) }] }), BARRIER_MS, 'publishing a token use');
-      const offset = BigInt(meta?.baseOffset ?? meta?.offset ?? -1);
-      if (meta && offset >= 0n) await within(this.readUpTo(meta.partition, offset), BARRIER_MS, 'reading the token uses back');
-    } catch (err) {
-      console.error(`trailgate: token uses: ${(err as Error).message}; deciding on what this gateway knows`);
-      if (!this.known.has(key)) this.known.set(key, use);
+    // Just started: give the connection a moment rather than decide blind.
+    if (!this.link && Date.now() >= this.quietUntil) await within(this.ready, BARRIER_MS, 'connecting to Kafka').catch(() => (this.quietUntil = Date.now() + QUIET_MS));
+    const link = this.link;
+    let published = false;
+    if (link && Date.now() >= this.quietUntil) {
+      try {
+        const [meta] = await within(link.producer.send({ topic: this.topic, messages: [{ key, value: JSON.stringify(use) }] }), BARRIER_MS, 'publishing a token use');
+        const offset = BigInt(meta?.baseOffset ?? meta?.offset ?? -1);
+        published = true;
+        this.publishUnpublished(link);
+        if (meta && offset >= 0n) await within(this.readUpTo(meta.partition, offset), BARRIER_MS, 'reading the token uses back');
+      } catch (err) {
+        this.quietUntil = Date.now() + QUIET_MS;
+        console.error(`trailgate: token uses: ${(err as Error).message}; deciding on what this gateway knows [TG_KAFKA_UNAVAILABLE]`);
+      }
     }
-    const first = this.known.get(key) ?? use;
-    if (first.sessionId !== use.sessionId) {
+    if (!this.known.has(key)) {
+      this.known.set(key, use);
+      if (!published) this.unpublished.set(key, use);
+    }
+    const first = this.known.get(key)!;
+    if (first.sessionId !== use.sessionId && link) {
       // Compaction keeps a key's latest value: the winner must be that value again.
-      void this.producer.send({ topic: this.topic, messages: [{ key, value: JSON.stringify(first) }] }).catch(() => undefined);
+      void link.producer.send({ topic: this.topic, messages: [{ key, value: JSON.stringify(first) }] }).catch(() => undefined);
     }
     return first;
+  }
+
+  private publishUnpublished(link: Link): void {
+    const uses = [...this.unpublished];
+    this.unpublished.clear();
+    if (uses.length) void link.producer.send({ topic: this.topic, messages: uses.map(([key, use]) => ({ key, value: JSON.stringify(use) })) }).catch(() => undefined);
   }
 
   private readUpTo(partition: number, offset: bigint): Promise<void> {
@@ -140,13 +211,21 @@ export class KafkaTokenUses implements TokenUseStore {
       if (use.instance === this.instance) expired.push(key);
     }
     // The gateway that published a first use also forgets it, so the topic stays as small as the live tokens.
-    if (expired.length) void this.producer.send({ topic: this.topic, messages: expired.map((key) => ({ key, value: null })) }).catch(() => undefined);
+    if (expired.length && this.link) void this.link.producer.send({ topic: this.topic, messages: expired.map((key) => ({ key, value: null })) }).catch(() => undefined);
   }
 
   async close(): Promise<void> {
-    await within(this.consumer.disconnect(), 10_000, 'disconnecting the token-use consumer').catch(() => undefined);
-    await within(this.producer.disconnect(), 10_000, 'disconnecting the token-use producer').catch(() => undefined);
+    this.stopping = true;
+    this.wake?.();
+    const link = this.link;
+    this.link = null;
+    if (link) await disconnect(link);
   }
+}
+
+async function disconnect(link: Link): Promise<void> {
+  await within(link.consumer.disconnect(), 10_000, 'disconnecting the token-use consumer').catch(() => undefined);
+  await within(link.producer.disconnect(), 10_000, 'disconnecting the token-use producer').catch(() => undefined);
 }
 
 function parseUse(value: Buffer): TokenUse | null {

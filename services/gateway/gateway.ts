@@ -162,7 +162,7 @@ export class Gateway {
       }
       const verifier = new TokenVerifier(config.identity, { extraIssuers });
       const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
-      const tokenStore: TokenUseStore = kafka ? await KafkaTokenUses.open(config.log.kafka!, instance) : new SqliteTokenUses(file);
+      const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
       tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
