@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'ssh2';
 import type { EventRecord } from '../../events/index.js';
 import { openTargetSession } from '../../services/gateway/ssh/target-session.js';
+import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
 import type { OpenSsh } from '../support/openssh.js';
 import { startSshdVariant, type SshdVariant } from '../support/sshd-variant.js';
@@ -157,3 +158,5 @@ describe("the host's answer reaches the client", () => {
     );
   });
 });
+
+auditTrailOfThisSuite(() => h, { minSessions: 5 });

@@ -113,6 +113,13 @@ describe('token reuse, same-client (the default)', () => {
     const stolen = await pgSession(h, SECOND, token);
     assert.match(stolen.error?.message ?? '', /TG_AUTH_TOKEN_REUSED/);
   });
+
+  it('leaves every recording above intact, refused reuses included', async () => {
+    const report = await h.stopAndVerify();
+    assert.ok(report.sessions.length >= 2);
+    assert.deepEqual(report.sessions.filter((s) => s.status !== 'intact'), []);
+    assert.equal(report.ok, true);
+  });
 });
 
 describe('token reuse, any and single-session', () => {
