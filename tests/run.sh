@@ -34,6 +34,7 @@ bash tests/services/postgres.sh start
 bash tests/services/sshd.sh start
 bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
+bash tests/services/clients.sh install
 bash tests/services/opensearch.sh start
 set -a
 # shellcheck disable=SC1091
@@ -42,6 +43,8 @@ set -a
 . "$TRAILGATE_TEST_STATE/kafka.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/chromium.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/clients.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/opensearch.env"
 # shellcheck disable=SC1091

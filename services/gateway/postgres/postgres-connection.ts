@@ -9,12 +9,14 @@ import { decide } from '../policy/claim-rules.js';
 import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type CheckpointPolicy, type ChunkPolicy } from '../recorder/session-recorder.js';
 import { applicationNameFor } from './application-name.js';
+import { isUtf8EncodingName } from './client-encoding.js';
 import { connectTarget, sendCancel, TargetError, type TargetEndpoint } from './backend-connection.js';
 import { authenticationOk, backendKeyData, parameterStatus, readyForQuery } from './backend-writer.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import { ClientHandshake } from './client-handshake.js';
 import { ProtocolError, SqlState } from './protocol.js';
 import { RelaySession } from './relay-session.js';
+import { RunTag } from './run-tag.js';
 import { sqlcommenterComment } from './sqlcommenter.js';
 import type { StatementGate } from './statement-gate.js';
 
@@ -48,7 +50,6 @@ const CANNOT_CONNECT_NOW = '57P03';
  * non-UTF8 client_encoding) would let the target parse a statement differently from the policy.
  */
 const FORWARDED_PARAMETERS = new Set(['client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path']);
-const UTF8 = /^(utf-?8|unicode)$/i;
 
 /** One client connection, from its first byte to its last: handshake, token, target, relay. */
 export async function servePostgresConnection(socket: net.Socket, deps: PostgresGatewayDeps, sessions: Set<RelaySession>): Promise<void> {
@@ -86,8 +87,9 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     const hello = await handshake.run();
     if (hello.kind === 'cancel') {
       clearTimeout(timer);
-      socket.destroy();
+      // The client learns nothing either way; it waits for the close, so the cancel goes out first.
       await deps.cancels.find(hello.processId, hello.secretKey)?.cancel();
+      handshake.finish();
       return;
     }
     const params = hello.parameters;
@@ -133,10 +135,11 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       return;
     }
 
-    const applicationName = applicationNameFor(identity);
+    const runTag = await RunTag.create(applicationNameFor(identity));
+    const applicationName = runTag.applicationName(params.application_name);
     const forwarded: Record<string, string> = { application_name: applicationName };
     for (const [k, v] of Object.entries(params)) if (FORWARDED_PARAMETERS.has(k)) forwarded[k] = v;
-    if (forwarded.client_encoding !== undefined && !UTF8.test(forwarded.client_encoding)) {
+    if (forwarded.client_encoding !== undefined && !isUtf8EncodingName(forwarded.client_encoding)) {
       refuse(SqlState.FeatureNotSupported, 'TG_PG_ENCODING', `client_encoding '${forwarded.client_encoding}' is not relayed: the gateway reads statements as UTF8; connect with client_encoding=UTF8`, 'protocol-error');
       return;
     }
@@ -194,6 +197,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       gate: deps.gate,
       gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant },
       statementComment: endpoint.sqlcommenter ? sqlcommenterComment(identity, context.sessionId) : '',
+      runTag,
       recordingMode: deps.recordingMode,
     });
     sessions.add(relay);

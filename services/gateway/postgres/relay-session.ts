@@ -9,6 +9,7 @@ import { CommandTracker, type ActiveCommand, type Denial, type Pending } from '.
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
 import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
 import { Fe, ProtocolError, SqlState } from './protocol.js';
+import type { RunTag } from './run-tag.js';
 import { withComment } from './sqlcommenter.js';
 import type { GateContext, GatedStatement, GateVerdict, StatementGate } from './statement-gate.js';
 
@@ -24,6 +25,8 @@ export interface RelayOptions {
   gateContext: GateContext;
   /** sqlcommenter comment appended to statements toward the target, or empty. */
   statementComment: string;
+  /** Keeps the run tag in front of any application_name the client sets. */
+  runTag?: RunTag;
   /** `strict`: a command reaches the target only once its event is on disk. */
   recordingMode: 'strict' | 'async';
 }
@@ -180,7 +183,7 @@ export class RelaySession {
         const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
         if (denial) return serialize.query(DENIED_STATEMENT);
-        const tagged = withComment(statement!.text, this.o.statementComment);
+        const tagged = this.toTarget(statement!.text);
         return tagged === statement!.text ? msg.raw : serialize.query(tagged);
       }
       case Fe.Parse: {
@@ -192,7 +195,7 @@ export class RelaySession {
         }
         this.statements.set(p.name, { text: p.text, parameterTypes: p.parameterTypes, ...decision });
         this.expect({ kind: 'parse' });
-        const tagged = withComment(p.text, this.o.statementComment);
+        const tagged = this.toTarget(p.text);
         return tagged === p.text ? msg.raw : serialize.parse({ name: p.name, text: tagged, types: p.parameterTypes });
       }
       case Fe.Bind: {
@@ -251,6 +254,11 @@ export class RelaySession {
       default:
         throw new ProtocolError('TG_PG_UNEXPECTED_MESSAGE', `unexpected client message type '${String.fromCharCode(msg.type)}' after authentication`);
     }
+  }
+
+  /** The statement text as the target gets it: run tag kept, sqlcommenter comment added. */
+  private toTarget(sql: string): string {
+    return withComment(this.o.runTag ? this.o.runTag.rewrite(sql) : sql, this.o.statementComment);
   }
 
   private startCommand(data: CommandStartedData): ActiveCommand {
