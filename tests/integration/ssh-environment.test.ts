@@ -5,19 +5,20 @@
  * and the host's own refusal of a variable reaches the client.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'ssh2';
+import { promisify } from 'node:util';
 import type { EventRecord } from '../../events/index.js';
-import { openTargetSession } from '../../services/gateway/ssh/target-session.js';
 import { auditTrailOfThisSuite } from '../support/audit-trail.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
 import type { OpenSsh } from '../support/openssh.js';
 import { startSshdVariant, type SshdVariant } from '../support/sshd-variant.js';
-import { sshService } from '../support/test-env.js';
+import { requiredEnv, sshService } from '../support/test-env.js';
 
+const exec = promisify(execFile);
 let open: SshdVariant;
 let strict: SshdVariant;
 let h: GatewayHarness;
@@ -125,28 +126,22 @@ describe("the host's answer reaches the client", () => {
     );
   });
 
-  it('answers a client that asks for replies with the host\'s own answer, in order', async () => {
+  it("answers a client that asks for replies (Go's x/crypto/ssh) with the host's own answer, in order", async () => {
     const ended = h.endedSession((ev) => ofType(ev, 'session.started')[0]?.data.requested.user === 'env-strict' && ofType(ev, 'environment.requested').length === 3);
-    const conn = new Client();
-    await new Promise<void>((resolve, reject) => {
-      conn.on('ready', resolve).on('error', reject);
-      void h.token().then((password) => conn.connect({ host: '127.0.0.1', port: h.gateway.ssh!.address.port, username: 'env-strict', password, tryKeyboard: false, hostVerifier: () => true }));
+    const { stdout } = await exec(requiredEnv('TG_CLIENT_SSH_SETENV'), [`127.0.0.1:${h.gateway.ssh!.address.port}`, 'env-strict', 'echo deploy replies', 'LANG=C.UTF-8', 'LC_ALL=C', 'LD_PRELOAD=/x.so'], {
+      env: { ...process.env, TRAILGATE_TOKEN: await h.token(), TRAILGATE_HOST_KEY: h.gateway.ssh!.hostKey.publicKey },
     });
-    try {
-      // ssh2's client sends env without asking for a reply; this channel asks, as Go's x/crypto/ssh Setenv does.
-      const channel = await openTargetSession(conn);
-      const answers = await Promise.all([channel.env('LANG', 'C.UTF-8'), channel.env('LC_ALL', 'C'), channel.env('LD_PRELOAD', '/x.so')]);
-      assert.deepEqual(answers, [true, false, false], 'accepted by the host; refused by the host; refused by the gateway');
-      const out = await channel.exec('echo deploy replies');
-      const text = await new Promise<string>((resolve) => {
-        let seen = '';
-        out.on('data', (d: Buffer) => (seen += d.toString()));
-        out.on('close', () => resolve(seen));
-      });
-      assert.equal(text, 'deploy replies\n');
-    } finally {
-      conn.end();
-    }
+    const result = JSON.parse(stdout) as { env: { name: string; accepted: boolean }[]; stdout: string; exit: number };
+    assert.deepEqual(
+      result.env.map((e) => [e.name, e.accepted]),
+      [
+        ['LANG', true],
+        ['LC_ALL', false],
+        ['LD_PRELOAD', false],
+      ],
+      'accepted by the host; refused by the host; refused by the gateway',
+    );
+    assert.deepEqual([result.stdout, result.exit], ['deploy replies\n', 0]);
     const events = await ended;
     assert.deepEqual(
       ofType(events, 'environment.requested').map((e) => [e.data.name, e.data.outcome]),
