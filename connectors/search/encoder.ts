@@ -258,7 +258,7 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
       const d = (r as EventRecord<'token.reused'>).data;
       const refused = d.outcome === 'refused';
       return {
-        event: { category: ['authentication'], type: [refused ? 'denied' : 'info'], outcome: refused ? 'failure' : 'success' },
+        event: { category: ['authentication'], type: ['info'], outcome: refused ? 'failure' : 'success' },
         reason: `token reused (${d.policy}${d.sameClient ? ', same client' : ', another client'})`,
         error: refused ? { code: d.code, message: 'token reused' } : undefined,
         trailgate: {
@@ -270,7 +270,7 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
     case 'environment.requested': {
       const d = (r as EventRecord<'environment.requested'>).data;
       return {
-        event: { category: ['process'], type: [d.outcome === 'refused' ? 'denied' : 'info'], outcome: d.outcome === 'accepted' ? 'success' : 'failure' },
+        event: { category: ['process'], type: ['info'], outcome: d.outcome === 'accepted' ? 'success' : 'failure' },
         reason: d.reason,
         trailgate: {
           environment: { channel: d.channel, name: d.name, value: d.value, masked: d.masked, outcome: d.outcome, reason: d.reason, rules: d.rules },
