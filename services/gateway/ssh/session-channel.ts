@@ -225,8 +225,8 @@ export class SessionChannel {
     const run = async (): Promise<ClientChannel> => {
       const target = await this.openTargetSession();
       if (this.agent) await target.agentForward();
-      // The run's tags go last, so a job can never have set them first.
-      for (const [k, v] of Object.entries(this.s.tags)) await target.env(k, v);
+      // The run's tags go last, so a job can never have set them first; sent at once, answered in order.
+      await Promise.all(Object.entries(this.s.tags).map(([k, v]) => target.env(k, v)));
       if (pty && kind !== 'subsystem' && !(await target.pty(pty))) throw new Error('Unable to request a pseudo-terminal');
       if (kind === 'shell') return target.shell();
       if (kind === 'exec') return target.exec(text);
