@@ -31,6 +31,15 @@ describe('SSH environment policy', () => {
     assert.equal(policy.decide('trailgate_run_id').allowed, false);
   });
 
+  it('takes a locale by its name only, never a path to locale files', () => {
+    const policy = new EnvironmentPolicy([{ rule: 'r', rights: ['exec'] }], [rule({})]);
+    assert.equal(policy.decide('LANG', 'en_US.UTF-8').allowed, true);
+    assert.equal(policy.decide('LC_ALL', 'C').allowed, true);
+    const d = policy.decide('LC_ALL', '/tmp/evil-locale');
+    assert.equal(d.allowed, false);
+    assert.match(d.reason!, /not a path/);
+  });
+
   it('masks the values a rule names in maskEnv', () => {
     const policy = new EnvironmentPolicy([{ rule: 'r', rights: ['exec'] }], [rule({ env: ['LANG', 'API_*'], maskEnv: ['API_*'] })]);
     assert.deepEqual(policy.decide('API_TOKEN'), { allowed: true, rules: ['r'], masked: true });

@@ -5,6 +5,9 @@ import { dangerousEnv } from './dangerous-env.js';
 /** What a rule without its own `env` relays: the locale and the terminal type. */
 export const DEFAULT_ENV = ['LANG', 'LC_*', 'TERM'] as const;
 
+const LOCALE = /^(LANG|LANGUAGE|LC_[A-Z_]+)$/;
+const LOCALE_VALUE = /^[A-Za-z0-9_.@:-]*$/;
+
 export interface EnvDecision {
   allowed: boolean;
   /** Why the gateway refuses it. */
@@ -44,7 +47,7 @@ export class EnvironmentPolicy {
     });
   }
 
-  decide(name: string): EnvDecision {
+  decide(name: string, value = ''): EnvDecision {
     const masked = this.rules.some((r) => r.mask.some((m) => m(name)));
     if (/^TRAILGATE_/i.test(name)) return { allowed: false, reason: 'TRAILGATE_* variables are set by the gateway', masked };
     const open = this.rules.filter((r) => r.open).map((r) => r.rule);
@@ -52,6 +55,8 @@ export class EnvironmentPolicy {
     const danger = dangerousEnv(name);
     if (danger) return { allowed: false, reason: `${danger}; it is relayed only on rules granting shell or all`, masked };
     const rules = this.rules.filter((r) => r.allow.some((m) => m(name))).map((r) => r.rule);
+    // A locale named by a path makes the C library load locale files from wherever the client says.
+    if (rules.length && LOCALE.test(name) && !LOCALE_VALUE.test(value)) return { allowed: false, reason: `${name} must name a locale (letters, digits, _ . @ -), not a path`, masked };
     if (rules.length) return { allowed: true, rules, masked };
     return { allowed: false, reason: `no rule's env lists ${name} (default: ${DEFAULT_ENV.join(', ')})`, masked };
   }

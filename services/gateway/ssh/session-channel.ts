@@ -175,7 +175,7 @@ export class SessionChannel {
    * client gets the target's own answer. Each request is recorded with its outcome (the value unless masked).
    */
   private env(name: string, value: string, accept: (() => void) | undefined, reject: (() => void) | undefined): void {
-    const decision = this.s.env.decide(name);
+    const decision = this.s.env.decide(name, value);
     const bytes = name.length + value.length;
     const record = (outcome: 'accepted' | 'target-refused' | 'refused', reason?: string) => {
       this.s.recorder.closeChunks();
