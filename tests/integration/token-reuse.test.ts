@@ -105,6 +105,19 @@ describe('token reuse, same-client (the default)', () => {
     assert.equal(ofType(events, 'auth.decided')[0]!.data.code, 'TG_AUTH_TOKEN_REUSED');
   });
 
+  it('lets an SSH session reuse the token from the first address, and records the reuse in it', async () => {
+    const token = await h.token();
+    assert.equal((await pgSession(h, FIRST, token)).error, undefined);
+    const ended = h.endedSession((ev) => ofType(ev, 'session.started')[0]?.data.protocol === 'ssh' && ofType(ev, 'token.reused').length > 0);
+    const r = await h.openssh().ssh(['web@127.0.0.1', 'echo reused'], { token, options: ['-o', `BindAddress=${FIRST}`] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'reused\n');
+    const events = await ended;
+    const reused = ofType(events, 'token.reused')[0]!;
+    assert.deepEqual([reused.data.outcome, reused.data.sameClient], ['allowed', true]);
+    assert.ok(ofType(events, 'auth.decided')[0]!.seq < reused.seq, 'recorded after the granted login');
+  });
+
   it('keeps first uses across a restart of the gateway (in the embedded log file)', async () => {
     const token = await h.token();
     assert.equal((await pgSession(h, FIRST, token)).error, undefined);
