@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import type { TrailgateConfig } from '../config/schema.js';
-import { embeddedLogFile } from '../gateway/gateway.js';
+import { embeddedLogFile } from '../../connectors/embedded-log/log-file.js';
 
 export function openLogForReading(config: TrailgateConfig): EmbeddedLog {
   const file = embeddedLogFile(config.dataDir);
