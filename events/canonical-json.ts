@@ -14,6 +14,7 @@ const quotedKeys = new Map<string, string>();
 const QUOTED_KEYS_MAX = 4096;
 
 // Characters JSON.stringify escapes or that need a closer look (surrogates): a string without any is written as it is.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
 export class CanonicalEncodingError extends Error {
