@@ -3,6 +3,8 @@ import { serialize } from 'pg-protocol';
 import type { CommandStartedData, EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
+import { ClientInbox } from './client-inbox.js';
+import { CoalescingWriter } from './coalescing-writer.js';
 import { decodeNotification } from './backend-messages.js';
 import { errorResponse } from './backend-writer.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
@@ -51,7 +53,10 @@ export class RelaySession {
   private readonly backendFramer: BackendFramer;
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
-  private inbox: FrontendMessage[] = [];
+  /** The client's pipelined messages; bounded by pausing the client socket. */
+  readonly inbox: ClientInbox;
+  /** Toward the client: one write per turn of the event loop. */
+  private readonly toClient: CoalescingWriter;
   private busy = false;
   private ended = false;
   private commands = 0;
@@ -65,6 +70,8 @@ export class RelaySession {
       replaceError: (denial) => errorResponse({ severity: 'ERROR', ...denial }),
     });
     this.backendFramer = new BackendFramer(this.tracker);
+    this.inbox = new ClientInbox(o.client, () => !o.target.writableNeedDrain);
+    this.toClient = new CoalescingWriter(o.client);
   }
 
   start(): void {
@@ -98,7 +105,7 @@ export class RelaySession {
       return;
     }
     if (messages.length === 0) return;
-    this.inbox = this.inbox.length ? this.inbox.concat(messages) : messages;
+    this.inbox.push(messages);
     if (!this.busy) void this.pump();
   }
 
@@ -107,8 +114,7 @@ export class RelaySession {
     this.busy = true;
     try {
       while (this.inbox.length && !this.ended) {
-        const batch = this.inbox;
-        this.inbox = [];
+        const batch = this.inbox.take();
         const out: Buffer[] = [];
         let recorded = false;
         for (let i = 0; i < batch.length; i++) {
@@ -133,6 +139,7 @@ export class RelaySession {
           if (msg.type === Fe.Terminate) break;
         }
         await this.send(out, recorded);
+        this.inbox.settled();
       }
     } catch (err) {
       this.protocolFailure(err as Error);
@@ -279,11 +286,10 @@ export class RelaySession {
       this.end('target-disconnected', `unreadable target message: ${(err as Error).message}`);
       return;
     }
-    const client = this.o.client;
     let flushed = true;
     for (const b of out) {
       this.o.recorder.bytes('server', b);
-      flushed = client.write(b);
+      flushed = this.toClient.write(b);
     }
     if (!flushed) this.o.target.pause();
   }
