@@ -61,26 +61,33 @@ export function recordHash(prev: string, record: ChainInput): string {
   return linkHash(prev, chainedJson(record));
 }
 
+/** A record's chained fields without the schema version, as the recorder holds them before the envelope exists. */
+export type ChainBody = ChainInput extends infer T ? (T extends ChainInput ? Omit<T, 'v'> : never) : never;
+
 /**
  * JCS(chainedFields(r)) without building the object: the envelope's keys are known, so they are
  * written in their sorted order. Events may pass their data's canonical JSON when they already have it.
  */
 export function chainedJson(r: ChainInput, dataJson?: string): string {
-  if (!plainEnvelope(r)) return canonicalJson(chainedFields(r));
+  return chainedJsonOf(r.v, r, dataJson);
+}
+
+export function chainedJsonOf(v: number, r: ChainBody, dataJson?: string): string {
+  if (typeof v !== 'number' || !plainEnvelope(r)) return canonicalJson(chainedFields({ v, ...r } as ChainInput));
   if (r.stream === 'events') {
     const data = dataJson ?? jcs(r.data);
-    return `{${data === undefined ? '' : `"data":${data},`}"seq":${jcsNumber(r.seq)},"sessionId":${jcsString(r.sessionId)},"stream":"events","ts":${jcsString(r.ts)},"type":${jcsString(r.type)},"v":${jcsNumber(r.v)}}`;
+    return `{${data === undefined ? '' : `"data":${data},`}"seq":${jcsNumber(r.seq)},"sessionId":${jcsString(r.sessionId)},"stream":"events","ts":${jcsString(r.ts)},"type":${jcsString(r.type)},"v":${jcsNumber(v)}}`;
   }
   const length = 'sha256' in r ? r.length : r.data.length;
   const sha256 = 'sha256' in r ? r.sha256 : payloadDigest(r.data);
-  if (typeof length !== 'number' || typeof sha256 !== 'string') return canonicalJson(chainedFields(r));
+  if (typeof length !== 'number' || typeof sha256 !== 'string') return canonicalJson(chainedFields({ v, ...r } as ChainInput));
   // Sorted: channel, direction, length, offset, seq, sessionId, sha256, stderr, stream, ts, type, v.
-  return `{${r.channel === undefined ? '' : `"channel":${jcsNumber(r.channel)},`}"direction":${jcsString(r.direction)},"length":${jcsNumber(length)},"offset":${jcsNumber(r.offset)},"seq":${jcsNumber(r.seq)},"sessionId":${jcsString(r.sessionId)},"sha256":${jcsString(sha256)},${r.stderr ? '"stderr":true,' : ''}"stream":"bytes","ts":${jcsString(r.ts)},"type":"bytes","v":${jcsNumber(r.v)}}`;
+  return `{${r.channel === undefined ? '' : `"channel":${jcsNumber(r.channel)},`}"direction":${jcsString(r.direction)},"length":${jcsNumber(length)},"offset":${jcsNumber(r.offset)},"seq":${jcsNumber(r.seq)},"sessionId":${jcsString(r.sessionId)},"sha256":${jcsString(sha256)},${r.stderr ? '"stderr":true,' : ''}"stream":"bytes","ts":${jcsString(r.ts)},"type":"bytes","v":${jcsNumber(v)}}`;
 }
 
 /** Whether the envelope has the types it is declared with; a log being verified may not, and takes the general way. */
-function plainEnvelope(r: ChainInput): boolean {
-  if (typeof r.v !== 'number' || typeof r.seq !== 'number' || typeof r.sessionId !== 'string' || typeof r.ts !== 'string') return false;
+function plainEnvelope(r: ChainBody): boolean {
+  if (typeof r.seq !== 'number' || typeof r.sessionId !== 'string' || typeof r.ts !== 'string') return false;
   if (r.stream === 'events') return typeof r.type === 'string';
   return r.stream === 'bytes' && typeof r.direction === 'string' && typeof r.offset === 'number' && (r.channel === undefined || typeof r.channel === 'number');
 }

@@ -4,9 +4,15 @@ import { dirname } from 'node:path';
 import { SCHEMA_VERSION, recordId, type AuditRecord, type BytesRecord, type EventRecord, type SessionContext } from '../../events/index.js';
 import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
 
+/**
+ * An event's data as the chain hashed it (JCS text): stored as it is instead of being serialised again.
+ * A symbol, so that the record's JSON elsewhere (Kafka) and a thread hop's clone leave it out.
+ */
+export const CANONICAL_DATA: unique symbol = Symbol('trailgate.canonicalData');
+
 /** A record as the gateway appends it: the envelope comes from the session's context. */
 export type PendingRecord =
-  | { sessionId: string; seq: number; ts: string; stream: 'events'; type: EventRecord['type']; data: unknown; prev: string; hash: string }
+  | { sessionId: string; seq: number; ts: string; stream: 'events'; type: EventRecord['type']; data: unknown; prev: string; hash: string; [CANONICAL_DATA]?: string }
   | { sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: BytesRecord['direction']; channel?: number; stderr?: true; offset: number; data: Buffer; prev: string; hash: string };
 
 /** A session its gateway left without a signed end, with the head of its chain. */
@@ -106,7 +112,7 @@ export class EmbeddedLog {
       }
       for (const r of records) {
         if (r.stream === 'events') {
-          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null, null, null, r.prev, r.hash);
+          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, r[CANONICAL_DATA] ?? JSON.stringify(r.data), null, null, null, null, null, r.prev, r.hash);
           if (r.type === 'session.ended') this.endSession.run(r.ts, (r.data as { reason?: string }).reason ?? null, r.sessionId);
           else if (r.type === 'session.aborted') this.endSession.run(r.ts, 'aborted', r.sessionId);
           else if (r.type === 'checkpoint.signed' && (r.data as { final?: boolean }).final) this.sealSession.run(r.sessionId);

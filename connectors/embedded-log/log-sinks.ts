@@ -1,6 +1,6 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { SessionContext } from '../../events/index.js';
-import type { EmbeddedLog, PendingRecord } from './embedded-log.js';
+import { CANONICAL_DATA, type EmbeddedLog, type PendingRecord } from './embedded-log.js';
 import type { WriteReply, WriteRequest } from './log-writer-thread.js';
 
 /** Where the gateway's records go; resolves once a batch is durable. */
@@ -68,7 +68,9 @@ export class ThreadedLogSink implements LogSink {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.port.postMessage({ id, sessions, records } satisfies WriteRequest);
+      // The clone leaves symbol keys behind: the hashed data text travels beside its record.
+      const canonical = records.map((r) => (r.stream === 'events' ? r[CANONICAL_DATA] : undefined));
+      this.port.postMessage({ id, sessions, records, canonical } satisfies WriteRequest);
     });
   }
 

@@ -3,13 +3,15 @@
  * block the relay's event loop. Each batch is one transaction; the reply says it is on disk.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { EmbeddedLog, type PendingRecord } from './embedded-log.js';
+import { CANONICAL_DATA, EmbeddedLog, type PendingRecord } from './embedded-log.js';
 import type { SessionContext } from '../../events/index.js';
 
 export interface WriteRequest {
   id: number;
   sessions: SessionContext[];
   records: PendingRecord[];
+  /** Per record: an event's data as it was hashed (PendingRecord[CANONICAL_DATA], which a clone drops). */
+  canonical?: (string | undefined)[];
 }
 
 export interface WriteReply {
@@ -42,6 +44,12 @@ function write(batch: WriteRequest[]): void {
   const last = batch[batch.length - 1]!;
   try {
     const sessions = batch.flatMap((b) => b.sessions);
+    for (const b of batch) {
+      b.records.forEach((r, i) => {
+        const text = b.canonical?.[i];
+        if (text !== undefined && r.stream === 'events') r[CANONICAL_DATA] = text;
+      });
+    }
     const records = batch.flatMap((b) => b.records);
     // Buffers arrive as plain Uint8Arrays after the structured clone.
     for (const r of records) {
