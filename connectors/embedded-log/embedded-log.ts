@@ -6,9 +6,13 @@ import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
 
 /**
  * An event's data as the chain hashed it (JCS text): stored as it is instead of being serialised again.
- * A symbol, so that the record's JSON elsewhere (Kafka) and a thread hop's clone leave it out.
+ * A non-enumerable symbol, so that copies, comparisons and the record's JSON elsewhere (Kafka) leave it out.
  */
 export const CANONICAL_DATA: unique symbol = Symbol('trailgate.canonicalData');
+
+export function setCanonicalData(record: PendingRecord & { stream: 'events' }, text: string): void {
+  Object.defineProperty(record, CANONICAL_DATA, { value: text, enumerable: false, writable: true, configurable: true });
+}
 
 /** A record as the gateway appends it: the envelope comes from the session's context. */
 export type PendingRecord =

@@ -3,7 +3,7 @@
  * block the relay's event loop. Each batch is one transaction; the reply says it is on disk.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { CANONICAL_DATA, EmbeddedLog, type PendingRecord } from './embedded-log.js';
+import { EmbeddedLog, setCanonicalData, type PendingRecord } from './embedded-log.js';
 import type { SessionContext } from '../../events/index.js';
 
 export interface WriteRequest {
@@ -47,7 +47,7 @@ function write(batch: WriteRequest[]): void {
     for (const b of batch) {
       b.records.forEach((r, i) => {
         const text = b.canonical?.[i];
-        if (text !== undefined && r.stream === 'events') r[CANONICAL_DATA] = text;
+        if (text !== undefined && r.stream === 'events') setCanonicalData(r, text);
       });
     }
     const records = batch.flatMap((b) => b.records);

@@ -1,5 +1,5 @@
 import { SCHEMA_VERSION, canonicalJson, chainedJsonOf, linkHash, type Direction, type EventDataByType, type EventType, type SessionContext } from '../../../events/index.js';
-import { CANONICAL_DATA, type PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
+import { setCanonicalData, type PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
 import { CHECKPOINT_TYP, type HeadSigner } from '../../integrity/checkpoint-signer.js';
 import type { LogWriter } from './log-writer.js';
 
@@ -165,7 +165,7 @@ export class SessionRecorder {
     record.prev = this.head;
     // Serialised once: the data's canonical text is hashed inside the record's and stored as it is.
     let dataJson: string | undefined;
-    if (record.stream === 'events') dataJson = record[CANONICAL_DATA] = canonicalJson(record.data);
+    if (record.stream === 'events') setCanonicalData(record, (dataJson = canonicalJson(record.data)));
     record.hash = linkHash(this.head, chainedJsonOf(SCHEMA_VERSION, record, dataJson));
     this.head = record.hash;
     this.writer.append(record);
