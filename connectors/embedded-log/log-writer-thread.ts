@@ -3,15 +3,15 @@
  * block the relay's event loop. Each batch is one transaction; the reply says it is on disk.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { EmbeddedLog, setCanonicalData, type PendingRecord } from './embedded-log.js';
+import { EmbeddedLog, type CanonicalData, type PendingRecord } from './embedded-log.js';
 import type { SessionContext } from '../../events/index.js';
 
 export interface WriteRequest {
   id: number;
   sessions: SessionContext[];
   records: PendingRecord[];
-  /** Per record: an event's data as it was hashed (PendingRecord[CANONICAL_DATA], which a clone drops). */
-  canonical?: (string | undefined)[];
+  /** Per record: an event's data as it was hashed; such events come without their data object. */
+  canonical?: CanonicalData;
 }
 
 export interface WriteReply {
@@ -44,20 +44,15 @@ function write(batch: WriteRequest[]): void {
   const last = batch[batch.length - 1]!;
   try {
     const sessions = batch.flatMap((b) => b.sessions);
-    for (const b of batch) {
-      b.records.forEach((r, i) => {
-        const text = b.canonical?.[i];
-        if (text !== undefined && r.stream === 'events') setCanonicalData(r, text);
-      });
-    }
     const records = batch.flatMap((b) => b.records);
+    const canonical = batch.flatMap((b) => b.canonical ?? new Array<undefined>(b.records.length));
     // Buffers arrive as plain Uint8Arrays after the structured clone.
     for (const r of records) {
       if (r.stream !== 'bytes' || Buffer.isBuffer(r.data)) continue;
       const u8 = r.data as Uint8Array;
       r.data = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
     }
-    log.writeBatch(sessions, records);
+    log.writeBatch(sessions, records, canonical);
     // Replies are in order, so acknowledging the last request acknowledges the whole group.
     port.postMessage({ id: last.id } satisfies WriteReply);
   } catch (err) {

@@ -1,5 +1,5 @@
 import { SCHEMA_VERSION, canonicalJson, chainedJsonOf, linkHash, type Direction, type EventDataByType, type EventType, type SessionContext } from '../../../events/index.js';
-import { setCanonicalData, type PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
+import type { PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
 import { CHECKPOINT_TYP, type HeadSigner } from '../../integrity/checkpoint-signer.js';
 import type { LogWriter } from './log-writer.js';
 
@@ -165,10 +165,10 @@ export class SessionRecorder {
     record.prev = this.head;
     // Serialised once: the data's canonical text is hashed inside the record's and stored as it is.
     let dataJson: string | undefined;
-    if (record.stream === 'events') setCanonicalData(record, (dataJson = canonicalJson(record.data)));
+    if (record.stream === 'events') dataJson = canonicalJson(record.data);
     record.hash = linkHash(this.head, chainedJsonOf(SCHEMA_VERSION, record, dataJson));
     this.head = record.hash;
-    this.writer.append(record);
+    this.writer.append(record, dataJson);
     if (record.stream === 'events' && record.type === 'checkpoint.signed') return record.seq;
     if (++this.sinceCheckpoint >= this.checkpoints.every) this.checkpoint(false);
     else this.checkpointTimer ??= setTimeout(() => this.checkpoint(false), this.checkpoints.millis).unref();
