@@ -67,7 +67,7 @@ export class ThreadedLogSink implements LogSink {
   write(sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     // An event whose text is at hand crosses without its data object: a string clones for a fraction of an object tree.
-    const sent = canonical ? records.map((r, i) => (r.stream === 'events' && canonical[i] !== undefined ? { ...r, data: undefined } : r)) : records;
+    const sent = canonical ? records.map((r, i) => (r.stream === 'events' && canonical[i] !== undefined ? withoutData(r) : r)) : records;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -87,4 +87,9 @@ export class ThreadedLogSink implements LogSink {
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
   }
+}
+
+/** The record without its data object, written out field by field (a spread costs several times more per record). */
+function withoutData(r: PendingRecord & { stream: 'events' }): PendingRecord {
+  return { sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'events', type: r.type, data: undefined, prev: r.prev, hash: r.hash };
 }

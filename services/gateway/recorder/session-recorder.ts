@@ -86,7 +86,7 @@ export class SessionRecorder {
   event<T extends EventType>(type: T, data: EventDataByType[T]): number {
     const last = type === 'session.ended' || type === 'session.aborted';
     if (last) this.closeChunks();
-    const seq = this.append({ sessionId: this.context.sessionId, seq: 0, ts: new Date().toISOString(), stream: 'events', type, data, prev: '', hash: '' });
+    const seq = this.append({ sessionId: this.context.sessionId, seq: 0, ts: nowIso(), stream: 'events', type, data, prev: '', hash: '' });
     if (last) this.seal();
     return seq;
   }
@@ -102,7 +102,7 @@ export class SessionRecorder {
       chunk = undefined;
     }
     if (!chunk) {
-      chunk = { direction, channel, stderr, parts: [], size: 0, offset: this.offsets.get(key) ?? 0, ts: new Date().toISOString() };
+      chunk = { direction, channel, stderr, parts: [], size: 0, offset: this.offsets.get(key) ?? 0, ts: nowIso() };
       this.chunks.set(key, chunk);
       if (!o.timed) this.timer ??= setTimeout(() => this.closeChunks(), this.policy.chunkMillis);
     }
@@ -192,7 +192,7 @@ export class SessionRecorder {
     const signed = signer.sign(CHECKPOINT_TYP, { v: 1, sid: this.context.sessionId, ...covers, final }).then((jws) => {
       // A periodic signature that returns after the end is covered by the final one.
       if (this.ending && !final) return;
-      this.append({ sessionId: this.context.sessionId, seq: 0, ts: new Date().toISOString(), stream: 'events', type: 'checkpoint.signed', data: { covers, kid: signer.kid, jws, final }, prev: '', hash: '' });
+      this.append({ sessionId: this.context.sessionId, seq: 0, ts: nowIso(), stream: 'events', type: 'checkpoint.signed', data: { covers, kid: signer.kid, jws, final }, prev: '', hash: '' });
     });
     this.writer.track(signed);
   }
@@ -202,4 +202,17 @@ export class SessionRecorder {
     this.opened = true;
     this.writer.openSession(this.context);
   }
+}
+
+let lastMillis = -1;
+let lastIso = '';
+
+/** The record timestamp (ISO 8601, milliseconds); formatted once per millisecond, not once per record. */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== lastMillis) {
+    lastMillis = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }
