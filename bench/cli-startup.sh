@@ -42,5 +42,21 @@ echo >> "$out"
 echo "CPU time per run (user + system, mean; less sensitive to the shared machine than wall time):" >> "$out"
 node -e 'for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results) console.log(`- ${r.command}: ${((r.user + r.system) * 1000).toFixed(0)} ms`)' "$work/hyperfine.json" >> "$out"
 echo >> "$out"
+# Both builds read the same file, which has the sessions_started index this tree adds; its own share:
+cp "$work/data/trailgate.db" "$work/no-index.db"
+node -e '
+const Database = require("better-sqlite3");
+const q = `SELECT s.session_id, s.context, s.started_at, s.ended_at, s.end_reason, s.sealed,
+  (SELECT COUNT(*) FROM records r WHERE r.session_id = s.session_id AND r.type = '"'command.started'"') AS commands,
+  (SELECT COUNT(*) FROM records r WHERE r.session_id = s.session_id) AS records
+  FROM sessions s ORDER BY s.started_at DESC, s.session_id DESC LIMIT 50`;
+const cpu = (db) => { const st = db.prepare(q); st.all(); const t = process.cpuUsage(); for (let i = 0; i < 5; i++) st.all(); const u = process.cpuUsage(t); return ((u.user + u.system) / 5000).toFixed(1); };
+const db = new Database(process.argv[1]);
+const withIndex = cpu(db);
+db.exec("DROP INDEX IF EXISTS sessions_started");
+console.log(`The listing query alone (CPU per run, both builds run it): ${cpu(db)} ms without the sessions_started index, ${withIndex} ms with it.`);
+' "$work/no-index.db" >> "$out"
+rm -f "$work/no-index.db"
+echo >> "$out"
 echo "Load at end (uptime): $(uptime)" >> "$out"
 cat "$out"
