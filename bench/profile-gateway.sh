@@ -52,7 +52,7 @@ for tree in "${trees[@]}"; do
     echo
     echo "pgbench TPS during the profile (shared machine, not comparable): ${tps:-?}. $TG_GW_DESCRIPTION"
     echo
-    node --import tsx bench/profile-summary.ts "$file" 20
+    node --import tsx bench/profile-summary.ts "$file" 20 "$seconds"
     echo
   } >> "$out"
 done

@@ -1,6 +1,7 @@
 /**
  * Self-time shares of a V8 CPU profile (node --cpu-prof), grouped by where the gateway spends its
- * time on the hot path. `node --import tsx bench/profile-summary.ts <file.cpuprofile> [top]`
+ * time on the hot path. `node --import tsx bench/profile-summary.ts <file.cpuprofile> [top] [last-seconds]`
+ * With last-seconds only the end of the profile counts (the load, not the start-up before it).
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -14,14 +15,21 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+  startTime: number;
+  endTime: number;
 }
 
-const [file, topArg = '25'] = process.argv.slice(2);
+const [file, topArg = '25', lastArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [top]');
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const from = lastArg ? profile.endTime - Number(lastArg) * 1e6 : -Infinity;
+let at = profile.startTime;
+profile.samples.forEach((id, i) => {
+  at += profile.timeDeltas[i] ?? 0;
+  if (at >= from) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 
 /** Where a function belongs; first match wins. */
 const GROUPS: [string, (name: string, url: string) => boolean][] = [
@@ -32,7 +40,8 @@ const GROUPS: [string, (name: string, url: string) => boolean][] = [
   ['chain: canonical JSON', (_n, u) => /canonical-json|canonicalize/.test(u)],
   ['chain: hashing', (n, u) => /events\/chain/.test(u) || (u === '' && /^(hash|digest|update|Hash)$/.test(n)) || /node:internal\/crypto\/hash/.test(u)],
   ['JSON.stringify / parse', (n) => n === 'stringify' || n === 'parse'],
-  ['statement classification (libpg-query, policy)', (_n, u) => /libpg-query|pg-query|policy\/|statement-gate/.test(u)],
+  // Under load the only WebAssembly running is libpg-query (the PGlite demo target of `up --dev` idles).
+  ['statement classification (libpg-query, policy)', (n, u) => /libpg-query|pg-query|policy\/|statement-gate/.test(u) || n.startsWith('wasm-function')],
   ['event log write (SQLite, worker hop)', (n, u) => /better-sqlite3|embedded-log|log-sinks|log-writer/.test(u) || (u === '' && /^(run|postMessage)$/.test(n))],
   ['recorder', (_n, u) => /recorder\//.test(u)],
   ['postgres relay and framing', (_n, u) => /gateway\/postgres\//.test(u) || /pg-protocol/.test(u)],
@@ -54,7 +63,7 @@ for (const [id, t] of self) {
   functions.set(key, (functions.get(key) ?? 0) + t);
 }
 const pct = (t: number): string => `${((100 * t) / busy).toFixed(1)}%`;
-console.log(`Profile ${basename(file)}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (shares below are of busy time).\n`);
+console.log(`Profile ${basename(file)}${lastArg ? `, its last ${lastArg} s` : ''}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (shares below are of busy time).\n`);
 console.log('| where | share of busy time |\n|---|---|');
 for (const [g, t] of [...groups].filter(([g]) => g !== 'idle').sort((a, b) => b[1] - a[1])) console.log(`| ${g} | ${pct(t)} |`);
 console.log(`\nTop ${topArg} functions by self time:\n\n| function | share |\n|---|---|`);
