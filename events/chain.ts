@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { hash } from 'node:crypto';
+import { CanonicalEncodingError, jcs, jcsNumber, jcsString } from './canonical-json.js';
 
 /**
  * The per-session hash chain, specified so that anyone can re-implement the check (see events/CHAIN.md):
@@ -26,7 +26,7 @@ export type ChainInput =
   | { v: number; sessionId: string; seq: number; ts: string; stream: 'bytes'; direction: string; channel?: number; stderr?: true; offset: number; sha256: string; length: number };
 
 export function payloadDigest(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('base64url');
+  return hash('sha256', data, 'base64url');
 }
 
 export function chainedFields(r: ChainInput): ChainedFields {
@@ -47,16 +47,47 @@ export function chainedFields(r: ChainInput): ChainedFields {
 }
 
 export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new Error('TG_CHAIN_ENCODING: a record has no JSON form');
+  const text = jcs(value);
+  if (text === undefined) throw new CanonicalEncodingError('TG_CHAIN_ENCODING: a record has no JSON form');
   return text;
 }
 
-/** The link: one hash over the previous hash and the record's canonical form. */
+/** The link: one hash over the previous hash and the record's canonical form (one-shot, no Hash object). */
 export function linkHash(prev: string, canonical: string): string {
-  return createHash('sha256').update(`${CHAIN_VERSION}\n${prev}\n${canonical}`).digest('base64url');
+  return hash('sha256', `${CHAIN_VERSION}\n${prev}\n${canonical}`, 'base64url');
 }
 
 export function recordHash(prev: string, record: ChainInput): string {
-  return linkHash(prev, canonicalJson(chainedFields(record)));
+  return linkHash(prev, chainedJson(record));
+}
+
+/** A record's chained fields without the schema version, as the recorder holds them before the envelope exists. */
+export type ChainBody = ChainInput extends infer T ? (T extends ChainInput ? Omit<T, 'v'> : never) : never;
+
+/**
+ * JCS(chainedFields(r)) without building the object: the envelope's keys are known, so they are
+ * written in their sorted order. Events may pass their data's canonical JSON when they already have it.
+ */
+export function chainedJson(r: ChainInput, dataJson?: string): string {
+  return chainedJsonOf(r.v, r, dataJson);
+}
+
+export function chainedJsonOf(v: number, r: ChainBody, dataJson?: string): string {
+  if (typeof v !== 'number' || !plainEnvelope(r)) return canonicalJson(chainedFields({ v, ...r } as ChainInput));
+  if (r.stream === 'events') {
+    const data = dataJson ?? jcs(r.data);
+    return `{${data === undefined ? '' : `"data":${data},`}"seq":${jcsNumber(r.seq)},"sessionId":${jcsString(r.sessionId)},"stream":"events","ts":${jcsString(r.ts)},"type":${jcsString(r.type)},"v":${jcsNumber(v)}}`;
+  }
+  const length = 'sha256' in r ? r.length : r.data.length;
+  const sha256 = 'sha256' in r ? r.sha256 : payloadDigest(r.data);
+  if (typeof length !== 'number' || typeof sha256 !== 'string') return canonicalJson(chainedFields({ v, ...r } as ChainInput));
+  // Sorted: channel, direction, length, offset, seq, sessionId, sha256, stderr, stream, ts, type, v.
+  return `{${r.channel === undefined ? '' : `"channel":${jcsNumber(r.channel)},`}"direction":${jcsString(r.direction)},"length":${jcsNumber(length)},"offset":${jcsNumber(r.offset)},"seq":${jcsNumber(r.seq)},"sessionId":${jcsString(r.sessionId)},"sha256":${jcsString(sha256)},${r.stderr ? '"stderr":true,' : ''}"stream":"bytes","ts":${jcsString(r.ts)},"type":"bytes","v":${jcsNumber(v)}}`;
+}
+
+/** Whether the envelope has the types it is declared with; a log being verified may not, and takes the general way. */
+function plainEnvelope(r: ChainBody): boolean {
+  if (typeof r.seq !== 'number' || typeof r.sessionId !== 'string' || typeof r.ts !== 'string') return false;
+  if (r.stream === 'events') return typeof r.type === 'string';
+  return r.stream === 'bytes' && typeof r.direction === 'string' && typeof r.offset === 'number' && (r.channel === undefined || typeof r.channel === 'number');
 }

@@ -4,6 +4,12 @@ import { dirname } from 'node:path';
 import { SCHEMA_VERSION, recordId, type AuditRecord, type BytesRecord, type EventRecord, type SessionContext } from '../../events/index.js';
 import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
 
+/**
+ * Per record of a batch, an event's data as the chain hashed it (JCS text), stored as it is instead of
+ * being serialised again; undefined where a record has none (bytes) or the writer did not keep it.
+ */
+export type CanonicalData = (string | undefined)[];
+
 /** A record as the gateway appends it: the envelope comes from the session's context. */
 export type PendingRecord =
   | { sessionId: string; seq: number; ts: string; stream: 'events'; type: EventRecord['type']; data: unknown; prev: string; hash: string }
@@ -71,7 +77,7 @@ export class EmbeddedLog {
   private readonly endSession: Database.Statement;
   private readonly sealSession: Database.Statement;
   private readonly contexts = new Map<string, SessionContext>();
-  private readonly writeBatchTx: (sessions: SessionContext[], records: PendingRecord[]) => void;
+  private readonly writeBatchTx: (sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData) => void;
 
   constructor(file: string, options: EmbeddedLogOptions = {}) {
     this.file = file;
@@ -98,28 +104,31 @@ export class EmbeddedLog {
     );
     this.endSession = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?');
     this.sealSession = this.db.prepare('UPDATE sessions SET sealed = 1 WHERE session_id = ?');
-    this.writeBatchTx = this.db.transaction((sessions: SessionContext[], records: PendingRecord[]) => {
+    this.writeBatchTx = this.db.transaction((sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData) => {
       const firstTs = new Map<string, string>();
       for (const r of records) if (!firstTs.has(r.sessionId)) firstTs.set(r.sessionId, r.ts);
       for (const ctx of sessions) {
         this.insertSession.run(ctx.sessionId, ctx.instance, ctx.protocol, JSON.stringify(ctx), firstTs.get(ctx.sessionId) ?? new Date().toISOString());
       }
-      for (const r of records) {
+      records.forEach((r, i) => {
         if (r.stream === 'events') {
-          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, JSON.stringify(r.data), null, null, null, null, null, r.prev, r.hash);
-          if (r.type === 'session.ended') this.endSession.run(r.ts, (r.data as { reason?: string }).reason ?? null, r.sessionId);
+          const text = canonical?.[i];
+          this.insertRecord.run(r.sessionId, r.seq, 'events', r.type, r.ts, text ?? JSON.stringify(r.data), null, null, null, null, null, r.prev, r.hash);
+          // A record that crossed a thread may come as its text alone; the few that update the session are read back.
+          const data = () => (r.data === undefined && text !== undefined ? JSON.parse(text) : r.data) as { reason?: string; final?: boolean };
+          if (r.type === 'session.ended') this.endSession.run(r.ts, data().reason ?? null, r.sessionId);
           else if (r.type === 'session.aborted') this.endSession.run(r.ts, 'aborted', r.sessionId);
-          else if (r.type === 'checkpoint.signed' && (r.data as { final?: boolean }).final) this.sealSession.run(r.sessionId);
+          else if (r.type === 'checkpoint.signed' && data().final) this.sealSession.run(r.sessionId);
         } else {
           this.insertRecord.run(r.sessionId, r.seq, 'bytes', 'bytes', r.ts, null, r.direction, r.offset, r.channel ?? null, r.stderr ? 1 : null, r.data, r.prev, r.hash);
         }
-      }
+      });
     });
   }
 
   /** Writes one batch in one transaction: one durable write for many records. */
-  writeBatch(newSessions: SessionContext[], records: PendingRecord[]): void {
-    this.writeBatchTx(newSessions, records);
+  writeBatch(newSessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData): void {
+    this.writeBatchTx(newSessions, records, canonical);
   }
 
   listSessions(limit = 100): SessionSummary[] {

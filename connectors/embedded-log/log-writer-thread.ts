@@ -3,13 +3,15 @@
  * block the relay's event loop. Each batch is one transaction; the reply says it is on disk.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { EmbeddedLog, type PendingRecord } from './embedded-log.js';
+import { EmbeddedLog, type CanonicalData, type PendingRecord } from './embedded-log.js';
 import type { SessionContext } from '../../events/index.js';
 
 export interface WriteRequest {
   id: number;
   sessions: SessionContext[];
   records: PendingRecord[];
+  /** Per record: an event's data as it was hashed; such events come without their data object. */
+  canonical?: CanonicalData;
 }
 
 export interface WriteReply {
@@ -43,13 +45,14 @@ function write(batch: WriteRequest[]): void {
   try {
     const sessions = batch.flatMap((b) => b.sessions);
     const records = batch.flatMap((b) => b.records);
+    const canonical = batch.flatMap((b) => b.canonical ?? new Array<undefined>(b.records.length));
     // Buffers arrive as plain Uint8Arrays after the structured clone.
     for (const r of records) {
       if (r.stream !== 'bytes' || Buffer.isBuffer(r.data)) continue;
       const u8 = r.data as Uint8Array;
       r.data = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
     }
-    log.writeBatch(sessions, records);
+    log.writeBatch(sessions, records, canonical);
     // Replies are in order, so acknowledging the last request acknowledges the whole group.
     port.postMessage({ id: last.id } satisfies WriteReply);
   } catch (err) {

@@ -15,6 +15,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   -- Set when the final signed checkpoint is written; a restarted gateway aborts what is not sealed.
   sealed     INTEGER NOT NULL DEFAULT 0
 );
+-- Newest first without sorting every session (and counting each one's records) first: \`trailgate sessions\`.
+CREATE INDEX IF NOT EXISTS sessions_started ON sessions (started_at, session_id);
 CREATE TABLE IF NOT EXISTS records (
   pos        INTEGER PRIMARY KEY AUTOINCREMENT,
   session_id TEXT NOT NULL,

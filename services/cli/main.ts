@@ -1,19 +1,13 @@
 import { Command, Option } from 'commander';
-import { runCast, type CastCommandOptions } from './cast-command.js';
-import { runEvents } from './events-command.js';
-import { runKeysJwks, runKeysRotate } from './keys-command.js';
-import { runIndex } from './index-command.js';
-import { runSearch, type SearchOptions } from './search-command.js';
-import { runPolicyExplain, type ExplainOptions } from './policy-command.js';
-import { runReplay } from './replay-command.js';
-import { runSessions } from './sessions-command.js';
-import { runToken } from './token-command.js';
-import { runConsumerRole, runConsumersStatus, runGatewayRole, type RoleOptions } from './role-commands.js';
-import { runTranscript } from './transcript-command.js';
-import { runUp } from './up-command.js';
-import { CONSUMER_ROLES } from '../roles/role-sinks.js';
-import { runVerify, type VerifyCommandOptions } from './verify-command.js';
+import type { CastCommandOptions } from './cast-command.js';
+import type { SearchOptions } from './search-command.js';
+import type { ExplainOptions } from './policy-command.js';
+import type { RoleOptions } from './role-commands.js';
+import type { VerifyCommandOptions } from './verify-command.js';
+import type { ConsumerRole } from '../roles/role-sinks.js';
 
+// Each command loads its own modules when it runs (`await import` in its action), so that a quick
+// read such as `trailgate sessions` does not pay for the gateway, the consumers and the web UI.
 const program = new Command('trailgate')
   .description('Audited access from CI/CD jobs to Postgres and SSH: the job\'s OIDC token in, a signed record out.')
   .option('-c, --config <file>', 'configuration file (default: ./trailgate.yaml when it exists)')
@@ -23,32 +17,32 @@ program
   .command('up')
   .description('run the gateway on the embedded event log')
   .option('--dev', 'development mode: built-in token issuer and an in-process demo database (never in production)')
-  .action((opts: { dev?: boolean }) => runUp(program.opts<{ config?: string }>().config, opts.dev ?? false));
+  .action(async (opts: { dev?: boolean }) => (await import('./up-command.js')).runUp(program.opts<{ config?: string }>().config, opts.dev ?? false));
 
 program
   .command('gateway')
   .description('run the gateway alone, recording to the configured log (log.kind: kafka for several gateways)')
   .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics (or set metrics.port)')
-  .action((opts: RoleOptions) => runGatewayRole(program.opts<{ config?: string }>().config, opts));
+  .action(async (opts: RoleOptions) => (await import('./role-commands.js')).runGatewayRole(program.opts<{ config?: string }>().config, opts));
 
-const roleHelp = {
+// `trailgate replay` is the replay UI's own command; its consumer shell is reached through the role registry.
+const roleHelp: Record<Exclude<ConsumerRole, 'replay'>, string> = {
   indexer: 'index the log into search (its sink is configured separately)',
   forwarder: 'forward the log to the configured sink (consumers.forwarder)',
 };
-// `trailgate replay` is the replay UI's own command; its consumer shell is reached through the role registry.
-for (const role of CONSUMER_ROLES.filter((r) => r !== 'replay')) {
+for (const role of Object.keys(roleHelp) as (keyof typeof roleHelp)[]) {
   program
     .command(role)
     .description(`consumer process: ${roleHelp[role]}`)
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics (or set metrics.port)')
-    .action((opts: RoleOptions) => runConsumerRole(role, program.opts<{ config?: string }>().config, opts));
+    .action(async (opts: RoleOptions) => (await import('./role-commands.js')).runConsumerRole(role, program.opts<{ config?: string }>().config, opts));
 }
 
 program
   .command('consumers')
   .description('position and lag of every consumer on the configured log')
   .option('--json', 'one JSON object per line')
-  .action((opts: { json?: boolean }) => runConsumersStatus(program.opts<{ config?: string }>().config, opts));
+  .action(async (opts: { json?: boolean }) => (await import('./role-commands.js')).runConsumersStatus(program.opts<{ config?: string }>().config, opts));
 
 program
   .command('token')
@@ -63,14 +57,14 @@ program
   .option('--audience <aud>', 'audience', 'trailgate')
   .option('--ttl <seconds>', 'lifetime in seconds', '600')
   .addOption(new Option('--claim <key=value...>', 'any further claim; repeatable'))
-  .action((opts) => runToken(program.opts<{ config?: string }>().config, opts));
+  .action(async (opts) => (await import('./token-command.js')).runToken(program.opts<{ config?: string }>().config, opts));
 
 program
   .command('sessions')
   .description('list recorded sessions, newest first')
   .option('--json', 'one JSON object per line')
   .option('--limit <n>', 'how many', '50')
-  .action((opts: { json?: boolean; limit: string }) => runSessions(program.opts<{ config?: string }>().config, opts));
+  .action(async (opts: { json?: boolean; limit: string }) => (await import('./sessions-command.js')).runSessions(program.opts<{ config?: string }>().config, opts));
 
 program
   .command('events')
@@ -78,7 +72,7 @@ program
   .argument('<session>')
   .option('--json', 'NDJSON records, byte chunks base64-encoded')
   .option('--bytes', 'include raw byte chunks')
-  .action((session: string, opts: { json?: boolean; bytes?: boolean }) => runEvents(program.opts<{ config?: string }>().config, session, opts));
+  .action(async (session: string, opts: { json?: boolean; bytes?: boolean }) => (await import('./events-command.js')).runEvents(program.opts<{ config?: string }>().config, session, opts));
 
 program
   .command('cast')
@@ -88,25 +82,25 @@ program
   .option('--channel <n>', 'SSH channel of the terminal (default: the first terminal opened)')
   .option('--input', 'also write recorded keyboard input as "i" events')
   .option('-o, --output <file>', 'write to a file instead of stdout')
-  .action((session: string, opts: CastCommandOptions) => runCast(program.opts<{ config?: string }>().config, session, opts));
+  .action(async (session: string, opts: CastCommandOptions) => (await import('./cast-command.js')).runCast(program.opts<{ config?: string }>().config, session, opts));
 
 program
   .command('transcript')
   .description('write the statements of a Postgres session: parameters, timing, decision, outcome, rows, error')
   .argument('<session>')
   .option('--format <format>', 'text or json', 'text')
-  .action((session: string, opts: { format: string }) => runTranscript(program.opts<{ config?: string }>().config, session, opts));
+  .action(async (session: string, opts: { format: string }) => (await import('./transcript-command.js')).runTranscript(program.opts<{ config?: string }>().config, session, opts));
 
 program
   .command('replay')
   .description('serve the replay web UI and API (the `replay` section); on Kafka also keep this machine\'s replay store, which the read commands read')
   .option('--dev', 'add a generated admin token (never in production)')
-  .action((opts: { dev?: boolean }) => runReplay(program.opts<{ config?: string }>().config, opts));
+  .action(async (opts: { dev?: boolean }) => (await import('./replay-command.js')).runReplay(program.opts<{ config?: string }>().config, opts));
 
 program
   .command('index')
   .description('index the embedded log into the search cluster of `search:` (one pass; repeating it stores nothing twice)')
-  .action(() => runIndex(program.opts<{ config?: string }>().config));
+  .action(async () => (await import('./index-command.js')).runIndex(program.opts<{ config?: string }>().config));
 
 program
   .command('search')
@@ -122,7 +116,7 @@ program
   .option('--commands', 'only commands')
   .option('--limit <n>', 'how many, newest first', '50')
   .option('--json', 'one JSON object per line')
-  .action((text: string[], opts: SearchOptions) => runSearch(program.opts<{ config?: string }>().config, text, opts));
+  .action(async (text: string[], opts: SearchOptions) => (await import('./search-command.js')).runSearch(program.opts<{ config?: string }>().config, text, opts));
 
 program
   .command('policy')
@@ -134,7 +128,7 @@ program
   .option('--claims <file>', 'a JSON file of claims instead of a token')
   .option('--issuer <name>', 'issuer name to apply (default: the one whose iss matches)')
   .option('--dev', 'include the development rule of `trailgate up --dev`')
-  .action((opts: ExplainOptions) => runPolicyExplain(program.opts<{ config?: string }>().config, opts));
+  .action(async (opts: ExplainOptions) => (await import('./policy-command.js')).runPolicyExplain(program.opts<{ config?: string }>().config, opts));
 
 program
   .command('verify')
@@ -145,17 +139,17 @@ program
   .option('--json', 'the report as JSON')
   .option('--ledger-from <file>', 'with --all: compare the ledgers with the copy in this replay store (a ledger whose tail was cut shows)')
   .option('--records <file>', 'verify records exported back out of a SIEM (NDJSON of forwarded events), deduplicated by record id')
-  .action((session: string | undefined, opts: VerifyCommandOptions) => runVerify(program.opts<{ config?: string }>().config, session, opts));
+  .action(async (session: string | undefined, opts: VerifyCommandOptions) => (await import('./verify-command.js')).runVerify(program.opts<{ config?: string }>().config, session, opts));
 
 const keys = program.command('keys').description('the keys that sign recordings');
 keys
   .command('jwks')
   .description('print the public keys (JWKS) that verify checks signatures with')
-  .action(() => runKeysJwks(program.opts<{ config?: string }>().config));
+  .action(async () => (await import('./keys-command.js')).runKeysJwks(program.opts<{ config?: string }>().config));
 keys
   .command('rotate')
   .description('generate a new signing key; older public keys stay published')
-  .action(() => runKeysRotate(program.opts<{ config?: string }>().config));
+  .action(async () => (await import('./keys-command.js')).runKeysRotate(program.opts<{ config?: string }>().config));
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   console.error(`trailgate: ${err.message}`);

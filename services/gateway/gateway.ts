@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { embeddedLogFile } from '../../connectors/embedded-log/log-file.js';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import { InlineLogSink, ThreadedLogSink, type LogSink } from '../../connectors/embedded-log/log-sinks.js';
 import { KafkaLogSink } from '../../connectors/kafka/kafka-log-sink.js';
@@ -51,9 +52,7 @@ export interface GatewayOptions {
 /** In development mode, any token of the development issuer may do anything on the demo database. */
 export const DEV_DEMO_RULE: ClaimRule = { name: 'dev-demo', issuers: ['dev'], subject: '**', targets: ['demo'], rights: ['all'] };
 
-export function embeddedLogFile(dataDir: string): string {
-  return join(dataDir, 'trailgate.db');
-}
+export { embeddedLogFile };
 
 export function spoolDir(config: TrailgateConfig): string {
   return resolve(config.dataDir, config.log.kafka?.spool.dir ?? 'spool');

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { TrailgateConfig } from '../config/schema.js';
-import { embeddedLogFile } from '../gateway/gateway.js';
+import { embeddedLogFile } from '../../connectors/embedded-log/log-file.js';
 
 /** Where `trailgate replay` keeps its copy of a Kafka log: replay.store, or <dataDir>/replay-store.db. */
 export function replayStoreFile(config: TrailgateConfig): string {

@@ -3,6 +3,8 @@ import { serialize } from 'pg-protocol';
 import type { CommandStartedData, EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
+import { ClientInbox } from './client-inbox.js';
+import { CoalescingWriter } from './coalescing-writer.js';
 import { decodeNotification } from './backend-messages.js';
 import { errorResponse } from './backend-writer.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
@@ -60,7 +62,10 @@ export class RelaySession {
   private readonly backendFramer: BackendFramer;
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
-  private inbox: FrontendMessage[] = [];
+  /** The client's pipelined messages; bounded by pausing the client socket. */
+  readonly inbox: ClientInbox;
+  /** Toward the client: one write per turn of the event loop. */
+  private readonly clientWriter: CoalescingWriter;
   private busy = false;
   private ended = false;
   private commands = 0;
@@ -80,6 +85,8 @@ export class RelaySession {
       parameterStatus: (name, value) => this.settingReported(name, value),
     });
     this.backendFramer = new BackendFramer(this.tracker);
+    this.inbox = new ClientInbox(o.client, () => !o.target.writableNeedDrain);
+    this.clientWriter = new CoalescingWriter(o.client);
   }
 
   /** ParameterStatus values the target sent at startup (the guard compares later reports with them). */
@@ -119,7 +126,7 @@ export class RelaySession {
       return;
     }
     if (messages.length === 0) return;
-    this.inbox = this.inbox.length ? this.inbox.concat(messages) : messages;
+    this.inbox.push(messages);
     if (!this.busy) void this.pump();
   }
 
@@ -128,8 +135,7 @@ export class RelaySession {
     this.busy = true;
     try {
       while (this.inbox.length && !this.ended) {
-        const batch = this.inbox;
-        this.inbox = [];
+        const batch = this.inbox.take();
         const out: Buffer[] = [];
         let recorded = false;
         for (let i = 0; i < batch.length; i++) {
@@ -164,6 +170,7 @@ export class RelaySession {
           if (msg.type === Fe.Terminate) break;
         }
         await this.send(out, recorded);
+        this.inbox.settled();
       }
     } catch (err) {
       this.protocolFailure(err as Error);
@@ -381,11 +388,10 @@ export class RelaySession {
   private pendingFatal: Buffer | null = null;
 
   private toClient(out: Buffer[]): void {
-    const client = this.o.client;
     let flushed = true;
     for (const b of out) {
       this.o.recorder.bytes('server', b);
-      flushed = client.write(b);
+      flushed = this.clientWriter.write(b);
     }
     if (!flushed) this.o.target.pause();
   }

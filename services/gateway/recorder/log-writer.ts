@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { SessionContext } from '../../../events/index.js';
-import type { PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
+import type { CanonicalData, PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
 import type { LogSink } from '../../../connectors/embedded-log/log-sinks.js';
 
 interface Waiter {
@@ -14,6 +14,8 @@ interface Waiter {
  */
 export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]]; opened: [context: SessionContext] }> {
   private records: PendingRecord[] = [];
+  /** Beside each record: its event data's canonical text, hashed once and stored as it is. */
+  private canonical: CanonicalData = [];
   private sessions: SessionContext[] = [];
   /** Waiting for the records not yet sent. */
   private nextWaiters: Waiter[] = [];
@@ -37,8 +39,9 @@ export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]
     this.schedule();
   }
 
-  append(record: PendingRecord): void {
+  append(record: PendingRecord, canonicalData?: string): void {
     this.records.push(record);
+    this.canonical.push(canonicalData);
     this.schedule();
   }
 
@@ -78,11 +81,13 @@ export class LogWriter extends EventEmitter<{ written: [records: PendingRecord[]
     if (this.records.length === 0 && this.sessions.length === 0) return;
     const sessions = this.sessions;
     const records = this.records;
+    const canonical = this.canonical;
     const waiters = this.nextWaiters;
     this.sessions = [];
     this.records = [];
+    this.canonical = [];
     this.nextWaiters = [];
-    this.lastSent = this.sink.write(sessions, records).then(
+    this.lastSent = this.sink.write(sessions, records, canonical).then(
       () => {
         for (const w of waiters) w.resolve();
         this.emit('written', records);

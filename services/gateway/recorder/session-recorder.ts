@@ -1,4 +1,4 @@
-import { SCHEMA_VERSION, recordHash, type Direction, type EventDataByType, type EventType, type SessionContext } from '../../../events/index.js';
+import { SCHEMA_VERSION, canonicalJson, chainedJsonOf, linkHash, type Direction, type EventDataByType, type EventType, type SessionContext } from '../../../events/index.js';
 import type { PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
 import { CHECKPOINT_TYP, type HeadSigner } from '../../integrity/checkpoint-signer.js';
 import type { LogWriter } from './log-writer.js';
@@ -86,7 +86,7 @@ export class SessionRecorder {
   event<T extends EventType>(type: T, data: EventDataByType[T]): number {
     const last = type === 'session.ended' || type === 'session.aborted';
     if (last) this.closeChunks();
-    const seq = this.append({ sessionId: this.context.sessionId, seq: 0, ts: new Date().toISOString(), stream: 'events', type, data, prev: '', hash: '' });
+    const seq = this.append({ sessionId: this.context.sessionId, seq: 0, ts: nowIso(), stream: 'events', type, data, prev: '', hash: '' });
     if (last) this.seal();
     return seq;
   }
@@ -102,7 +102,7 @@ export class SessionRecorder {
       chunk = undefined;
     }
     if (!chunk) {
-      chunk = { direction, channel, stderr, parts: [], size: 0, offset: this.offsets.get(key) ?? 0, ts: new Date().toISOString() };
+      chunk = { direction, channel, stderr, parts: [], size: 0, offset: this.offsets.get(key) ?? 0, ts: nowIso() };
       this.chunks.set(key, chunk);
       if (!o.timed) this.timer ??= setTimeout(() => this.closeChunks(), this.policy.chunkMillis);
     }
@@ -163,9 +163,12 @@ export class SessionRecorder {
     this.ensureOpen();
     record.seq = ++this.seq;
     record.prev = this.head;
-    record.hash = recordHash(this.head, { v: SCHEMA_VERSION, ...record });
+    // Serialised once: the data's canonical text is hashed inside the record's and stored as it is.
+    let dataJson: string | undefined;
+    if (record.stream === 'events') dataJson = canonicalJson(record.data);
+    record.hash = linkHash(this.head, chainedJsonOf(SCHEMA_VERSION, record, dataJson));
     this.head = record.hash;
-    this.writer.append(record);
+    this.writer.append(record, dataJson);
     if (record.stream === 'events' && record.type === 'checkpoint.signed') return record.seq;
     if (++this.sinceCheckpoint >= this.checkpoints.every) this.checkpoint(false);
     else this.checkpointTimer ??= setTimeout(() => this.checkpoint(false), this.checkpoints.millis).unref();
@@ -189,7 +192,7 @@ export class SessionRecorder {
     const signed = signer.sign(CHECKPOINT_TYP, { v: 1, sid: this.context.sessionId, ...covers, final }).then((jws) => {
       // A periodic signature that returns after the end is covered by the final one.
       if (this.ending && !final) return;
-      this.append({ sessionId: this.context.sessionId, seq: 0, ts: new Date().toISOString(), stream: 'events', type: 'checkpoint.signed', data: { covers, kid: signer.kid, jws, final }, prev: '', hash: '' });
+      this.append({ sessionId: this.context.sessionId, seq: 0, ts: nowIso(), stream: 'events', type: 'checkpoint.signed', data: { covers, kid: signer.kid, jws, final }, prev: '', hash: '' });
     });
     this.writer.track(signed);
   }
@@ -199,4 +202,17 @@ export class SessionRecorder {
     this.opened = true;
     this.writer.openSession(this.context);
   }
+}
+
+let lastMillis = -1;
+let lastIso = '';
+
+/** The record timestamp (ISO 8601, milliseconds); formatted once per millisecond, not once per record. */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== lastMillis) {
+    lastMillis = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# CPU profile (node --cpu-prof) of the gateway under `pgbench -S -M prepared -c 8`, for one or more
+# built trees in the same run (e.g. a baseline and this tree); shares of busy time per area.
+# Usage: bench/profile-gateway.sh [TREE...] (default: this tree; each TREE has dist/ and node_modules/).
+# Needs the test Postgres (TRAILGATE_TEST_STATE with postgres.env). Env: BENCH_RECORDING (async),
+# BENCH_SECONDS (15), BENCH_CLIENTS (8).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+here="$PWD"
+: "${TRAILGATE_TEST_STATE:?start tests/services/postgres.sh with TRAILGATE_TEST_STATE set first}"
+set -a
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/postgres.env"
+set +a
+export BENCH_SKIP_BUILD=1 BENCH_RECORDING="${BENCH_RECORDING:-async}"
+seconds="${BENCH_SECONDS:-15}" clients="${BENCH_CLIENTS:-8}"
+PGPASSWORD="$TG_PG_APP_PASSWORD" pgbench -i -q -s 1 -h "$TG_PG_HOST" -p "$TG_PG_PORT" -U "$TG_PG_APP_USER" "$TG_PG_DB" >/dev/null 2>&1
+# shellcheck disable=SC1091
+. bench/gateway-hook.sh
+trap 'gateway_stop' EXIT
+trees=("$@")
+[ ${#trees[@]} -gt 0 ] || trees=("$here")
+out="$here/bench/results/profile-$(date -u +%Y%m%dT%H%M%SZ)-$BENCH_RECORDING.md"
+{
+  echo "# Gateway CPU profile under pgbench -S -M prepared -c $clients ($BENCH_RECORDING recording)"
+  echo
+  echo "Run at $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPUs (nproc): $(nproc); model: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); Node $(node -v); $(pgbench --version)"
+  echo "- Load at start (uptime): $(uptime)"
+  echo "- Shared: other builds and tests ran on the same 2 cores. TPS here means nothing; the shares of the gateway's own busy time do."
+  echo
+} > "$out"
+n=0
+for tree in "${trees[@]}"; do
+  n=$((n + 1))
+  prof="$TRAILGATE_TEST_STATE/cpu-prof-$n"
+  rm -rf "$prof" && mkdir -p "$prof"
+  # --cpu-prof is refused in NODE_OPTIONS: a `node` first on PATH adds it for the hook's processes.
+  mkdir -p "$prof/bin"
+  printf '#!/bin/sh\nexec %s --cpu-prof --cpu-prof-dir=%s "$@"\n' "$(command -v node)" "$prof" > "$prof/bin/node"
+  chmod +x "$prof/bin/node"
+  PATH="$prof/bin:$PATH" GW_NAME="profile-$n" REPO_ROOT="$tree" gateway_start
+  tps=$(PGPASSWORD="$PGPASSWORD_GW" PGSSLMODE=disable pgbench -n -S -M prepared -c "$clients" -j 2 -T "$seconds" -h 127.0.0.1 -p "$TG_GW_PORT" -U "$TG_GW_USER" "$TG_GW_TARGET" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -1)
+  gateway_stop
+  # The gateway's profile is the largest (the token minting process writes a small one).
+  file="$(ls -S "$prof"/*.cpuprofile | head -1)"
+  {
+    echo "## $tree ($(git -C "$tree" rev-parse --short HEAD 2>/dev/null || echo 'built apart'))"
+    echo
+    echo "pgbench TPS during the profile (shared machine, not comparable): ${tps:-?}. $TG_GW_DESCRIPTION"
+    echo
+    node --import tsx bench/profile-summary.ts "$file" 20 "$seconds"
+    echo
+  } >> "$out"
+done
+echo "Load at end (uptime): $(uptime)" >> "$out"
+cat "$out"
