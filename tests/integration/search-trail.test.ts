@@ -30,7 +30,8 @@ function trail(): EventRecord[] {
   const a = syntheticSession({ repository: 'acme/payments', runId: '100', actor: 'alice', start: day(20) });
   const b = syntheticSession({ repository: 'acme/payments', runId: '101', runAttempt: '2', actor: 'bob', start: day(22) });
   const c = syntheticSession({ repository: 'acme/reports', runId: '200', actor: 'alice', start: day(24) });
-  const sql = syntheticRecord(c[0]!.sessionId, 20, 'command.started', { protocol: 'simple', text: 'UPDATE Ledger SET balance = 0 WHERE account_id = 42', decision: { outcome: 'allowed', needs: ['write'] } }, { repository: 'acme/reports', runId: '200', actor: 'alice', start: day(24) });
+  // The seq after the session's last record: an id of its own, whatever the catalogue holds.
+  const sql = syntheticRecord(c[0]!.sessionId, c.length + 1, 'command.started', { protocol: 'simple', text: 'UPDATE Ledger SET balance = 0 WHERE account_id = 42', decision: { outcome: 'allowed', needs: ['write'] } }, { repository: 'acme/reports', runId: '200', actor: 'alice', start: day(24) });
   return [...a, ...b, ...c, sql];
 }
 
