@@ -13,9 +13,11 @@ import { runTranscript } from './transcript-command.js';
 import { runUp } from './up-command.js';
 import { CONSUMER_ROLES } from '../roles/role-sinks.js';
 import { runVerify, type VerifyCommandOptions } from './verify-command.js';
+import { packageVersion } from './version.js';
 
 const program = new Command('trailgate')
   .description('Audited access from CI/CD jobs to Postgres and SSH: the job\'s OIDC token in, a signed record out.')
+  .version(packageVersion(), '-V, --version', 'print the version of trailgate')
   .option('-c, --config <file>', 'configuration file (default: ./trailgate.yaml when it exists)')
   .showHelpAfterError();
 

@@ -9,6 +9,7 @@ import { DevIssuer } from '../dev/dev-issuer.js';
 import { TokenVerifier, type StaticIssuer } from './identity/token-verifier.js';
 import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { CancelRegistry } from './postgres/cancel-registry.js';
+import type { PostgresGatewayDeps } from './postgres/postgres-connection.js';
 import { PostgresListener } from './postgres/postgres-listener.js';
 import type { StatementGate } from './postgres/statement-gate.js';
 import { PolicyGate } from './policy/policy-gate.js';
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** Free bytes on the spool's file system (tests of the disk watermarks). */
   spoolFreeBytes?: (dir: string) => Promise<number>;
+  /** Asked before each new Postgres session, before the spool watermark: a drain refuses here. */
+  admission?: PostgresGatewayDeps['admission'];
 }
 
 /** In development mode, any token of the development issuer may do anything on the demo database. */
@@ -173,7 +176,7 @@ export class Gateway {
         chunkPolicy,
         checkpoints,
         recordingMode: config.recording.mode,
-        ...(kafka ? { admission: () => admission(kafka) } : {}),
+        admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
       });
       if (kafka) watchWatermarks(kafka, postgres);
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);

@@ -32,6 +32,11 @@ export class SshListener {
     return this.sessions.size;
   }
 
+  /** Stops accepting new connections; open sessions go on (a gateway draining on SIGTERM). */
+  stopAccepting(): void {
+    this.server.close();
+  }
+
   /** Stops accepting, ends every open session with a recorded reason, and closes client connections. */
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
