@@ -6,8 +6,6 @@ import { devAdmin } from '../replay/dev-admin.js';
 import { EmbeddedReplaySource } from '../replay/embedded-source.js';
 import { embeddedLogIntegrity } from '../replay/log-integrity.js';
 import { startReplayServer, type RunningReplay } from '../replay/server/start.js';
-import { Health } from '../metrics/health.js';
-import { Metrics, serveMetrics } from '../metrics/metrics.js';
 import { cliConfig } from './cli-config.js';
 
 /** The replay section to serve with: the configured one, plus the generated admin under --dev. */
@@ -41,14 +39,8 @@ export async function runReplay(configFile: string | undefined, o: { dev?: boole
   const chosen = replaySettings(config, o.dev ?? false);
   if (!chosen) throw Object.assign(new Error('the configuration has no replay section; add `replay: { listen: ..., users: [...] }` (see trailgate.yaml)'), { code: 'TG_REPLAY_NOT_CONFIGURED' });
   const replay = await serveReplay(config, chosen.settings);
-  // Ready while the log it serves from is there; the metrics port carries /healthz and /readyz as for every role.
-  const health = new Health('replay').check('log', () => (existsSync(embeddedLogFile(config.dataDir)) ? null : `no event log at ${embeddedLogFile(config.dataDir)}`));
-  const metrics = config.metrics ? await serveMetrics(new Metrics(), config.metrics.host, config.metrics.port, health) : null;
-  console.log(`trailgate replay is up\n  replay     ${replay.url}${chosen.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}${metrics ? `\n  metrics    http://${config.metrics!.host}:${metrics.port}/metrics` : ''}`);
-  const stop = (signal: string) => {
-    health.drain(`${signal} received: stopping`);
-    void replay.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  console.log(`trailgate replay is up\n  replay     ${replay.url}${chosen.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}`);
+  const stop = () => void replay.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
