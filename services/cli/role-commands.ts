@@ -49,11 +49,12 @@ export async function runGatewayRole(configFile: string | undefined, o: RoleOpti
   const drain = new GatewayDrain(health, config.shutdown);
   const gateway = await Gateway.start({ config, metrics, admission: () => drain.refusal() });
   drain.attach(gateway, config.dataDir);
+  // Before the banner: whoever reads it may send SIGTERM at once.
+  onSignals((signal) => drain.drain(signal));
   const metricsUrl = await startMetrics(config, metrics, o, health);
   const { host, port } = gateway.postgresAddress;
   const log = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')} (topics ${config.log.kafka!.topicPrefix}.*), spool ${gateway.kafka!.spool.dir}` : `embedded ${embeddedLogFile(config.dataDir)}`;
   console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
-  onSignals((signal) => drain.drain(signal));
 }
 
 /** `trailgate indexer|forwarder|replay`: one consumer role on the configured log. */
@@ -63,12 +64,12 @@ export async function runConsumerRole(role: ConsumerRole, configFile: string | u
   const metrics = new Metrics();
   const consumer = new Consumer(await openSource(config, sink), sink, metrics);
   const health = consumerHealth(role, consumer);
-  const metricsUrl = await startMetrics(config, metrics, o, health);
-  console.log([`trailgate ${role} is up`, `  reading    ${config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')}` : embeddedLogFile(config.dataDir)} (${sink.streams.join(', ')})`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
   onSignals((signal) => {
     health.drain(`${signal} received: stopping`);
     return consumer.stop();
   });
+  const metricsUrl = await startMetrics(config, metrics, o, health);
+  console.log([`trailgate ${role} is up`, `  reading    ${config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')}` : embeddedLogFile(config.dataDir)} (${sink.streams.join(', ')})`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
   await consumer.run();
 }
 
