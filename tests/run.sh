@@ -35,6 +35,9 @@ bash tests/services/sshd.sh start
 bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
 bash tests/services/opensearch.sh start
+# Deployment checks: helm and compose-go from Go modules; the image with buildah (all cached).
+bash tests/services/go-tools.sh build
+bash tests/services/container.sh build
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
@@ -46,6 +49,10 @@ set -a
 . "$TRAILGATE_TEST_STATE/opensearch.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/sshd.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/go-tools.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/container.env"
 set +a
 
 echo "== tests"
