@@ -20,7 +20,10 @@ import { postgresService, requiredEnv } from '../support/test-env.js';
 const exec = promisify(execFile);
 const cli = resolve(import.meta.dirname, '../../bin/trailgate.js');
 const image = requiredEnv('TRAILGATE_IMAGE');
-const store = ['--root', requiredEnv('TRAILGATE_CONTAINER_STORAGE'), '--runroot', requiredEnv('TRAILGATE_CONTAINER_RUNROOT'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+// This machine (no systemd, cgroups v1/v2 hybrid) needs runc (crun refuses hybrid cgroups), cgroupfs,
+// and limits at or below the host's: podman's defaults would raise them, which the kernel refuses.
+const store = ['--root', requiredEnv('TRAILGATE_CONTAINER_STORAGE'), '--runroot', requiredEnv('TRAILGATE_CONTAINER_RUNROOT'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc'];
+const LIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'];
 const dirs: string[] = [];
 const containers: string[] = [];
 
@@ -44,9 +47,9 @@ function freePort(): Promise<number> {
 
 describe('the container image', () => {
   it('runs the CLI as its entrypoint, as a non-root user', async () => {
-    const { stdout } = await podman('run', '--rm', image, '--version');
+    const { stdout } = await podman('run', '--rm', ...LIMITS, image, '--version');
     assert.equal(stdout.trim(), JSON.parse((await exec('npm', ['pkg', 'get', 'version'])).stdout));
-    const { stdout: id } = await podman('run', '--rm', '--entrypoint', 'id', image);
+    const { stdout: id } = await podman('run', '--rm', ...LIMITS, '--entrypoint', 'id', image);
     assert.match(id, /^uid=10001\(trailgate\) gid=10001\(trailgate\)/);
   });
 
@@ -76,7 +79,7 @@ describe('the container image', () => {
     // The host's loopback is the container's (host network), and nothing listens elsewhere.
     const name = `trailgate-test-${process.pid}`;
     containers.push(name);
-    const run = spawn('podman', [...store, 'run', '--rm', '--name', name, '--network', 'host', '--read-only', '--tmpfs', '/tmp',
+    const run = spawn('podman', [...store, 'run', '--rm', ...LIMITS, '--name', name, '--network', 'host', '--read-only', '--tmpfs', '/tmp',
       '-e', `TG_PG_APP_PASSWORD=${pgs.appPassword}`,
       '-v', `${data}:/var/lib/trailgate`, '-v', `${join(dir, 'trailgate.json')}:/etc/trailgate/trailgate.json:ro`, '-v', `${join(dir, 'jwks.json')}:/etc/trailgate/jwks.json:ro`,
       image, '--config', '/etc/trailgate/trailgate.json', 'gateway'], { stdio: ['ignore', 'pipe', 'pipe'] });

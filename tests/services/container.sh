@@ -37,6 +37,8 @@ ensure_tools() {
   command -v buildah >/dev/null 2>&1 || missing+=(buildah)
   command -v podman >/dev/null 2>&1 || missing+=(podman)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  # crun (podman's default) refuses hybrid cgroup hierarchies; runc runs the tests' containers.
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
   if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian's packages"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" uidmap >&2 \
