@@ -17,11 +17,8 @@ RUN --mount=type=cache,target=/root/.npm \
     --mount=type=secret,id=ca-certificates \
     if [ -s /run/secrets/ca-certificates ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates; fi \
  && npm ci --no-audit
-COPY tsconfig.json tsconfig.build.json ./
-COPY events ./events
-COPY connectors ./connectors
-COPY services ./services
-COPY bin ./bin
+# The rest of the context: .dockerignore lets in only the sources, tsconfig and bin/.
+COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM ${NODE_IMAGE}
