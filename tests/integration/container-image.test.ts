@@ -22,7 +22,7 @@ const cli = resolve(import.meta.dirname, '../../bin/trailgate.js');
 const image = requiredEnv('TRAILGATE_IMAGE');
 // This machine (no systemd, cgroups v1/v2 hybrid) needs runc (crun refuses hybrid cgroups), cgroupfs,
 // and limits at or below the host's: podman's defaults would raise them, which the kernel refuses.
-const store = ['--root', requiredEnv('TRAILGATE_CONTAINER_STORAGE'), '--runroot', requiredEnv('TRAILGATE_CONTAINER_RUNROOT'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc'];
+const store = ['--root', requiredEnv('TRAILGATE_CONTAINER_STORAGE'), '--runroot', requiredEnv('TRAILGATE_CONTAINER_RUNROOT'), '--storage-driver', requiredEnv('TRAILGATE_CONTAINER_DRIVER'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc'];
 const LIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'];
 const dirs: string[] = [];
 const containers: string[] = [];

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Trailgate image from the repository's Dockerfile without a Docker engine: buildah and
 # podman from Debian's packages, on a Node 20 base made here (no registry serves images to CI).
+# Containers run as root with runc: crun refuses this machine's hybrid cgroup hierarchy.
 #
 #   tests/services/container.sh base      # only the base image (cached)
 #   tests/services/container.sh build     # base (cached) + image; writes ${state}/container.env
@@ -15,7 +16,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="${TRAILGATE_TEST_STATE:-$REPO_ROOT/.test-state}"
 CACHE="${TRAILGATE_CACHE:-$HOME/.cache/trailgate}"
 BASE_DIR="$CACHE/container-base"
-STORAGE="$CACHE/containers/storage"
+STORAGE="$CACHE/containers/overlay"
 RUNROOT="$STATE/containers-run"
 ENV_FILE="$STATE/container.env"
 NODE_VERSION="$(node -p 'process.versions.node')"
@@ -28,8 +29,10 @@ SERVICE=container.sh
 # shellcheck source=tests/services/common.sh
 . "$REPO_ROOT/tests/services/common.sh"
 
-# Same flags for both tools: our storage root, vfs (works anywhere, nothing to mount), chroot builds.
-STORE_FLAGS=(--root "$STORAGE" --runroot "$RUNROOT" --storage-driver vfs)
+# Same flags for both tools: our storage root, overlay (vfs works too, but copies every layer whole:
+# minutes per build step and per container), chroot builds.
+DRIVER="${TRAILGATE_CONTAINER_DRIVER:-overlay}"
+STORE_FLAGS=(--root "$STORAGE" --runroot "$RUNROOT" --storage-driver "$DRIVER")
 bh() { buildah "${STORE_FLAGS[@]}" "$@"; }
 
 ensure_tools() {
@@ -118,6 +121,7 @@ case "${1:-}" in
       echo "TRAILGATE_IMAGE=$IMAGE"
       echo "TRAILGATE_CONTAINER_STORAGE=$STORAGE"
       echo "TRAILGATE_CONTAINER_RUNROOT=$RUNROOT"
+      echo "TRAILGATE_CONTAINER_DRIVER=$DRIVER"
     } >"$ENV_FILE"
     log "image $IMAGE ready (env: $ENV_FILE)"
     ;;
