@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { DevIssuer } from '../../services/dev/dev-issuer.js';
-import { eventually } from '../support/kafka-env.js';
+import { eventually, kafkaLog } from '../support/kafka-env.js';
 import { postgresService } from '../support/test-env.js';
 
 const exec = promisify(execFile);
@@ -60,7 +60,7 @@ function start(args: string[], ready: RegExp): Promise<Started> {
   });
 }
 
-async function gatewayWith(shutdown: { drainSeconds: number }) {
+async function gatewayWith(shutdown: { drainSeconds: number; spoolFlushSeconds?: number }, extra: (dir: string) => Record<string, unknown> = () => ({})) {
   const dir = mkdtempSync(join(tmpdir(), 'trailgate-drain-'));
   dirs.push(dir);
   const issuer = await DevIssuer.openOrCreate(join(dir, 'issuer'));
@@ -77,7 +77,8 @@ async function gatewayWith(shutdown: { drainSeconds: number }) {
       targets: { app: { host: pgs.host, port: pgs.port, database: pgs.database, user: pgs.appUser, password: { env: 'TG_PG_APP_PASSWORD' } } },
       policy: { rules: [{ name: 'tests', issuers: ['dev'], subject: '**', targets: ['app'], rights: ['all'] }] },
       metrics: { host: '127.0.0.1', port: 0 },
-      shutdown: { ...shutdown, spoolFlushSeconds: 1 },
+      shutdown: { spoolFlushSeconds: 1, ...shutdown },
+      ...extra(dir),
     }),
   );
   const gw = await start(['--config', config, 'gateway'], /postgres\s+127\.0\.0\.1:(\d+)[\s\S]*metrics\s+http:\/\/(127\.0\.0\.1:\d+)\/metrics/);
@@ -97,7 +98,7 @@ async function gatewayWith(shutdown: { drainSeconds: number }) {
       return { code: e.code, stdout: e.stdout };
     }
   };
-  return { gw, dir, port, metrics, connect, trailgate };
+  return { gw, dir, config, port, metrics, connect, trailgate };
 }
 
 async function readiness(metrics: string): Promise<{ status: number; body: { ready: boolean; draining: boolean; checks: { name: string; ok: boolean; detail?: string }[] } }> {
@@ -222,5 +223,32 @@ describe('SIGTERM drains a gateway', () => {
     assert.deepEqual(ready.body.checks, [{ name: 'log', ok: true }]);
     fw.child.kill('SIGTERM');
     assert.equal(await fw.exited, 0, `${fw.out()} signal ${fw.child.signalCode}`);
+  });
+
+  it('on Kafka, flushes the spool to Kafka before it exits: a forwarder started afterwards reads the whole session', async () => {
+    const { gw, dir, config, metrics, connect } = await gatewayWith({ drainSeconds: 30, spoolFlushSeconds: 120 }, (d) => ({ log: kafkaLog(), consumers: { forwarder: { kind: 'ndjson', file: join(d, 'forwarded.ndjson') } } }));
+    const ready = await readiness(metrics);
+    assert.equal(ready.status, 200, JSON.stringify(ready.body));
+    const client = await connect();
+    await client.query("select 'spooled before the shutdown' as what");
+    await client.end();
+    gw.child.kill('SIGTERM');
+    assert.equal(await gw.exited, 0);
+    assert.doesNotMatch(gw.out(), /TG_SPOOL_NOT_FLUSHED/);
+
+    // The gateway is gone; what Kafka has now is all it will ever get from this run.
+    const fw = await start(['--config', config, 'forwarder'], /trailgate forwarder is up/);
+    const file = join(dir, 'forwarded.ndjson');
+    const types = () => {
+      try {
+        return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { type: string }).type);
+      } catch {
+        return [];
+      }
+    };
+    await eventually(() => types().includes('session.ended'), 'the forwarder to read the session\'s end from Kafka');
+    assert.ok(types().includes('command.started'));
+    fw.child.kill('SIGTERM');
+    assert.equal(await fw.exited, 0);
   });
 });
