@@ -55,18 +55,24 @@ interface Result {
   lagP50: number;
   lagP99: number;
   lagMax: number;
+  /** Kafka only: from a batch being durable in the spool to its transaction committing in Kafka (p50 / p99 ms). */
+  drainLag?: string;
 }
 
 let checkpoints: CheckpointPolicy;
 
 async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Promise<Consumer['source']>, settle: () => Promise<void>): Promise<Result> {
+  // The phase in the clock of a --cpu-prof profile (microseconds), for bench/cpu-profile-summary.ts.
+  const phaseStart = process.hrtime.bigint() / 1000n;
   const writer = new LogWriter(sink, name);
   const null_ = new TimingSink(`bench-${Date.now()}`);
   const consumer = new Consumer(await source(null_), null_, new Metrics());
   const running = consumer.run();
   let recorded = 0;
   let events = 0;
+  const drain = sink instanceof KafkaLogSink ? drainLagOf(sink) : null;
   writer.on('written', (records) => {
+    drain?.written();
     recorded += records.length;
     events += records.filter((r) => r.stream === 'events').length;
   });
@@ -98,10 +104,29 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
   await consumer.stop();
   await running.catch(() => undefined);
   await sink.close();
+  console.error(`phase ${JSON.stringify(name)} ${phaseStart} ${process.hrtime.bigint() / 1000n}`);
   if (null_.records < recorded) throw new Error(`${name}: the consumer got ${null_.records} of ${recorded} records`);
   const lags = null_.lags.sort((a, b) => a - b);
   const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((lags.length * p) / 100))] ?? 0;
-  return { log: name, recorded, events, seconds, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0 };
+  return { log: name, recorded, events, seconds, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0, ...(drain ? { drainLag: drain.summary() } : {}) };
+}
+
+/** Where Kafka's lag builds: how long spooled batches wait for the drainer's committed transaction. */
+function drainLagOf(kafka: KafkaLogSink) {
+  const waiting: { end: number; at: number }[] = [];
+  const lags: number[] = [];
+  kafka.on('drained', (position) => {
+    const now = Date.now();
+    while (waiting.length && waiting[0]!.end <= position) lags.push(now - waiting.shift()!.at);
+  });
+  return {
+    written: () => waiting.push({ end: kafka.spool.endPosition, at: Date.now() }),
+    summary: () => {
+      const sorted = lags.sort((a, b) => a - b);
+      const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
+      return `${at(50)} / ${at(99)}`;
+    },
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'trailgate-bench-'));
@@ -111,7 +136,8 @@ try {
   checkpoints = { signer: new HeadSigner(await loadOrCreateSigningKey(keysDir(dir))), every: 1000, millis: 10_000 };
   const brokers = (process.env.TG_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
-  const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
+  // BENCH_SPOOL_FSYNC=0 drops the spool's fdatasync, to compare like with like against the baseline (which does not fsync).
+  const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1, ...(process.env.BENCH_SPOOL_FSYNC === '0' ? { spool: { fsync: false } } : {}) });
   const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics() });
   results.push(await runOne('kafka (spool fsync + transactions)', kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
 
@@ -124,8 +150,8 @@ try {
 }
 
 const lines = [
-  `| log | sessions | records | events | recorded records/s | events/s | all consumed after (s) | end-to-end lag p50 / p99 / max (ms) |`,
-  `|---|---:|---:|---:|---:|---:|---:|---:|`,
-  ...results.map((r) => `| ${r.log} | ${SESSIONS} | ${r.recorded} | ${r.events} | ${Math.round(r.recorded / r.seconds)} | ${Math.round(r.events / r.seconds)} | ${r.consumedAll.toFixed(1)} | ${r.lagP50} / ${r.lagP99} / ${r.lagMax} |`),
+  `| log | sessions | records | events | recorded records/s | events/s | all consumed after (s) | end-to-end lag p50 / p99 / max (ms) | of which spool to Kafka commit p50 / p99 (ms) |`,
+  `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
+  ...results.map((r) => `| ${r.log} | ${SESSIONS} | ${r.recorded} | ${r.events} | ${Math.round(r.recorded / r.seconds)} | ${Math.round(r.events / r.seconds)} | ${r.consumedAll.toFixed(1)} | ${r.lagP50} / ${r.lagP99} / ${r.lagMax} | ${r.drainLag ?? '-'} |`),
 ];
 console.log(lines.join('\n'));

@@ -2,7 +2,8 @@
 # Event log benchmark: records per second from the gateway's recording path to Kafka to a null
 # consumer, and end-to-end lag, against the embedded SQLite log as the baseline in the same run.
 #
-#   bash bench/kafka.sh          (env: BENCH_SECONDS per log, default 20; BENCH_SESSIONS, default 16)
+#   bash bench/kafka.sh          (env: BENCH_SECONDS per log, default 20; BENCH_SESSIONS, default 16;
+#                                 BENCH_CPU_PROF=1 also writes a CPU profile per log to bench/.work/prof)
 #
 # Starts its own Kafka broker (tests/services/kafka.sh) with state in bench/.work.
 # Results: bench/results/kafka-<UTC timestamp>.md (also printed to stdout).
@@ -22,7 +23,12 @@ set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/kafka.env"
 set +a
-TABLE="$(node --import tsx bench/kafka-log.ts)"
+PROF=()
+if [ "${BENCH_CPU_PROF:-0}" = 1 ]; then
+  rm -rf "$TRAILGATE_TEST_STATE/prof"
+  PROF=(--cpu-prof --cpu-prof-dir "$TRAILGATE_TEST_STATE/prof")
+fi
+TABLE="$(node "${PROF[@]}" --import tsx bench/kafka-log.ts)"
 UPTIME_END="$(uptime)"
 
 {
@@ -35,7 +41,7 @@ UPTIME_END="$(uptime)"
   echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ {print $2}') GiB"
   echo "- Kernel: $(uname -r)"
   echo "- Node: $(node -v); Java: $(java -version 2>&1 | head -n1)"
-  echo "- Kafka: $TG_KAFKA_VERSION (KRaft, one node, heap 512 MiB, on the same machine); client: @confluentinc/kafka-javascript $(node -p "require('@confluentinc/kafka-javascript/package.json').version") (librdkafka $(node -p "require('@confluentinc/kafka-javascript').librdkafkaVersion"))"
+  echo "- Kafka: $TG_KAFKA_VERSION (KRaft, one node, heap 512 MiB, on the same machine); client: kafkajs $(node -p "require('kafkajs/package.json').version") (pure JavaScript)"
   echo "- Load at start (uptime): $UPTIME_START"
   echo "- Load at end (uptime): $UPTIME_END"
   echo
@@ -48,11 +54,19 @@ UPTIME_END="$(uptime)"
   echo "## Setup"
   echo
   echo "- ${BENCH_SESSIONS:-16} concurrent sessions for ${BENCH_SECONDS:-20} s per log; each statement records command.started + 300 client bytes, waits until that is durable (strict recording), then 1200 server bytes + command.completed"
-  echo "- Kafka: spool with fsync per batch, drained in transactions (idempotent, acks=all, lz4), 6 partitions, replication 1; consumer group with read_committed, batches of up to 1000"
+  echo "- Kafka: spool with fsync per batch, drained in transactions (idempotent, acks=all, no compression), 6 partitions, replication 1; consumer group with read_committed, batches of up to 1000"
   echo "- Baseline: the embedded SQLite log (synchronous=NORMAL, the default recording.fsync=false) read by the embedded consumer"
   echo "- Records/s and events/s: what the recording path made durable, divided by the recording time"
   echo "- All consumed after: seconds from the start until the null consumer had every record"
   echo "- End-to-end lag: from a command.started record's timestamp to its arrival at the null sink"
+  echo
+  if [ "${BENCH_CPU_PROF:-0}" = 1 ]; then
+    echo "- CPU profile on (node --cpu-prof) for the whole run, both logs alike"
+  fi
+  if [ -n "${BENCH_NOTE:-}" ]; then
+    echo
+    echo "$BENCH_NOTE"
+  fi
   echo
   echo "## Results"
   echo

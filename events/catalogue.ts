@@ -86,6 +86,10 @@ export interface TargetConnectedData {
   /** Postgres: `application_name` set on the target; SSH: the same run tag, also sent as TRAILGATE_* environment. */
   applicationName: string;
   serverVersion?: string;
+  /** Postgres: the backend was started with default_transaction_read_only on (the session has no write right). */
+  readOnly?: boolean;
+  /** Postgres: the database role the backend runs as (targets.<name>.roles). */
+  role?: string;
   /** SSH: the target's host key as `SHA256:<base64>`, after it matched the pinned key. */
   hostKey?: string;
 }

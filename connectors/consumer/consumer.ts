@@ -40,6 +40,11 @@ export interface RecordSource {
   stop(): Promise<void>;
 }
 
+/** Whether a record is of a schema version this build reads (its type may still be new). */
+export function isKnownVersion(r: AuditRecord): boolean {
+  return typeof r.v === 'number' && r.v <= SCHEMA_VERSION && (r.stream === 'events' || (r.stream === 'bytes' && r.type === 'bytes'));
+}
+
 /** Whether this build knows a record's type and version; others are skipped and counted, never fatal. */
 export function isKnownRecord(r: AuditRecord): boolean {
   if (typeof r.v !== 'number' || r.v > SCHEMA_VERSION) return false;
@@ -116,7 +121,7 @@ export class Consumer {
         dead.push({ entry: e, code: e.error?.code ?? 'TG_RECORD_UNDECODABLE', message: e.error?.message ?? 'not a record' });
         continue;
       }
-      if (!isKnownRecord(e.record)) {
+      if (!isKnownRecord(e.record) && !(this.sink.keepsUnknownTypes && isKnownVersion(e.record))) {
         this.metrics.counter('trailgate_consumer_records_skipped_total', 'Records of a type or version this build does not know, skipped.', { ...labels, type: String(e.record.type) });
         continue;
       }

@@ -20,6 +20,11 @@ export interface RecordSink {
   /** The streams this sink wants; consumers that need no bytes never read them. */
   readonly streams: readonly AuditRecord['stream'][];
   /**
+   * Also hand it records of types this build does not know (of a version it knows): a full copy of the
+   * log keeps them, since the hash chain runs through them. Other sinks never see them.
+   */
+  readonly keepsUnknownTypes?: boolean;
+  /**
    * Stores a batch in log order. Resolves when every record is stored or dead-lettered;
    * rejects on a transient failure (cluster down, throttled past retries) so the batch is retried.
    */

@@ -174,6 +174,11 @@ export class EmbeddedLog {
     return (this.db.prepare('SELECT session_id FROM sessions ORDER BY started_at, session_id').all() as { session_id: string }[]).map((r) => r.session_id);
   }
 
+  /** When each session started and which instance opened it, oldest first. */
+  sessionStarts(): { sessionId: string; instance: string; startedAt: string }[] {
+    return this.db.prepare('SELECT session_id AS sessionId, instance, started_at AS startedAt FROM sessions ORDER BY started_at, session_id').all() as { sessionId: string; instance: string; startedAt: string }[];
+  }
+
   /** The sessions one gateway instance opened, oldest first. */
   sessionIdsOf(instance: string): string[] {
     return (this.db.prepare('SELECT session_id FROM sessions WHERE instance = ? ORDER BY started_at, session_id').all(instance) as { session_id: string }[]).map((r) => r.session_id);

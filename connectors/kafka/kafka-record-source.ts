@@ -1,4 +1,4 @@
-import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { LagReport, RecordSource, SourceDeadLetter, SourceEntry } from '../consumer/consumer.js';
 import type { RecordSink } from '../consumer/record-sink.js';
@@ -26,8 +26,8 @@ export function consumerGroup(prefix: string, sinkName: string): string {
  */
 export class KafkaRecordSource implements RecordSource {
   readonly kind = 'kafka' as const;
-  private consumer: KafkaJS.Consumer | null = null;
-  private producer: KafkaJS.Producer | null = null;
+  private consumer: Consumer | null = null;
+  private producer: Producer | null = null;
   private topics: LogTopics;
   private readonly group: string;
   private stopped: Promise<void> | null = null;
@@ -36,7 +36,7 @@ export class KafkaRecordSource implements RecordSource {
   private finish: (() => void) | null = null;
 
   private constructor(
-    private readonly kafka: KafkaJS.Kafka,
+    private readonly kafka: Kafka,
     private readonly config: KafkaLogConfig,
     private readonly sink: Pick<RecordSink, 'name' | 'streams'>,
     private readonly batchSize: number,
@@ -61,40 +61,45 @@ export class KafkaRecordSource implements RecordSource {
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    this.producer = this.kafka.producer({ kafkaJS: { idempotent: true, acks: -1 }, 'linger.ms': 5 });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    this.consumer = this.kafka.consumer({
-      kafkaJS: { groupId: this.group, autoCommit: false, fromBeginning: true },
-      'js.consumer.max.batch.size': this.batchSize,
-      'isolation.level': 'read_committed',
-    });
+    // read_committed: aborted spool deliveries are never seen.
+    this.consumer = this.kafka.consumer({ groupId: this.group, readUncommitted: false });
     await this.consumer.connect();
     const topics = this.sink.streams.map((s) => (s === 'bytes' ? this.topics.bytes : this.topics.events));
-    await this.consumer.subscribe({ topics });
+    await this.consumer.subscribe({ topics, fromBeginning: true });
     this.stopped = new Promise((resolve) => (this.finish = resolve));
     await this.consumer.run({
+      autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, isStale }) => {
-        if (batch.messages.length === 0) return;
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isStale, isRunning }) => {
         const stream = this.streamOf(batch.topic);
-        const entries = batch.messages.map((m): SourceEntry => {
-          const raw: RawMessage = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, headers: (m.headers ?? {}) as RawMessage['headers'] };
-          const origin = `${batch.topic}/${batch.partition}@${m.offset}`;
-          try {
-            return { record: decodeRecord(stream, m.value, raw.headers), origin, raw };
-          } catch (err) {
-            const e = err instanceof UndecodableRecord ? err : new UndecodableRecord((err as Error).message);
-            return { record: null, error: { code: e.code, message: e.message }, origin, raw };
-          }
-        });
-        await handle(entries);
-        if (isStale()) return;
-        const last = batch.messages[batch.messages.length - 1]!.offset;
-        const next = String(BigInt(last) + 1n);
-        await this.commitWithRetry([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-        resolveOffset(last);
-        const end = batch.highWatermark;
-        this.partLag.set(`${batch.topic}/${batch.partition}`, { part: `${batch.topic}/${batch.partition}`, committed: next, end, lag: Math.max(0, Number(end) - Number(next)) });
+        // kafkajs hands over whole fetches; the sink gets them in batches of the configured size.
+        for (let i = 0; i < batch.messages.length; i += this.batchSize) {
+          if (!isRunning() || isStale()) return;
+          const slice = batch.messages.slice(i, i + this.batchSize);
+          const entries = slice.map((m): SourceEntry => {
+            const headers: RawMessage['headers'] = {};
+            for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Array.isArray(v) ? v[0] : v;
+            const raw: RawMessage = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, headers };
+            const origin = `${batch.topic}/${batch.partition}@${m.offset}`;
+            try {
+              return { record: decodeRecord(stream, m.value, headers), origin, raw };
+            } catch (err) {
+              const e = err instanceof UndecodableRecord ? err : new UndecodableRecord((err as Error).message);
+              return { record: null, error: { code: e.code, message: e.message }, origin, raw };
+            }
+          });
+          await handle(entries);
+          if (isStale()) return;
+          const last = slice[slice.length - 1]!.offset;
+          const next = String(BigInt(last) + 1n);
+          await this.commitWithRetry([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+          resolveOffset(last);
+          await heartbeat();
+          const end = batch.highWatermark;
+          this.partLag.set(`${batch.topic}/${batch.partition}`, { part: `${batch.topic}/${batch.partition}`, committed: next, end, lag: Math.max(0, Number(end) - Number(next)) });
+        }
       },
     });
     await this.stopped;
@@ -125,7 +130,7 @@ export class KafkaRecordSource implements RecordSource {
       Object.assign(headers, { 'tg-dl-code': code, 'tg-dl-message': message, 'tg-dl-consumer': this.sink.name, 'tg-dl-origin': entry.origin });
       return { key: raw?.key ?? entry.record?.sessionId ?? null, value: raw?.value ?? (entry.record ? Buffer.from(JSON.stringify(entry.record)) : null), headers };
     });
-    await within(this.producer!.send({ topic: this.topics.deadLetter, messages }), 120_000, 'writing dead letters');
+    await within(this.producer!.send({ topic: this.topics.deadLetter, messages, acks: -1 }), 120_000, 'writing dead letters');
   }
 
   /**
@@ -147,7 +152,7 @@ export class KafkaRecordSource implements RecordSource {
 }
 
 /** Lag of a consumer group: per partition, the end of the log minus the committed offset. */
-export async function groupLag(admin: KafkaJS.Admin, group: string, name: string, topics: string[]): Promise<LagReport> {
+export async function groupLag(admin: Admin, group: string, name: string, topics: string[]): Promise<LagReport> {
   const committed = await admin.fetchOffsets({ groupId: group, topics });
   const parts: LagReport['parts'] = [];
   for (const topic of topics) {

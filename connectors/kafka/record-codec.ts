@@ -1,5 +1,5 @@
 import { SCHEMA_VERSION, recordId, type AuditRecord, type SessionContext } from '../../events/index.js';
-import type { PendingRecord } from '../embedded-log/embedded-log.js';
+import type { LedgerEntry, PendingRecord } from '../embedded-log/embedded-log.js';
 
 /**
  * How records look on Kafka. Every record is keyed by its session id, so a session's records stay in
@@ -12,7 +12,8 @@ import type { PendingRecord } from '../embedded-log/embedded-log.js';
 export type Stream = AuditRecord['stream'];
 
 export interface KafkaMessage {
-  stream: Stream;
+  /** `ledger`: a signed ledger entry of the gateway, spooled and delivered like its records. */
+  stream: Stream | 'ledger';
   key: string;
   value: Buffer;
   headers: Record<string, string>;
@@ -79,9 +80,18 @@ function checkEnvelope(r: Record<string, unknown>): void {
   }
 }
 
+const STREAMS = ['events', 'bytes', 'ledger'] as const;
+const STREAM_CODES = { events: 0, bytes: 1, ledger: 2 } as const;
+
+/** A ledger entry as it goes to `<prefix>.ledger`: keyed by its instance, the entry as JSON. */
+export function encodeLedgerEntry(entry: LedgerEntry): KafkaMessage {
+  const { instance, seq, ts, opened, prev, hash, kid, jws } = entry;
+  return { stream: 'ledger', key: instance, value: Buffer.from(JSON.stringify({ instance, seq, ts, opened, prev, hash, kid, jws })), headers: {} };
+}
+
 /**
  * Compact binary framing of messages for the spool:
- *   u8 stream (0 events, 1 bytes) | u32 key length | key | u32 headers length | headers JSON | u32 value length | value
+ *   u8 stream (0 events, 1 bytes, 2 ledger) | u32 key length | key | u32 headers length | headers JSON | u32 value length | value
  */
 export function packMessages(messages: readonly KafkaMessage[]): Buffer {
   const parts: Buffer[] = [];
@@ -89,7 +99,7 @@ export function packMessages(messages: readonly KafkaMessage[]): Buffer {
     const key = Buffer.from(m.key);
     const headers = Buffer.from(JSON.stringify(m.headers));
     const head = Buffer.allocUnsafe(1 + 4 + key.length + 4 + headers.length + 4);
-    let o = head.writeUInt8(m.stream === 'bytes' ? 1 : 0, 0);
+    let o = head.writeUInt8(STREAM_CODES[m.stream], 0);
     o = head.writeUInt32BE(key.length, o);
     o += key.copy(head, o);
     o = head.writeUInt32BE(headers.length, o);
@@ -104,7 +114,7 @@ export function unpackMessages(buf: Buffer): KafkaMessage[] {
   const out: KafkaMessage[] = [];
   let o = 0;
   while (o < buf.length) {
-    const stream: Stream = buf.readUInt8(o) === 1 ? 'bytes' : 'events';
+    const stream = STREAMS[buf.readUInt8(o)] ?? 'events';
     o += 1;
     const keyLen = buf.readUInt32BE(o);
     o += 4;

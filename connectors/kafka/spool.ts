@@ -63,6 +63,7 @@ export class Spool {
   private closed = false;
   private readHandle: { segment: Segment; fh: FileHandle } | null = null;
   private appendListeners = new Set<() => void>();
+  private beforeTrim: ((position: number) => Promise<void>) | null = null;
   /** Position up to which frames are written (and synced): readers never pass it. */
   private durableEnd: number;
   private drained: number;
@@ -120,6 +121,11 @@ export class Spool {
     return this.segments.reduce((n, s) => n + s.size, 0);
   }
 
+  /** Position of the oldest frame still on disk. */
+  get startPosition(): number {
+    return this.segments[0]!.base;
+  }
+
   get drainedPosition(): number {
     return this.drained;
   }
@@ -136,6 +142,11 @@ export class Spool {
       this.pending.push({ payloads, resolve, reject });
       if (!this.writing) void this.writeLoop();
     });
+  }
+
+  /** Awaits `fn` before segments below a committed position are deleted: what they hold is saved elsewhere first. */
+  onTrim(fn: (position: number) => Promise<void>): void {
+    this.beforeTrim = fn;
   }
 
   /** Calls `fn` after each durable append (the drainer waits on it). */
@@ -250,6 +261,7 @@ export class Spool {
     const tmp = join(this.dir, `${POSITION_FILE}.tmp`);
     await writeFile(tmp, `${position}\n`);
     await rename(tmp, join(this.dir, POSITION_FILE));
+    if (this.beforeTrim && this.segments.length > 1 && this.segments[1]!.base <= position) await this.beforeTrim(position);
     while (this.segments.length > 1 && this.segments[1]!.base <= position) {
       const gone = this.segments.shift()!;
       if (this.readHandle?.segment === gone) {

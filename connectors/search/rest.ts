@@ -60,6 +60,18 @@ export class RestSearchService implements SearchService {
     }
   }
 
+  async backingIndices(dataStream: string): Promise<string[]> {
+    const res = (await this.request('GET', `/_data_stream/${encodeURIComponent(dataStream)}`)) as { data_streams?: { name: string; indices: { index_name: string }[] }[] };
+    return res.data_streams?.find((d) => d.name === dataStream)?.indices.map((i) => i.index_name) ?? [];
+  }
+
+  async existingIds(indices: string[], ids: string[]): Promise<Set<string>> {
+    if (indices.length === 0 || ids.length === 0) return new Set();
+    const docs = indices.flatMap((index) => ids.map((id) => ({ _index: index, _id: id })));
+    const res = (await this.request('POST', '/_mget', { docs }, { _source: 'false' })) as { docs: { _id: string; found?: boolean }[] };
+    return new Set(res.docs.filter((d) => d.found).map((d) => d._id));
+  }
+
   async search(index: string, body: Record<string, unknown>): Promise<SearchResult> {
     const res = (await this.request('POST', `/${encodeURIComponent(index)}/_search`, body)) as {
       hits: { total?: { value: number } | number; hits: SearchResult['hits'] };

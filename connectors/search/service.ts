@@ -38,6 +38,10 @@ export interface SearchService {
   /** Creates the data stream if it does not exist yet. */
   ensureDataStream(name: string): Promise<void>;
   search(index: string, body: Record<string, unknown>): Promise<SearchResult>;
+  /** The backing indices of a data stream, oldest first: the last one is the write index. */
+  backingIndices(dataStream: string): Promise<string[]>;
+  /** Which of `ids` any of `indices` holds, read in real time (a multi-get, not a search that waits for a refresh). */
+  existingIds(indices: string[], ids: string[]): Promise<Set<string>>;
   /** The mapping properties of the newest backing index of a data stream or index. */
   mapping(index: string): Promise<Record<string, unknown>>;
   refresh(index: string): Promise<void>;

@@ -76,8 +76,9 @@ export class SearchSink implements RecordSink {
       }
       pending.push(pendingDocument(record, this.dataStream, encoded.id, encoded.document));
     }
+    const fresh = await this.notInOlderIndices(pending);
     const deadLetters: DeadLetter[] = [];
-    for (const request of buildBulkRequests(pending, { maxDocs: this.options.maxBulkDocs, maxBytes: this.options.maxBulkBytes })) {
+    for (const request of buildBulkRequests(fresh, { maxDocs: this.options.maxBulkDocs, maxBytes: this.options.maxBulkBytes })) {
       deadLetters.push(...(await this.send(request.documents)));
     }
     this.counters.deadLetters += deadLetters.length;
@@ -86,6 +87,21 @@ export class SearchSink implements RecordSink {
 
   async close(): Promise<void> {
     await this.service.close();
+  }
+
+  /**
+   * A `create` dedupes only within the write index, so a batch delivered again after a rollover would
+   * store its records a second time: ids an older backing index already holds are dropped first. The
+   * multi-get reads in real time; only two indexers creating the same record across the moment of a
+   * rollover could still both store it, and a consumer group gives a session to one indexer at a time.
+   */
+  private async notInOlderIndices(pending: PendingDocument[]): Promise<PendingDocument[]> {
+    if (pending.length === 0) return pending;
+    const older = (await this.retrying('list backing indices', () => this.service.backingIndices(this.dataStream))).slice(0, -1);
+    if (older.length === 0) return pending;
+    const found = await this.retrying('look up earlier deliveries', () => this.service.existingIds(older, pending.map((d) => d.id)));
+    this.counters.duplicates += found.size;
+    return pending.filter((d) => !found.has(d.id));
   }
 
   /** Sends documents until each is stored, known, or dead; only throttled and unavailable ones go again. */
@@ -149,6 +165,7 @@ export class SearchSink implements RecordSink {
         return await fn();
       } catch (err) {
         if (!(err instanceof SearchServiceError) || !err.retryable) throw err;
+        if (err.status === 429) this.counters.throttled++;
         await this.backoff(attempt, `${what}: ${err.message}`);
       }
     }

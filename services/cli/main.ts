@@ -101,7 +101,7 @@ program
 
 program
   .command('replay')
-  .description('serve the replay web UI and API on the embedded log (the `replay` section of the configuration)')
+  .description('serve the replay web UI and API (the `replay` section); on Kafka also keep this machine\'s replay store, which the read commands read')
   .option('--dev', 'add a generated admin token (never in production)')
   .action((opts: { dev?: boolean }) => runReplay(program.opts<{ config?: string }>().config, opts));
 
@@ -145,6 +145,7 @@ program
   .option('--all', 'every session in the log, and the ledgers')
   .option('--jwks <file>', 'the JWKS to trust (a copy of `trailgate keys jwks` kept apart from the gateway)')
   .option('--json', 'the report as JSON')
+  .option('--ledger-from <file>', 'with --all: compare the ledgers with the copy in this replay store (a ledger whose tail was cut shows)')
   .action((session: string | undefined, opts: VerifyCommandOptions) => runVerify(program.opts<{ config?: string }>().config, session, opts));
 
 const keys = program.command('keys').description('the keys that sign recordings');

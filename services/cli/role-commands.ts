@@ -54,7 +54,8 @@ export async function runGatewayRole(configFile: string | undefined, o: RoleOpti
   const metricsUrl = await startMetrics(config, metrics, o, health);
   const { host, port } = gateway.postgresAddress;
   const log = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')} (topics ${config.log.kafka!.topicPrefix}.*), spool ${gateway.kafka!.spool.dir}` : `embedded ${embeddedLogFile(config.dataDir)}`;
-  console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
+  const ssh = gateway.ssh ? [`  ssh        ${gateway.ssh.address.host}:${gateway.ssh.address.port}`] : [];
+  console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, ...ssh, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
 }
 
 /** `trailgate indexer|forwarder|replay`: one consumer role on the configured log. */
@@ -87,7 +88,9 @@ export async function runConsumersStatus(configFile: string | undefined, o: { js
       const { groups } = await admin.listGroups();
       const topics = logTopics(kafkaConfig.topicPrefix);
       for (const g of groups.filter((x) => x.groupId.startsWith(prefix)).sort((a, b) => a.groupId.localeCompare(b.groupId))) {
-        const report = await groupLag(admin, g.groupId, g.groupId.slice(prefix.length), [topics.events, topics.bytes]);
+        // A replay store reads the gateways' ledgers in a group of its own.
+        const reads = g.groupId.endsWith('.ledger') ? [topics.ledger] : [topics.events, topics.bytes];
+        const report = await groupLag(admin, g.groupId, g.groupId.slice(prefix.length), reads);
         const read = report.parts.filter((p) => Number(p.committed) >= 0);
         rows.push({ consumer: report.consumer, position: read.map((p) => `${p.part}@${p.committed}`).join(' '), lag: String(read.reduce((n, p) => n + p.lag, 0)), detail: `group ${g.groupId}` });
       }

@@ -27,7 +27,6 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
     ...(indexerSink ? [`  indexer    ${config.search!.product} ${String(config.search!.url)} (data stream ${indexerSink.dataStream})`] : []),
     ...(replay ? [`  replay     ${replay.url}${chosen?.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}`] : []),
     `  signing    key ${gateway.signingKid} (public keys: ${gateway.jwksFile}; keep a copy apart for \`trailgate verify --jwks\`)`,
-    `  targets    ${[...gateway.targets.keys()].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
     `  targets    ${[...gateway.targets.keys(), ...(gateway.ssh ? [...gateway.ssh.targets.keys()].map((t) => `${t} (ssh)`) : [])].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
   ];
   if (gateway.aborted.length) lines.push(`  recovered  ${gateway.aborted.length} session(s) the previous run left open, closed as aborted: ${gateway.aborted.join(', ')}`);

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
+import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
+import type { LedgerCopy } from '../verify/ledger-copy.js';
 import { keysDir, readPublishedKeys } from '../integrity/signing-keys.js';
 import { TrustedKeys } from '../verify/trusted-keys.js';
 import { embeddedLogSource } from '../verify/verify-source.js';
@@ -15,6 +17,7 @@ export interface VerifyCommandOptions {
   all?: boolean;
   jwks?: string;
   json?: boolean;
+  ledgerFrom?: string;
 }
 
 /** The trust anchor: a JWKS held apart from the log when the operator has one, else the gateway's own. */
@@ -24,12 +27,14 @@ function trustedKeys(config: TrailgateConfig, jwksFile: string | undefined): Tru
     if (!existsSync(file)) throw Object.assign(new Error(`no JWKS at ${file}; pass the copy of the gateway's public keys you keep apart (from \`trailgate keys jwks\`)`), { code: 'TG_VERIFY_JWKS_MISSING' });
     return new TrustedKeys((JSON.parse(readFileSync(file, 'utf8')) as { keys: JWK[] }).keys, file);
   }
+  if (config.log.kind === 'kafka') throw Object.assign(new Error("a replay store holds no signing keys: pass --jwks with the gateways' public keys (`trailgate keys jwks` on each gateway, merged into one JWKS) or set integrity.trustedJwksFile"), { code: 'TG_VERIFY_JWKS_MISSING' });
   const own = join(keysDir(config.dataDir), 'jwks.json');
   return new TrustedKeys(readPublishedKeys(keysDir(config.dataDir)).keys, `${own} (the gateway's own key store, beside the log: pass --jwks with a copy kept apart to rule out replaced keys)`);
 }
 
 export async function runVerify(configFile: string | undefined, session: string | undefined, o: VerifyCommandOptions): Promise<void> {
   if (!session && !o.all) throw Object.assign(new Error('name a session or pass --all'), { code: 'TG_USAGE' });
+  if (o.ledgerFrom && !o.all) throw Object.assign(new Error('--ledger-from compares the ledgers: pass it with --all'), { code: 'TG_USAGE' });
   const config = cliConfig(configFile);
   const log = openLogForReading(config);
   let report: VerifyReport;
@@ -39,13 +44,32 @@ export async function runVerify(configFile: string | undefined, session: string 
       sessionId = log.resolveSessionId(session) ?? undefined;
       if (!sessionId) throw Object.assign(new Error(`no single session matches '${session}'; list them with \`trailgate sessions\``), { code: 'TG_SESSION_NOT_FOUND' });
     }
-    report = await verify({ source: embeddedLogSource(log), trusted: trustedKeys(config, o.jwks), published: readPublishedKeys(keysDir(config.dataDir)).keys, ...(sessionId ? { sessionId } : {}) });
+    const ledgerCopy = o.ledgerFrom ? readLedgerCopy(o.ledgerFrom) : undefined;
+    report = await verify({
+      source: embeddedLogSource(log),
+      trusted: trustedKeys(config, o.jwks),
+      published: readPublishedKeys(keysDir(config.dataDir)).keys,
+      summaryIntervalMs: config.integrity.summarySeconds * 1000,
+      ...(sessionId ? { sessionId } : {}),
+      ...(ledgerCopy ? { ledgerCopy } : {}),
+    });
   } finally {
     log.close();
   }
   if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else print(report);
   process.exitCode = report.ok ? 0 : 1;
+}
+
+/** The ledgers as another machine holds them: a replay store, or any file of the embedded log's schema. */
+function readLedgerCopy(file: string): LedgerCopy {
+  if (!existsSync(file)) throw Object.assign(new Error(`no ledger copy at ${file}; pass a replay store (replay.store of a \`trailgate replay\` on Kafka) or another copy of the log`), { code: 'TG_VERIFY_LEDGER_COPY_MISSING' });
+  const copy = new EmbeddedLog(file, { readonly: true });
+  try {
+    return { describe: file, entries: copy.readLedger() };
+  } finally {
+    copy.close();
+  }
 }
 
 function print(r: VerifyReport): void {
@@ -56,7 +80,9 @@ function print(r: VerifyReport): void {
     r.sessions.map((s) => [s.sessionId, s.status, String(s.records), String(s.signedThrough), s.failure ? `${s.failure.kind} at seq ${s.failure.seq ?? '-'}: ${s.failure.message}` : '-']),
   );
   for (const l of r.ledgers) console.log(`ledger ${printable(l.instance)}: ${l.entries} signed summaries, ${l.sessionsListed} sessions named${l.failure ? `; ${l.failure.kind} at entry ${l.failure.seq}: ${printable(l.failure.message, 400)}` : ', all present'}`);
+  if (r.ledgerCopy) console.log(`ledgers compared with the copy in ${r.ledgerCopy}`);
+  for (const u of r.unnamed) console.log(`UNLISTED  ${u.sessionId}: ${printable(u.failure.message, 400)}`);
   if (r.unlisted.length) console.log(`${r.unlisted.length} session(s) not yet named by a signed summary (opened since the last one)`);
   const bad = r.sessions.filter((s) => s.status !== 'intact').length;
-  console.log(r.ok ? `OK: ${r.sessions.length} session(s) intact` : `FAILED: ${bad} of ${r.sessions.length} session(s) not intact${r.keys.length ? ', key set altered' : ''}${r.ledgers.some((l) => l.failure) ? ', ledger failed' : ''}`);
+  console.log(r.ok ? `OK: ${r.sessions.length} session(s) intact` : `FAILED: ${bad} of ${r.sessions.length} session(s) not intact${r.keys.length ? ', key set altered' : ''}${r.ledgers.some((l) => l.failure) ? ', ledger failed' : ''}${r.unnamed.length ? `, ${r.unnamed.length} session(s) named by no signed summary` : ''}`);
 }

@@ -54,6 +54,10 @@ export const ReplayConfig = z
     sessionMinutes: z.number().int().min(1).max(7 * 24 * 60).default(480),
     users: z.array(ReplayUser).default([]),
     oidc: ReplayOidc.optional(),
+    /** On Kafka: the replay store, a full copy of the log that `trailgate replay` keeps; default <dataDir>/replay-store.db. */
+    store: z.string().min(1).optional(),
+    /** On Kafka: the consumer (group) of this store; every store needs its own to hold a full copy. */
+    consumer: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -').default('replay'),
   })
   .strict();
 export type ReplayConfig = z.infer<typeof ReplayConfig>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SentinelConfig } from '../../connectors/sentinel/config.js';
 import { ReplayConfig } from './replay-schema.js';
 import { ShutdownConfig } from './shutdown-schema.js';
 
@@ -34,6 +35,17 @@ export const IssuerConfig = z
   .refine((i) => !(i.jwksUri && i.jwksFile), { message: 'set jwksUri or jwksFile, not both' });
 export type IssuerConfig = z.infer<typeof IssuerConfig>;
 
+/** Rights a rule can grant on Postgres targets; `all` grants every class. */
+export const POSTGRES_RIGHTS = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session', 'all'] as const;
+export type PostgresRight = (typeof POSTGRES_RIGHTS)[number];
+
+/**
+ * A database role for sessions whose rights are all among `rights`: the backend runs as it (the target's
+ * `user` must be a member). Least privilege where the data lives: a SELECT-only role for read-only rules.
+ */
+export const PostgresTargetRole = z.object({ rights: z.array(z.enum(POSTGRES_RIGHTS)).min(1), role: z.string().min(1) }).strict();
+export type PostgresTargetRole = z.infer<typeof PostgresTargetRole>;
+
 export const PostgresTargetConfig = z
   .object({
     kind: z.literal('postgres').default('postgres'),
@@ -48,6 +60,8 @@ export const PostgresTargetConfig = z
     caFile: z.string().optional(),
     /** Add a sqlcommenter comment with the run's tags to each statement. */
     sqlcommenter: z.boolean().default(false),
+    /** Database roles per set of rights; the first entry that covers all of a session's rights applies. */
+    roles: z.array(PostgresTargetRole).default([]),
   })
   .strict();
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetConfig>;
@@ -81,10 +95,6 @@ export const TargetConfig = z.preprocess(
   z.discriminatedUnion('kind', [PostgresTargetConfig, SshTargetConfig]),
 );
 export type TargetConfig = PostgresTargetConfig | SshTargetConfig;
-
-/** Rights a rule can grant on Postgres targets; `all` grants every class. */
-export const POSTGRES_RIGHTS = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session', 'all'] as const;
-export type PostgresRight = (typeof POSTGRES_RIGHTS)[number];
 
 /**
  * Rights a rule can grant on SSH targets: an interactive shell, exec (limited by the rule's `commands`),
@@ -177,13 +187,13 @@ export const KafkaLogConfig = z
   .object({
     /** Bootstrap servers, host:port. */
     brokers: z.array(z.string().min(1)).min(1),
-    /** Topics are <prefix>.events, <prefix>.bytes, <prefix>.dead-letter and <prefix>.spool-positions. */
+    /** Topics are <prefix>.events, <prefix>.bytes, <prefix>.dead-letter, <prefix>.spool-positions and <prefix>.ledger. */
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/, 'topic prefixes use letters, digits, . _ -').default('trailgate'),
     /** Partitions and replication of the topics the gateway creates when they are missing. */
     partitions: z.number().int().min(1).default(6),
     replicationFactor: z.number().int().min(1).default(3),
     clientId: z.string().min(1).default('trailgate'),
-    /** Further librdkafka properties (security.protocol, sasl.*, ssl.*), passed as they are. */
+    /** TLS and SASL under librdkafka's names (security.protocol, sasl.*, ssl.*); see connectors/kafka/kafka-client.ts. */
     properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
     /** The gateway's local spool: the durable write of recording, drained to Kafka in order. */
     spool: z
@@ -310,6 +320,8 @@ export const TrailgateConfig = z
       .default({ checkpointEvery: 1000, checkpointSeconds: 10, summarySeconds: 60 }),
     /** Elasticsearch or OpenSearch for the indexer and `trailgate search`; absent: no search cluster. */
     search: SearchConfig.optional(),
+    /** Microsoft Sentinel through the Logs Ingestion API, for the forwarder; absent: not forwarded. */
+    sentinel: SentinelConfig.optional(),
   })
   .strict();
 export type TrailgateConfig = z.infer<typeof TrailgateConfig>;

@@ -7,9 +7,9 @@ import type { Gateway } from './gateway.js';
 const POLL_MS = 100;
 
 /**
- * A gateway's way out on SIGTERM, in this order: readiness turns false; new Postgres sessions are
- * refused with 57P03 (TG_GATEWAY_DRAINING) while the listener stays bound, and the SSH listener stops
- * accepting; open sessions may finish until the deadline, then the rest are ended and recorded; the
+ * A gateway's way out on SIGTERM, in this order: readiness turns false; new sessions are refused
+ * (Postgres: 57P03, SSH: a message at login; both TG_GATEWAY_DRAINING, recorded) while the listeners
+ * stay bound; open sessions may finish until the deadline, then the rest are ended and recorded; the
  * Kafka spool gets its flush; the gateway stops.
  */
 export class GatewayDrain {
@@ -47,14 +47,15 @@ export class GatewayDrain {
     const gateway = this.gateway;
     this.health.drain(`${signal} received: draining`);
     if (!gateway) return;
-    gateway.ssh?.listener.stopAccepting();
     const open = () => gateway.postgres.activeSessions + (gateway.ssh?.listener.activeSessions ?? 0);
     const deadline = Date.now() + this.shutdown.drainSeconds * 1000;
     if (open() > 0) this.log(`${signal}: not ready any more; ${open()} open session(s) have ${this.shutdown.drainSeconds} s to finish`);
     while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
     if (open() > 0) {
       this.log(`${signal}: drain deadline reached; ending ${open()} session(s)`);
-      gateway.postgres.endSessions('gateway-shutdown', `TG_GATEWAY_DRAIN_DEADLINE: the gateway shut down and the session was still open after shutdown.drainSeconds (${this.shutdown.drainSeconds} s)`);
+      const detail = `TG_GATEWAY_DRAIN_DEADLINE: the gateway shut down and the session was still open after shutdown.drainSeconds (${this.shutdown.drainSeconds} s)`;
+      gateway.postgres.endSessions('gateway-shutdown', detail);
+      gateway.ssh?.listener.endSessions('gateway-shutdown', detail);
     }
     // Ending sessions writes their last records; they must be on disk (and, on Kafka, sent) before the exit.
     await gateway.writer.flush();

@@ -20,7 +20,7 @@ import type { CheckpointPolicy } from './recorder/session-recorder.js';
 import { HeadSigner } from '../integrity/checkpoint-signer.js';
 import { InstanceLock } from '../integrity/instance-lock.js';
 import { abortUnsealedSessions } from '../integrity/session-recovery.js';
-import { SessionLedger } from '../integrity/session-ledger.js';
+import { SessionLedger, type LedgerStore } from '../integrity/session-ledger.js';
 import { keysDir, loadOrCreateSigningKey } from '../integrity/signing-keys.js';
 import { loadOrCreateHostKey, type GatewayHostKey } from './ssh/gateway-host-key.js';
 import { SshListener } from './ssh/ssh-listener.js';
@@ -44,7 +44,7 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** Free bytes on the spool's file system (tests of the disk watermarks). */
   spoolFreeBytes?: (dir: string) => Promise<number>;
-  /** Asked before each new Postgres session, before the spool watermark: a drain refuses here. */
+  /** Asked before each new Postgres or SSH session, before the spool watermark: a drain refuses here. */
   admission?: PostgresGatewayDeps['admission'];
 }
 
@@ -60,8 +60,8 @@ export function spoolDir(config: TrailgateConfig): string {
 }
 
 /**
- * On Kafka the gateway's signed ledger of opened sessions stays in a local SQLite file: records go
- * to Kafka, the ledger does not yet.
+ * On Kafka the gateway keeps its signed ledger of opened sessions in a local SQLite file (the chain
+ * continues from its head) and publishes each entry to `<prefix>.ledger` through the spool.
  */
 export function kafkaLedgerFile(dataDir: string): string {
   return join(dataDir, 'ledger.db');
@@ -134,7 +134,7 @@ export class Gateway {
     const signer = new HeadSigner(signingKey);
     const checkpoints: CheckpointPolicy = { signer, every: config.integrity.checkpointEvery, millis: config.integrity.checkpointSeconds * 1000 };
     const chunkPolicy = { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis };
-    const ledger = new SessionLedger(log, signer, instance, () => writer.durable());
+    const ledger = new SessionLedger(kafka ? publishedLedger(log, kafka) : log, signer, instance, () => writer.durable());
     writer.on('opened', (ctx) => ledger.noteOpened(ctx.sessionId));
     const extraIssuers: StaticIssuer[] = [...(o.extraIssuers ?? [])];
     const rules: ClaimRule[] = [...config.policy.rules];
@@ -145,8 +145,17 @@ export class Gateway {
     try {
       // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
       const listed = ledger.listed();
-      for (const id of log.sessionIdsOf(instance)) if (!listed.has(id)) ledger.noteOpened(id);
-      const unsealed = log.unsealedSessions(instance);
+      for (const id of kafka ? kafka.knownSessionIds() : log.sessionIdsOf(instance)) if (!listed.has(id)) ledger.noteOpened(id);
+      if (kafka) {
+        // Entries a crash kept from the spool go to Kafka now, in order.
+        for (const e of log.readLedger(instance)) if (e.seq > kafka.spooledLedgerSeq) void kafka.publishLedger(e);
+        kafka.retainSealed(() => {
+          const named = ledger.listed();
+          return (id) => !named.has(id);
+        });
+      }
+      // On Kafka the spool holds the chain heads: its saved heads and every frame not yet deleted.
+      const unsealed = kafka ? kafka.unsealedSessions(instance) : log.unsealedSessions(instance);
       const aborted = await abortUnsealedSessions(unsealed, writer, chunkPolicy, checkpoints);
       await ledger.summarize();
       if (o.dev) {
@@ -178,7 +187,6 @@ export class Gateway {
         recordingMode: config.recording.mode,
         admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
       });
-      if (kafka) watchWatermarks(kafka, postgres);
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
       let ssh: SshFrontDoor | null = null;
       if (config.ssh || sshTargets.size > 0) {
@@ -196,6 +204,7 @@ export class Gateway {
             recordingMode: config.recording.mode,
             recordInput: config.recording.sshInput,
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
+            admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
           },
           hostKey.privateKey,
         );
@@ -206,6 +215,7 @@ export class Gateway {
           throw err;
         }
       }
+      if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
       return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh);
     } catch (err) {
@@ -230,6 +240,20 @@ export class Gateway {
   }
 }
 
+/** The local ledger, each appended entry also published to Kafka. */
+function publishedLedger(local: EmbeddedLog, kafka: KafkaLogSink): LedgerStore {
+  return {
+    sessionIdsOf: (instance) => local.sessionIdsOf(instance),
+    ledgerHead: (instance) => local.ledgerHead(instance),
+    readLedger: (instance) => local.readLedger(instance),
+    appendLedger: (entry) => {
+      local.appendLedger(entry);
+      // Retried until spooled; the spool then delivers it in order, exactly once.
+      void kafka.publishLedger(entry);
+    },
+  };
+}
+
 /** At the low watermark new sessions are turned away; their refusal is recorded like any other. */
 function admission(kafka: KafkaLogSink): { code: string; message: string } | null {
   if (kafka.watermark === 'ok') return null;
@@ -237,11 +261,14 @@ function admission(kafka: KafkaLogSink): { code: string; message: string } | nul
 }
 
 /** Each crossing is recorded in every open session; at critical, recorded sessions are ended. */
-function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener): void {
+function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener, ssh: SshListener | null): void {
   kafka.on('watermark', (data) => {
     postgres.forEachSession((s) => s.note('spool.watermark', data));
+    ssh?.noteWatermark(data);
     if (data.level === 'critical') {
-      postgres.endSessions('recording-unavailable', `TG_SPOOL_CRITICAL: the recording spool is short of disk (${data.freeBytes} bytes free, ${data.spoolBytes} bytes waiting for Kafka)`);
+      const detail = `TG_SPOOL_CRITICAL: the recording spool is short of disk (${data.freeBytes} bytes free, ${data.spoolBytes} bytes waiting for Kafka)`;
+      postgres.endSessions('recording-unavailable', detail);
+      ssh?.endSessions('recording-unavailable', detail);
     }
   });
 }

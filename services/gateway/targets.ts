@@ -38,6 +38,7 @@ function postgresEndpoint(name: string, t: PostgresTargetConfig): TargetEndpoint
     user: t.user,
     tls: t.tls,
     sqlcommenter: t.sqlcommenter,
+    roles: t.roles,
     ...(password !== undefined ? { password } : {}),
     ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
   };

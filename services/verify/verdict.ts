@@ -29,7 +29,11 @@ export type FailureKind =
   /** A session the gateway's signed ledger names is not in the log. */
   | 'session-missing'
   /** The ledger's own chain or signatures do not hold. */
-  | 'ledger-broken';
+  | 'ledger-broken'
+  /** The ledger ends before the copy held off the machine does: its tail was cut. */
+  | 'ledger-cut'
+  /** A session older than the summary interval that no signed summary names. */
+  | 'unlisted';
 
 export interface Failure {
   kind: FailureKind;
@@ -65,7 +69,11 @@ export interface VerifyReport {
   keys: Failure[];
   /** Sessions in the log that no signed summary names yet (recent ones). */
   unlisted: string[];
+  /** Sessions that a signed summary should name by now and none does: the ledger was cut or never written. */
+  unnamed: { sessionId: string; instance: string; startedAt: string; failure: Failure }[];
+  /** The off-machine copy of the ledgers the local ones were compared with, when one was given. */
+  ledgerCopy?: string;
   ok: boolean;
 }
 
-export const TAMPERING: ReadonlySet<FailureKind> = new Set(['modified', 'missing', 'reordered', 'inserted', 'foreign', 'after-end', 'checkpoint-mismatch', 'bad-signature', 'unknown-key', 'key-replaced', 'envelope-mismatch', 'session-missing', 'ledger-broken']);
+export const TAMPERING: ReadonlySet<FailureKind> = new Set(['modified', 'missing', 'reordered', 'inserted', 'foreign', 'after-end', 'checkpoint-mismatch', 'bad-signature', 'unknown-key', 'key-replaced', 'envelope-mismatch', 'session-missing', 'ledger-broken', 'ledger-cut', 'unlisted']);

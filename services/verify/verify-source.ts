@@ -11,6 +11,8 @@ export interface VerifySource {
   /** The session's records in sequence order, exactly as stored. */
   records(sessionId: string): AuditRecord[];
   ledger(): LedgerEntry[];
+  /** When each session started and which instance opened it (the ledger must name it in time). */
+  sessionStarts(): { sessionId: string; instance: string; startedAt: string }[];
 }
 
 export function embeddedLogSource(log: EmbeddedLog): VerifySource {
@@ -19,5 +21,6 @@ export function embeddedLogSource(log: EmbeddedLog): VerifySource {
     sessionIds: () => log.sessionIds(),
     records: (id) => log.readSession(id),
     ledger: () => log.readLedger(),
+    sessionStarts: () => log.sessionStarts(),
   };
 }

@@ -81,6 +81,29 @@ describe('Kafka event log', () => {
     }
   });
 
+  it('delivers a statement larger than the broker\'s default record size limit (1 MiB) as one event', async () => {
+    const log = kafkaLog();
+    const h = await GatewayHarness.start({ instance: 'gw-large', log });
+    const sink = new CollectingSink('large', ['events']);
+    const consumer = new Consumer(await KafkaRecordSource.create(KafkaLogConfig.parse(log.kafka), sink, 100), sink, new Metrics());
+    const running = consumer.run();
+    try {
+      const c = await h.client();
+      const literal = 'y'.repeat(3 * 1024 * 1024);
+      const { rows } = await c.query(`select length('${literal}') as n`);
+      assert.equal(rows[0].n, literal.length);
+      await c.end();
+      await eventually(() => h.gateway.postgres.activeSessions === 0, 'the session to end');
+      await h.gateway.writer.flush();
+      await h.gateway.kafka!.drained(120_000);
+      await eventually(() => [...sink.records.values()].some((r) => r.type === 'command.started' && String((r.data as { text: string }).text).includes(literal)), 'the 3 MiB statement at the consumer');
+    } finally {
+      await consumer.stop();
+      await running.catch(() => undefined);
+      await h.stop();
+    }
+  });
+
   it('skips and counts unknown record types, and puts poison records into the dead-letter topic', async () => {
     const log = kafkaLog();
     const config = KafkaLogConfig.parse(log.kafka);
@@ -89,7 +112,7 @@ describe('Kafka event log', () => {
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: [topics.events, topics.bytes, topics.deadLetter, topics.spoolPositions].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })) });
-    const producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const base = { v: 1, sessionId: 's-1', ts: new Date().toISOString(), instance: 'gw', target: null, identity: null, client: { address: '127.0.0.1', port: 1 } };
     const record = (seq: number, type: string, data: unknown) => ({ ...base, id: `s-1:${seq}`, seq, stream: 'events', type, data, prev: 'carried-as-is' }) as unknown as AuditRecord;
@@ -98,6 +121,7 @@ describe('Kafka event log', () => {
       return { key: e.key, value: e.value, headers: e.headers };
     };
     await producer.send({
+      acks: -1,
       topic: topics.events,
       messages: [
         m(record(1, 'session.started', { protocol: 'postgres', tls: false, requested: {} })),
@@ -111,7 +135,7 @@ describe('Kafka event log', () => {
     const metrics = new Metrics();
     const consumer = new Consumer(await KafkaRecordSource.create(config, sink, 100), sink, metrics);
     const running = consumer.run();
-    const dlq = kafka.consumer({ kafkaJS: { groupId: `${config.topicPrefix}.test-dlq`, fromBeginning: true } });
+    const dlq = kafka.consumer({ groupId: `${config.topicPrefix}.test-dlq` });
     const letters: { headers: Record<string, string>; value: string }[] = [];
     try {
       await eventually(() => sink.delivered >= 3, 'the consumer to read the topic');
@@ -119,7 +143,7 @@ describe('Kafka event log', () => {
       assert.equal((sink.records.get('s-1:1') as unknown as { prev: string }).prev, 'carried-as-is', 'fields this build does not know are kept');
       assert.equal(metrics.value('trailgate_consumer_records_skipped_total', { consumer: 'poison', type: 'future.thing' }), 1);
       await dlq.connect();
-      await dlq.subscribe({ topics: [topics.deadLetter] });
+      await dlq.subscribe({ topics: [topics.deadLetter], fromBeginning: true });
       void dlq.run({
         eachMessage: async ({ message }) => {
           const headers: Record<string, string> = {};

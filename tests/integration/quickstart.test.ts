@@ -30,6 +30,7 @@ before(async () => {
   ({ child: gateway, port, out } = await upDev(config, dir));
   const replay = /replay\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
   assert.ok(replay, `trailgate up serves the replay UI:\n${out}`);
+  assert.equal(out.match(/^ {2}targets /gm)?.length, 1, `trailgate up names its targets on one line:\n${out}`);
   replayUrl = replay[1]!;
 });
 

@@ -137,6 +137,8 @@ full_page_writes = off
 ssl = on
 ssl_cert_file = 'server.crt'
 ssl_key_file = 'server.key'
+# The application name on every line, so tests can read what the target logged under which run tag.
+log_line_prefix = '%m [%p] [%a] '
 EOF
   if [[ $EUID -eq 0 ]]; then chown postgres: "$PG_ROOT/data/trailgate.conf"; fi
 }
@@ -234,7 +236,8 @@ SQL
         TG_PG_BINDIR "$BINDIR" \
         TG_PG_DATADIR "$data" \
         TG_PG_SOCKETDIR "$SOCKDIR" \
-        TG_PG_CA_FILE "$STATE/postgres-ca.crt"
+        TG_PG_CA_FILE "$STATE/postgres-ca.crt" \
+        TG_PG_LOG_FILE "$logfile"
     } >"$ENV_FILE.tmp"
   )
   chmod 600 "$ENV_FILE.tmp"

@@ -38,6 +38,8 @@ export interface HarnessOptions {
   /** recording.sshInput */
   sshInput?: boolean;
   chunkMillis?: number;
+  /** More Postgres targets on the test database: each is the `app` target with these keys on top. */
+  targetVariants?: Record<string, Record<string, unknown>>;
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -79,6 +81,7 @@ export class GatewayHarness {
         'app-wrong-password': { ...target, password: 'not-the-password' },
         'app-down': { ...target, port: 1 },
         'app-commented': { ...target, sqlcommenter: true },
+        ...Object.fromEntries(Object.entries(o.targetVariants ?? {}).map(([name, keys]) => [name, { ...target, ...keys }])),
         ...sshTargets,
       },
       ...(o.integrity ? { integrity: o.integrity } : {}),

@@ -5,7 +5,7 @@ import { BackendFramer } from '../../services/gateway/postgres/backend-framer.js
 import { decodeNotification } from '../../services/gateway/postgres/backend-messages.js';
 import { errorResponse } from '../../services/gateway/postgres/backend-writer.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from '../../services/gateway/postgres/command-tracker.js';
-import { Prng, be, msg, randomSplit } from '../support/pg-wire.js';
+import { Prng, be, cstr, msg, randomSplit } from '../support/pg-wire.js';
 
 type Result = Omit<CommandCompletedData, 'commandSeq'>;
 interface Completion {
@@ -394,5 +394,33 @@ describe('CommandTracker: COPY, notifications, abandon', () => {
     h.expect({ kind: 'query', command: done }, { kind: 'query', command: open });
     h.serve([be.commandComplete('SELECT 0'), be.readyForQuery('I')]);
     assert.deepEqual(h.tracker.abandon(), [open]);
+  });
+});
+
+describe('CommandTracker: settings the target reports', () => {
+  test('hands each ParameterStatus to the session and passes it on to the client', () => {
+    const reported: [string, string][] = [];
+    const tracker = new CommandTracker({
+      completed: () => undefined,
+      notification: () => undefined,
+      replaceError: (denial) => errorResponse({ severity: 'ERROR', ...denial }),
+      parameterStatus: (name, value) => reported.push([name, value]),
+    });
+    const framer = new BackendFramer(tracker);
+    tracker.expect({ kind: 'query', command: { seq: 1, startedAt: process.hrtime.bigint(), tags: [], dataRows: 0, copyBytes: 0 } });
+    const status = msg('S', Buffer.concat([cstr('default_transaction_read_only'), cstr('off')]));
+    const server = Buffer.concat([be.commandComplete('SELECT 1'), status, be.readyForQuery('I')]);
+    const out = Buffer.concat(randomSplit(server, new Prng(7), 1, 5).flatMap((c) => framer.push(c)));
+    assert.deepEqual(reported, [['default_transaction_read_only', 'off']]);
+    assert.deepEqual(out, server);
+  });
+
+  test('knows when everything outstanding ends at a sync point', () => {
+    const tracker = new CommandTracker({ completed: () => undefined, notification: () => undefined, replaceError: () => Buffer.alloc(0) });
+    assert.equal(tracker.endsAtSyncPoint, true);
+    tracker.expect({ kind: 'parse' });
+    assert.equal(tracker.endsAtSyncPoint, false, 'the target answers a Parse only up to the next Sync');
+    tracker.expect({ kind: 'sync' });
+    assert.equal(tracker.endsAtSyncPoint, true);
   });
 });

@@ -33,6 +33,15 @@ describe('configuration', () => {
     );
   });
 
+  it('takes database roles per set of rights on a Postgres target, and names a bad one', () => {
+    const orders = { host: 'db', database: 'orders', user: 'ci' };
+    const config = validateConfig({ targets: { orders: { ...orders, roles: [{ rights: ['read', 'session'], role: 'orders_reader' }] } } });
+    const target = config.targets.orders!;
+    assert.deepEqual(target.kind === 'postgres' ? target.roles : null, [{ rights: ['read', 'session'], role: 'orders_reader' }]);
+    assert.throws(() => validateConfig({ targets: { orders: { ...orders, roles: [{ rights: ['shell'], role: 'x' }] } } }), /targets\.orders\.roles\.0\.rights\.0/);
+    assert.throws(() => validateConfig({ targets: { orders: { ...orders, roles: [{ rights: ['read'] }] } } }), /targets\.orders\.roles\.0\.role/);
+  });
+
   it('refuses an issuer with both a JWKS URL and a JWKS file', () => {
     assert.throws(() => validateConfig({ identity: { issuers: [{ name: 'x', issuer: 'https://x', audience: 'a', jwksUri: 'https://x/jwks', jwksFile: '/k.json' }] } }), /jwksUri or jwksFile/);
   });

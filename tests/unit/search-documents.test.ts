@@ -184,6 +184,12 @@ class ScriptedService implements SearchService {
     return 'unavailable';
   }
   async ensureDataStream(): Promise<void> {}
+  async backingIndices(): Promise<string[]> {
+    return ['.ds-scripted-000001'];
+  }
+  async existingIds(): Promise<Set<string>> {
+    return new Set();
+  }
   async search(): Promise<never> {
     throw new Error('not scripted');
   }

@@ -106,14 +106,41 @@ const CASES: [string, StatementClass[]][] = [
   ['set standard_conforming_strings = off', ['admin', 'session']],
   ["set names 'SJIS'", ['admin', 'session']],
   ["select set_config('role', 'postgres', false)", ['read', 'admin', 'session']],
-  ["select set_config('rol' || 'e', 'postgres', false)", ['read', 'admin', 'session']],
+  ["select set_config('rol' || 'e', 'postgres', false)", ['read', 'write', 'admin', 'session']],
   ["select set_config('application_name', 'x', false)", ['read', 'session']],
   ['set statement_timeout = 5000', ['session']],
   ['set local search_path to app, public', ['session']],
   ['reset all', ['session']],
   ['discard temp', ['session']],
-  ['discard all', ['admin', 'session']],
+  ['discard all', ['session']], // poolers send it at checkout; the backend's startup role and settings survive it
   ['deallocate all', ['session']],
+  // read-only mode: turning it off in any way needs 'write', keeping it on does not
+  ['set default_transaction_read_only = off', ['session', 'write']],
+  ['SET default_transaction_read_only TO false', ['session', 'write']],
+  ['set default_transaction_read_only = on', ['session']],
+  ["set default_transaction_read_only = 'yes'", ['session']],
+  ['reset default_transaction_read_only', ['session', 'write']],
+  ['set default_transaction_read_only to default', ['session', 'write']],
+  ['set transaction_read_only = off', ['session', 'write']],
+  ['set local transaction_read_only = 0', ['session', 'write']],
+  ['reset transaction_read_only', ['session', 'write']],
+  ['set "DEFAULT_TRANSACTION_READ_ONLY" = off', ['session', 'write']],
+  ["select set_config('default_transaction_read_only', 'off', false)", ['read', 'session', 'write']],
+  ["select set_config('transaction_read_only', 'of' || 'f', true)", ['read', 'session', 'write']],
+  ["select set_config('default_transaction_read_only', 'on', false)", ['read', 'session']],
+  ['begin read write', ['transaction', 'write']],
+  ['begin isolation level serializable, read write', ['transaction', 'write']],
+  ['start transaction read write', ['transaction', 'write']],
+  ['begin read only', ['transaction']],
+  ['set transaction read write', ['transaction', 'write']],
+  ['set transaction isolation level serializable, read write', ['transaction', 'write']],
+  ['set transaction read only', ['transaction']],
+  ['set session characteristics as transaction read write', ['session', 'write']],
+  ['set session characteristics as transaction read only', ['session']],
+  ['set session characteristics as transaction isolation level serializable', ['session']],
+  ['set role none', ['admin', 'session']],
+  ['set session authorization default', ['admin', 'session']],
+  ['reset session authorization', ['admin', 'session']],
   // transactions
   ['begin', ['transaction']],
   ['start transaction isolation level serializable read only', ['transaction']],
@@ -170,10 +197,49 @@ describe('classifyStatement', () => {
 
   it('lists each statement with its own classes', () => {
     const c = classifyStatement('select 1; drop table t');
-    assert.deepEqual(c.statements, [
-      { node: 'SelectStmt', classes: ['read'] },
-      { node: 'DropStmt', classes: ['ddl'] },
-    ]);
+    assert.deepEqual(
+      c.statements.map(({ node, classes }) => ({ node, classes })),
+      [
+        { node: 'SelectStmt', classes: ['read'] },
+        { node: 'DropStmt', classes: ['ddl'] },
+      ],
+    );
+  });
+
+  it('separates what an EXECUTE runs from the rest of its statement', () => {
+    const [s] = classifyStatement('execute p(my_func(1))').statements;
+    assert.deepEqual(s!.executes, ['p']);
+    assert.deepEqual(s!.classes, ['function']);
+    assert.deepEqual(s!.withoutExecutes, ['function']);
+    assert.deepEqual(classifyStatement('execute p(1)').statements[0]!.withoutExecutes, []);
+  });
+
+  it('keeps what PREPARE stores, and what DEALLOCATE and DISCARD ALL drop', () => {
+    const [prep, dealloc, all, discard] = classifyStatement('prepare p(int) as delete from t where id = $1; deallocate p; deallocate all; discard all').statements;
+    assert.equal(prep!.prepare?.name, 'p');
+    assert.deepEqual(prep!.prepare?.query.classes, ['write']);
+    assert.deepEqual(prep!.prepare?.query.references.writes, ['t']);
+    assert.equal(dealloc!.deallocate, 'p');
+    assert.equal(all!.deallocate, null);
+    assert.equal(discard!.discardAll, true);
+  });
+
+  it('names what the catalogue must judge: calls, attribute notation, operators, casts and relations', () => {
+    const r = (sql: string) => classifyStatement(sql).statements[0]!.references;
+    assert.deepEqual(r('select lower(x), t.f, (t).g from s.t').functions, ['lower']);
+    assert.deepEqual(r('select lower(x), t.f, (t).g from s.t').fields.sort(), ['f', 'g']);
+    assert.deepEqual(r('select * from s.t join u using (id)').reads.sort(), ['s.t', 'u']);
+    assert.deepEqual(r('select 1 === 2, x in (1), case x when 1 then 2 end').operators.sort(), ['=', '===']);
+    assert.deepEqual(r('select 1 between 0 and 2').operators.sort(), ['<', '<=', '>', '>=']);
+    assert.deepEqual(r("select 'x'::positive, cast(1 as s.d)").types.sort(), ['positive', 's.d']);
+    assert.deepEqual(r('insert into s.t select * from u').writes, ['s.t']);
+    assert.deepEqual(r('update t set a = 1').writes, ['t']);
+    assert.deepEqual(r('delete from t').writes, ['t']);
+    assert.deepEqual(r('copy t from stdin').writes, ['t']);
+    assert.deepEqual(r('truncate a, b').writes, ['a', 'b']);
+    assert.deepEqual(r('merge into t using u on true when matched then delete').writes, ['t']);
+    assert.deepEqual(r('copy t to stdout').writes, []);
+    assert.deepEqual(r('select pg_catalog.lower(x)').functions, []);
   });
 
   it('names the prepared statements an EXECUTE runs', () => {

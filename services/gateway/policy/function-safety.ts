@@ -73,9 +73,23 @@ const ADMIN_SETTINGS = new Set([
 ]);
 const ADMIN_SETTING_PREFIXES = ['log_', 'debug_', 'trace_'];
 
-/** Classes for SET / RESET / set_config of one setting. Names compare case-insensitively, as PostgreSQL does. */
-export function settingClasses(name: string): StatementClass[] {
+/** Settings that decide whether a transaction may write: the gateway holds read-only sessions to them. */
+const READ_ONLY_SETTINGS = new Set(['default_transaction_read_only', 'transaction_read_only']);
+/** Every spelling PostgreSQL reads as boolean true (unique prefixes of on/true/yes, and 1). */
+const TRUE_WORDS = new Set(['on', 't', 'tr', 'tru', 'true', 'y', 'ye', 'yes', '1']);
+
+/** Whether a value given to a read-only setting keeps it on; an unknown value (RESET, DEFAULT, an expression) does not. */
+export function keepsReadOnly(value: string | undefined): boolean {
+  return value !== undefined && TRUE_WORDS.has(value.trim().toLowerCase());
+}
+
+/**
+ * Classes for SET / RESET / set_config of one setting. Names compare case-insensitively, as PostgreSQL does.
+ * `value` is the literal value when there is one; turning read-only off in any way needs 'write'.
+ */
+export function settingClasses(name: string, value?: string): StatementClass[] {
   const lower = name.toLowerCase();
+  if (READ_ONLY_SETTINGS.has(lower)) return keepsReadOnly(value) ? ['session'] : ['session', 'write'];
   const admin = ADMIN_SETTINGS.has(lower) || ADMIN_SETTING_PREFIXES.some((p) => lower.startsWith(p));
   return admin ? ['session', 'admin'] : ['session'];
 }
@@ -98,7 +112,7 @@ export function functionCallClasses(names: string[], args: unknown[], sqlSyntax:
 
 /** set_config(name, value, is_local): only a literal first argument can be judged; anything else may be 'role'. */
 function setConfigClasses(args: unknown[]): StatementClass[] {
-  const first = args[0] as { A_Const?: { sval?: { sval?: string } } } | undefined;
-  const literal = first?.A_Const?.sval?.sval;
-  return literal === undefined ? ['session', 'admin'] : settingClasses(literal);
+  const literal = (arg: unknown) => (arg as { A_Const?: { sval?: { sval?: string } } } | undefined)?.A_Const?.sval?.sval;
+  const name = literal(args[0]);
+  return name === undefined ? ['session', 'admin', 'write'] : settingClasses(name, literal(args[1]));
 }

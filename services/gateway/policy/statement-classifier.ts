@@ -3,18 +3,60 @@
 // Security first: anything not understood costs more rights ('admin'), never fewer.
 import { loadModule, parseSync } from 'libpg-query';
 import { POSTGRES_RIGHTS, type PostgresRight } from '../../config/schema.js';
-import { functionCallClasses, settingClasses } from './function-safety.js';
+import { functionCallClasses, keepsReadOnly, settingClasses } from './function-safety.js';
 
 export type StatementClass = Exclude<PostgresRight, 'all'>;
+
+/**
+ * Names a statement uses that the target's catalogue may bind to user code (see target-catalogue.ts):
+ * the parser cannot tell a built-in from a user's object of the same name, the catalogue can.
+ */
+export interface CodeReferences {
+  /** Unqualified function names called. */
+  functions: string[];
+  /** Field names that attribute notation (`t.f`, `(t).f`) turns into a call of a one-argument f when t has no column f. */
+  fields: string[];
+  /** Unqualified operator symbols, including those implied by IN, BETWEEN, CASE, USING joins. */
+  operators: string[];
+  /** Type names as written (`name` or `schema.name`): a cast to a domain runs its CHECK. */
+  types: string[];
+  /** Relations read, and relations written (INSERT/UPDATE/DELETE/MERGE/COPY FROM/TRUNCATE targets). */
+  reads: string[];
+  writes: string[];
+}
+
+/** What SQL PREPARE stored: the classes and references of its query, judged again at each EXECUTE. */
+export interface PreparedQuery {
+  classes: StatementClass[];
+  references: CodeReferences;
+}
+
+export interface StatementClassification {
+  node: string;
+  classes: StatementClass[];
+  references: CodeReferences;
+  /** EXECUTE: the prepared names it runs, and the classes of the statement without them. */
+  executes?: string[];
+  withoutExecutes?: StatementClass[];
+  /** PREPARE name AS query. */
+  prepare?: { name: string; query: PreparedQuery };
+  /** DEALLOCATE name; null for DEALLOCATE ALL. */
+  deallocate?: string | null;
+  /** DISCARD ALL also drops every prepared statement. */
+  discardAll?: boolean;
+  /** COMMIT, ROLLBACK and their two-phase forms: a statement after it in the same string starts a new transaction. */
+  endsTransaction?: boolean;
+}
 
 export interface Classification {
   /** Union over all statements, in POSTGRES_RIGHTS order; [] when there is nothing to run. */
   classes: StatementClass[];
-  statements: { node: string; classes: StatementClass[] }[];
+  statements: StatementClassification[];
   /** Names of prepared statements run by EXECUTE: the caller adds what was prepared under those names. */
   executes?: string[];
   parseError?: string;
 }
+
 
 let loading: Promise<void> | undefined;
 let loaded = false;
@@ -41,14 +83,40 @@ type StatementRule = (body: Obj, w: Walker) => void;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const names = (v: unknown): string[] => list(v).map((n) => String((n as { String?: { sval?: string } }).String?.sval ?? ''));
+/** `schema.name` from a qualified name list (a database part in front is dropped), or `name`. */
+const qualified = (parts: string[]): string => parts.slice(-2).join('.');
 
 /** Collects the classes of one top-level statement by walking its whole AST. */
 class Walker {
   readonly classes = new Set<StatementClass>();
   readonly executes: string[] = [];
+  readonly refs = { functions: new Set<string>(), fields: new Set<string>(), operators: new Set<string>(), types: new Set<string>(), reads: new Set<string>(), writes: new Set<string>() };
+  prepare?: { name: string; query: PreparedQuery };
+  deallocate?: string | null;
+  discardAll = false;
+  endsTransaction = false;
 
   add(...classes: StatementClass[]): void {
     for (const c of classes) this.classes.add(c);
+  }
+
+  references(): CodeReferences {
+    const r = this.refs;
+    return { functions: [...r.functions], fields: [...r.fields], operators: [...r.operators], types: [...r.types], reads: [...r.reads], writes: [...r.writes] };
+  }
+
+  /** An operator by name: qualified outside pg_catalog it is a user's function; unqualified the catalogue decides. */
+  operator(op: string[]): void {
+    if (op.length > 1) {
+      if (op[0] !== 'pg_catalog') this.add('function');
+    } else if (op[0]) this.refs.operators.add(op[0]);
+  }
+
+  /** A relation the statement writes (it is also read: RETURNING, and a view's own code). */
+  written(relation: unknown): void {
+    const r = relation as { relname?: unknown; schemaname?: unknown } | undefined;
+    if (typeof r?.relname !== 'string') return;
+    this.refs.writes.add(typeof r.schemaname === 'string' ? `${r.schemaname}.${r.relname}` : r.relname);
   }
 
   /** Walks any JSON value; a PascalCase key marks a node (`{ SelectStmt: {...} }`). */
@@ -58,6 +126,9 @@ class Walker {
       return;
     }
     if (!isObj(value)) return;
+    // RangeVar and TypeName also appear unwrapped (`relation: {...}`, `typeName: {...}`): know them by shape.
+    if (typeof value.relname === 'string') this.refs.reads.add(typeof value.schemaname === 'string' ? `${value.schemaname}.${value.relname}` : value.relname);
+    if (Array.isArray(value.names) && 'typemod' in value) this.refs.types.add(qualified(names(value.names)));
     for (const [key, child] of Object.entries(value)) {
       if (/^[A-Z]/.test(key) && isObj(child)) this.node(key, child, mode);
       else {
@@ -100,8 +171,7 @@ const FIXED: Record<string, { classes: StatementClass[]; children: Mode }> = {
   RefreshMatViewStmt: f(['write']),
   LockStmt: f(['write']), // every lock mode: even ACCESS SHARE can hold up DDL of others
   LockingClause: f(['write'], 'exec'), // SELECT ... FOR UPDATE/SHARE takes row locks
-  TruncateStmt: f(['write', 'ddl']), // destructive, skips row triggers and takes an ACCESS EXCLUSIVE lock
-  DeallocateStmt: f(['session']),
+  // TruncateStmt: destructive, skips row triggers and takes an ACCESS EXCLUSIVE lock (in STATEMENT_RULES)
   ConstraintsSetStmt: f(['transaction']),
   // DDL
   CreateStmt: f(['ddl']), IndexStmt: f(['ddl']), ViewStmt: f(['ddl']), CreateSeqStmt: f(['ddl']),
@@ -147,6 +217,7 @@ const ADMIN_OBJECTS = new Set([
 const ADMIN_TABLE_CMDS = new Set([
   'AT_ChangeOwner', 'AT_EnableRowSecurity', 'AT_DisableRowSecurity', 'AT_ForceRowSecurity', 'AT_NoForceRowSecurity',
 ]);
+const TRANSACTION_ENDS = new Set(['TRANS_STMT_COMMIT', 'TRANS_STMT_ROLLBACK', 'TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
 const TWO_PHASE = new Set(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
 const FALSE_WORDS = new Set(['false', 'off', 'no', '0']);
 
@@ -165,10 +236,29 @@ function explainAnalyzes(options: unknown): boolean {
   });
 }
 
+/** The text of a literal (`'off'`, `on`, `0`, `true`), or undefined for anything else. */
+function literalOf(node: unknown): string | undefined {
+  const c = (node as { A_Const?: Obj } | undefined)?.A_Const;
+  if (!c) return undefined;
+  if (isObj(c.sval)) return String(c.sval.sval ?? '');
+  if (isObj(c.ival)) return String(c.ival.ival ?? 0);
+  if (isObj(c.boolval)) return c.boolval.boolval ? 'true' : 'false';
+  return undefined;
+}
+
+/** Transaction options (`READ WRITE`, `transaction_read_only = ...`) that leave read-only mode. */
+function setsReadWrite(options: unknown): boolean {
+  return list(options).some((o) => {
+    const def = (o as { DefElem?: { defname?: string; arg?: unknown } }).DefElem;
+    return def?.defname === 'transaction_read_only' && !keepsReadOnly(literalOf(def.arg));
+  });
+}
+
 /** DML: 'write', plus 'read' when it returns rows or reads other relations (UPDATE ... FROM, DELETE ... USING). */
 function dml(readKeys: string[]): StatementRule {
   return (body, w) => {
     w.add('write');
+    w.written(body.relation);
     if (readKeys.some((k) => list(body[k]).length > 0)) w.add('read');
     w.visit(body, 'exec');
   };
@@ -184,6 +274,7 @@ const STATEMENT_RULES: Record<string, StatementRule> = {
     const source = (body.selectStmt as { SelectStmt?: Obj } | undefined)?.SelectStmt;
     // INSERT ... VALUES reads nothing: walk the VALUES lists without counting them as a SELECT.
     const { selectStmt: _skip, ...rest } = body;
+    w.written(body.relation);
     dml(['returningList'])(source?.valuesLists ? rest : body, w);
     if (source?.valuesLists) w.visit(source, 'exec');
   },
@@ -191,10 +282,12 @@ const STATEMENT_RULES: Record<string, StatementRule> = {
   DeleteStmt: dml(['returningList', 'usingClause']),
   MergeStmt: (body, w) => {
     w.add('write', 'read'); // MERGE always reads its source
+    w.written(body.relation);
     w.visit(body, 'exec');
   },
   CopyStmt: (body, w) => {
     w.add(body.is_from ? 'write' : 'read');
+    if (body.is_from) w.written(body.relation);
     if (body.is_program || body.filename !== undefined) w.add('admin'); // server-side program or file
     w.visit(body, 'exec');
   },
@@ -207,23 +300,43 @@ const STATEMENT_RULES: Record<string, StatementRule> = {
     w.visit(body, 'exec');
   },
   PrepareStmt: (body, w) => {
-    w.add('session');
-    w.visit(body.query, 'exec'); // whoever may prepare it may run it
+    // The query is judged on its own, so that EXECUTE can be judged by what was prepared.
+    const inner = new Walker();
+    inner.visit(body.query, 'exec');
+    const query = { classes: sorted(inner.classes), references: inner.references() };
+    w.prepare = { name: String(body.name ?? ''), query };
+    w.add('session', ...inner.classes); // whoever may prepare it may run it
+    w.visit(body.query, 'exec');
   },
   VariableSetStmt: (body, w) => {
     const name = String(body.name ?? '');
-    if (name === 'TRANSACTION') w.add('transaction'); // SET TRANSACTION ...
-    else if (body.kind === 'VAR_RESET_ALL') w.add('session'); // RESET ALL leaves role and session_authorization
-    else w.add(...settingClasses(name));
+    if (name === 'TRANSACTION' || name === 'SESSION CHARACTERISTICS') {
+      // SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...: READ WRITE lifts read-only.
+      w.add(name === 'TRANSACTION' ? 'transaction' : 'session');
+      if (setsReadWrite(body.args)) w.add('write');
+    } else if (body.kind === 'VAR_RESET_ALL') w.add('session'); // RESET ALL leaves role and session_authorization
+    else w.add(...settingClasses(name, body.kind === 'VAR_SET_VALUE' ? literalOf(list(body.args)[0]) : undefined));
     w.visit(body.args, 'exec');
   },
+  // DISCARD ALL keeps the role and settings the gateway gave the backend at startup (they are its defaults).
   DiscardStmt: (body, w) => {
     w.add('session');
-    if (body.target === 'DISCARD_ALL') w.add('admin'); // DISCARD ALL includes SET SESSION AUTHORIZATION DEFAULT
+    if (body.target === 'DISCARD_ALL') w.discardAll = true;
+  },
+  DeallocateStmt: (body, w) => {
+    w.add('session');
+    w.deallocate = body.isall ? null : String(body.name ?? '');
   },
   TransactionStmt: (body, w) => {
     w.add('transaction');
     if (TWO_PHASE.has(String(body.kind))) w.add('admin'); // prepared transactions outlive the session
+    if (setsReadWrite(body.options)) w.add('write'); // BEGIN / START TRANSACTION READ WRITE
+    if (TRANSACTION_ENDS.has(String(body.kind))) w.endsTransaction = true;
+  },
+  TruncateStmt: (body, w) => {
+    w.add('write', 'ddl');
+    for (const r of list(body.relations)) w.written((r as { RangeVar?: unknown }).RangeVar); // TRUNCATE triggers
+    w.visit(body, 'inert');
   },
   DropStmt: (body, w) => {
     w.add('ddl');
@@ -250,7 +363,9 @@ const STATEMENT_RULES: Record<string, StatementRule> = {
 /** Nodes that run code wherever they appear, even inside view bodies, defaults or a plain EXPLAIN. */
 const CALL_RULES: Record<string, (body: Obj, w: Walker, mode: Mode) => void> = {
   FuncCall: (body, w, mode) => {
-    w.add(...functionCallClasses(names(body.funcname), list(body.args), body.funcformat === 'COERCE_SQL_SYNTAX'));
+    const fn = names(body.funcname);
+    if (fn.length === 1 && fn[0]) w.refs.functions.add(fn[0]);
+    w.add(...functionCallClasses(fn, list(body.args), body.funcformat === 'COERCE_SQL_SYNTAX'));
     w.visit(body, mode);
   },
   CallStmt: (body, w, mode) => {
@@ -259,9 +374,33 @@ const CALL_RULES: Record<string, (body: Obj, w: Walker, mode: Mode) => void> = {
   },
   DoStmt: (_body, w) => w.add('code'),
   ExecuteStmt: (body, w, mode) => {
-    w.add('function'); // unknown here; the caller resolves `executes`
+    // Needs what was prepared under that name: the caller resolves `executes`, 'function' until then.
     w.executes.push(String(body.name ?? ''));
     w.visit(body.params, mode);
+  },
+  ColumnRef: (body, w) => {
+    // `t.f` is a call of f(t) when t has no column f (attribute notation).
+    for (const field of names(body.fields).slice(1)) if (field) w.refs.fields.add(field);
+  },
+  A_Indirection: (body, w, mode) => {
+    for (const field of names(body.indirection)) if (field) w.refs.fields.add(field);
+    w.visit(body, mode);
+  },
+  SortBy: (body, w, mode) => {
+    if (list(body.useOp).length) w.operator(names(body.useOp)); // ORDER BY x USING op
+    w.visit(body, mode);
+  },
+  SubLink: (body, w, mode) => {
+    if (list(body.operName).length) w.operator(names(body.operName)); // x op ANY (subquery)
+    w.visit(body, mode);
+  },
+  JoinExpr: (body, w, mode) => {
+    if (list(body.usingClause).length) w.operator(['=']);
+    w.visit(body, mode);
+  },
+  CaseExpr: (body, w, mode) => {
+    if (body.arg) w.operator(['=']); // CASE x WHEN v compares with =
+    w.visit(body, mode);
   },
   RangeTableSample: (body, w, mode) => {
     const method = names(body.method);
@@ -270,7 +409,9 @@ const CALL_RULES: Record<string, (body: Obj, w: Walker, mode: Mode) => void> = {
   },
   A_Expr: (body, w, mode) => {
     const op = names(body.name); // OPERATOR(schema.op) may name a user's operator, hence a user's function
-    if (op.length > 1 && op[0] !== 'pg_catalog') w.add('function');
+    if (String(body.kind).startsWith('AEXPR_BETWEEN') || String(body.kind).startsWith('AEXPR_NOT_BETWEEN')) {
+      for (const implied of ['>=', '<=', '<', '>']) w.operator([implied]);
+    } else w.operator(op);
     w.visit(body, mode);
   },
 };
@@ -282,6 +423,7 @@ const sorted = (s: Iterable<StatementClass>) => [...s].sort(RIGHT_ORDER);
 const PG_BLANK = /^[ \t\n\r\f\v]*$/;
 
 function refuse(reason: string): Classification {
+  // references stay empty: a statement that does not parse is refused before any catalogue check
   return { classes: ['admin'], statements: [], parseError: reason };
 }
 
@@ -308,9 +450,19 @@ export function classifyStatement(sql: string): Classification {
       const [node = 'unknown', body] = Object.entries(stmt)[0] ?? [];
       const w = new Walker();
       w.node(node, isObj(body) ? body : {}, 'exec');
-      for (const c of w.classes) all.add(c);
-      executes.push(...w.executes);
-      return [{ node, classes: sorted(w.classes) }];
+      const entry: StatementClassification = { node, classes: sorted(w.classes), references: w.references() };
+      if (w.executes.length) {
+        entry.withoutExecutes = entry.classes;
+        entry.classes = sorted(new Set([...w.classes, 'function' as const])); // unknown until the caller resolves them
+        entry.executes = w.executes;
+        executes.push(...w.executes);
+      }
+      if (w.prepare) entry.prepare = w.prepare;
+      if (w.deallocate !== undefined) entry.deallocate = w.deallocate;
+      if (w.discardAll) entry.discardAll = true;
+      if (w.endsTransaction) entry.endsTransaction = true;
+      for (const c of entry.classes) all.add(c);
+      return [entry];
     });
     return { classes: sorted(all), statements, ...(executes.length > 0 ? { executes } : {}) };
   } catch (err) {

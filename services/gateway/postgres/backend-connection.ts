@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
+import type { PostgresTargetRole } from '../../config/schema.js';
 import { ScramClient } from './scram-client.js';
 
 /** Where and how the gateway reaches one target; the credential never leaves this process. */
@@ -18,6 +19,8 @@ export interface TargetEndpoint {
   sqlcommenter?: boolean;
   tls: 'disable' | 'require' | 'verify-full';
   ca?: Buffer;
+  /** Database roles per set of rights (targets.<name>.roles). */
+  roles?: PostgresTargetRole[];
 }
 
 /** An authenticated target connection, ready for queries. */

@@ -72,6 +72,18 @@ export class ClientHandshake {
     }
   }
 
+  /**
+   * Closes a connection that has said all it had to say (a cancel request). Over TLS this sends
+   * close_notify first: libpq reports a bare TCP close as 'SSL error: unexpected eof'.
+   */
+  finish(): void {
+    if (this.socket.destroyed) return;
+    const socket = this.socket;
+    socket.end();
+    // A client that never closes its side must not keep the connection open.
+    setTimeout(() => socket.destroy(), 5000).unref();
+  }
+
   /** Sends a fatal error to the client in its own protocol, then closes. */
   reject(sqlstate: string, message: string, hint?: string): void {
     if (this.socket.destroyed) return;

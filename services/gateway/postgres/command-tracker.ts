@@ -1,5 +1,6 @@
 import type { CommandCompletedData } from '../../../events/index.js';
 import { Be } from './protocol.js';
+import { BufferReader } from './buffer-reader.js';
 import { decodeCommandTag, decodeErrorFields, rowsFromTag, type ServerError } from './backend-messages.js';
 
 export type PendingKind = 'query' | 'parse' | 'bind' | 'describe' | 'close' | 'execute' | 'sync' | 'function';
@@ -34,6 +35,8 @@ export interface TrackerEvents {
   notification(body: Buffer): void;
   /** Lets the session swap a target error for the gateway's own (denials). */
   replaceError(denial: Denial): Buffer;
+  /** A setting the target reports as changed (ParameterStatus); the session watches its read-only mode. */
+  parameterStatus?(name: string, value: string): void;
 }
 
 /**
@@ -55,6 +58,12 @@ export class CommandTracker {
 
   get outstanding(): number {
     return this.queue.length - this.head;
+  }
+
+  /** Whether the target will answer everything outstanding on its own (nothing waits for a later Sync). */
+  get endsAtSyncPoint(): boolean {
+    const last = this.queue[this.queue.length - 1];
+    return this.outstanding === 0 || (last !== undefined && isSyncPoint(last.kind));
   }
 
   /** Open commands when the session ends; they never got an answer. */
@@ -116,6 +125,12 @@ export class CommandTracker {
         return this.error(body);
       case Be.NotificationResponse:
         this.events.notification(body);
+        return undefined;
+      case Be.ParameterStatus:
+        if (this.events.parameterStatus) {
+          const r = new BufferReader(body);
+          this.events.parameterStatus(r.cstring(), r.cstring());
+        }
         return undefined;
       default:
         return undefined;

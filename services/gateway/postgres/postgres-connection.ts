@@ -4,16 +4,20 @@ import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData }
 import { newSessionId } from '../../../events/index.js';
 import { IdentityError } from '../identity/errors.js';
 import type { ClaimRule } from '../../config/schema.js';
+import { backendSettings } from '../policy/backend-settings.js';
 import { decide } from '../policy/claim-rules.js';
+import { SessionPolicy } from '../policy/session-policy.js';
 import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type CheckpointPolicy, type ChunkPolicy } from '../recorder/session-recorder.js';
 import { applicationNameFor } from './application-name.js';
+import { isUtf8EncodingName } from './client-encoding.js';
 import { connectTarget, sendCancel, TargetError, type TargetEndpoint } from './backend-connection.js';
 import { authenticationOk, backendKeyData, parameterStatus, readyForQuery } from './backend-writer.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import { ClientHandshake } from './client-handshake.js';
 import { ProtocolError, SqlState } from './protocol.js';
 import { RelaySession } from './relay-session.js';
+import { RunTag } from './run-tag.js';
 import { sqlcommenterComment } from './sqlcommenter.js';
 import type { StatementGate } from './statement-gate.js';
 
@@ -45,7 +49,6 @@ const CANNOT_CONNECT_NOW = '57P03';
  * non-UTF8 client_encoding) would let the target parse a statement differently from the policy.
  */
 const FORWARDED_PARAMETERS = new Set(['client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path']);
-const UTF8 = /^(utf-?8|unicode)$/i;
 
 /** One client connection, from its first byte to its last: handshake, token, target, relay. */
 export async function servePostgresConnection(socket: net.Socket, deps: PostgresGatewayDeps, sessions: Set<RelaySession>): Promise<void> {
@@ -80,8 +83,9 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     const hello = await handshake.run();
     if (hello.kind === 'cancel') {
       clearTimeout(timer);
-      socket.destroy();
+      // The client learns nothing either way; it waits for the close, so the cancel goes out first.
       await deps.cancels.find(hello.processId, hello.secretKey)?.cancel();
+      handshake.finish();
       return;
     }
     const params = hello.parameters;
@@ -125,10 +129,14 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       return;
     }
 
-    const applicationName = applicationNameFor(identity);
+    const runTag = await RunTag.create(applicationNameFor(identity));
+    const applicationName = runTag.applicationName(params.application_name);
     const forwarded: Record<string, string> = { application_name: applicationName };
     for (const [k, v] of Object.entries(params)) if (FORWARDED_PARAMETERS.has(k)) forwarded[k] = v;
-    if (forwarded.client_encoding !== undefined && !UTF8.test(forwarded.client_encoding)) {
+    // Enforced by the database too: read-only mode and the configured role, set at backend startup.
+    const enforcement = backendSettings(grant.rights, endpoint.roles ?? []);
+    if (enforcement.options) forwarded.options = enforcement.options;
+    if (forwarded.client_encoding !== undefined && !isUtf8EncodingName(forwarded.client_encoding)) {
       refuse(SqlState.FeatureNotSupported, 'TG_PG_ENCODING', `client_encoding '${forwarded.client_encoding}' is not relayed: the gateway reads statements as UTF8; connect with client_encoding=UTF8`, 'protocol-error');
       return;
     }
@@ -154,6 +162,8 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       backendPid: link.processId,
       applicationName,
       ...(serverVersion ? { serverVersion } : {}),
+      ...(enforcement.readOnly ? { readOnly: true } : {}),
+      ...(enforcement.role ? { role: enforcement.role } : {}),
     });
 
     const cancelKey = deps.cancels.issue({
@@ -178,16 +188,22 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     client.write(welcome);
     recorder.bytes('server', welcome);
 
+    const runsCode = grant.rights.some((r) => r === 'all' || r === 'function');
+    const readOnlyRunningCode = enforcement.readOnly && grant.rights.some((r) => r === 'function' || r === 'code');
     const relay = new RelaySession({
       client,
       target: link.socket,
       framer: hello.framer,
       recorder,
       gate: deps.gate,
-      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant },
+      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant, session: new SessionPolicy(!runsCode, readOnlyRunningCode) },
       statementComment: endpoint.sqlcommenter ? sqlcommenterComment(identity, context.sessionId) : '',
+      runTag,
       recordingMode: deps.recordingMode,
+      guard: { readOnly: enforcement.readOnly, authorization: !grant.rights.some((r) => r === 'all' || r === 'admin') },
+      oneAtATime: readOnlyRunningCode,
     });
+    relay.noteStartupSettings(link.parameters);
     sessions.add(relay);
     relay.start();
     await relay.done;

@@ -8,7 +8,9 @@ import { errorResponse } from './backend-writer.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
 import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
+import { PrivateReply, privateQueryText, type PrivateResult } from './private-query.js';
 import { Fe, ProtocolError, SqlState } from './protocol.js';
+import type { RunTag } from './run-tag.js';
 import { withComment } from './sqlcommenter.js';
 import type { GateContext, GatedStatement, GateVerdict, StatementGate } from './statement-gate.js';
 
@@ -24,8 +26,18 @@ export interface RelayOptions {
   gateContext: GateContext;
   /** sqlcommenter comment appended to statements toward the target, or empty. */
   statementComment: string;
+  /** Keeps the run tag in front of any application_name the client sets. */
+  runTag?: RunTag;
   /** `strict`: a command reaches the target only once its event is on disk. */
   recordingMode: 'strict' | 'async';
+  /**
+   * Settings the gateway gave the backend and watches (ParameterStatus): a read-only session whose backend
+   * reports default_transaction_read_only off, or a session without `admin` whose backend reports another
+   * session_authorization or superuser, is ended before another statement reaches the target.
+   */
+  guard?: { readOnly: boolean; authorization: boolean };
+  /** Forward a statement only once the target has answered everything before it (read-only sessions that run code). */
+  oneAtATime?: boolean;
 }
 
 interface PreparedStatement {
@@ -52,6 +64,11 @@ export class RelaySession {
   private busy = false;
   private ended = false;
   private commands = 0;
+  /** The gateway's own query on the backend, while its answer is being read. */
+  private privateReply: PrivateReply | null = null;
+  private answeredWaiters: (() => void)[] = [];
+  /** Settings the backend reported at startup, to compare later reports with. */
+  private readonly startupSettings = new Map<string, string>();
   private resolveEnded!: () => void;
   readonly done: Promise<void> = new Promise((resolve) => (this.resolveEnded = resolve));
 
@@ -60,12 +77,19 @@ export class RelaySession {
       completed: (cmd, result) => o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result }),
       notification: (body) => o.recorder.event('notification.received', decodeNotification(body)),
       replaceError: (denial) => errorResponse({ severity: 'ERROR', ...denial }),
+      parameterStatus: (name, value) => this.settingReported(name, value),
     });
     this.backendFramer = new BackendFramer(this.tracker);
   }
 
+  /** ParameterStatus values the target sent at startup (the guard compares later reports with them). */
+  noteStartupSettings(parameters: readonly [string, string][]): void {
+    for (const [k, v] of parameters) this.startupSettings.set(k, v);
+  }
+
   start(): void {
     const { client, target } = this.o;
+    this.o.gateContext.session?.attach((sql) => this.privateQuery(sql));
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     target.on('data', (chunk: Buffer) => this.fromTarget(chunk));
     client.on('drain', () => target.resume());
@@ -110,6 +134,16 @@ export class RelaySession {
         let recorded = false;
         for (let i = 0; i < batch.length; i++) {
           const msg = batch[i]!;
+          if (this.o.oneAtATime && STARTS_WORK.has(msg.type) && this.tracker.outstanding > 0 && this.tracker.endsAtSyncPoint) {
+            // What came before may have changed the session (the guard ends it): let it answer first.
+            this.o.client.pause();
+            await this.send(out, recorded);
+            out.length = 0;
+            recorded = false;
+            await this.whenAnswered();
+            this.o.client.resume();
+            if (this.ended) return;
+          }
           const statement = this.statementOf(msg);
           const verdict = statement ? this.o.gate.check(statement, this.o.gateContext) : FORWARD;
           let forward: Buffer | null;
@@ -180,7 +214,7 @@ export class RelaySession {
         const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
         if (denial) return serialize.query(DENIED_STATEMENT);
-        const tagged = withComment(statement!.text, this.o.statementComment);
+        const tagged = this.toTarget(statement!.text);
         return tagged === statement!.text ? msg.raw : serialize.query(tagged);
       }
       case Fe.Parse: {
@@ -192,7 +226,7 @@ export class RelaySession {
         }
         this.statements.set(p.name, { text: p.text, parameterTypes: p.parameterTypes, ...decision });
         this.expect({ kind: 'parse' });
-        const tagged = withComment(p.text, this.o.statementComment);
+        const tagged = this.toTarget(p.text);
         return tagged === p.text ? msg.raw : serialize.parse({ name: p.name, text: tagged, types: p.parameterTypes });
       }
       case Fe.Bind: {
@@ -223,7 +257,10 @@ export class RelaySession {
         return msg.raw;
       case Fe.Close: {
         const c = decodeDescribeOrClose(msg.body);
-        if (c.kind === 'S') this.statements.delete(c.name);
+        if (c.kind === 'S') {
+          this.statements.delete(c.name);
+          this.o.gateContext.session?.prepared.delete(c.name);
+        }
         else this.portals.delete(c.name);
         this.expect({ kind: 'close' });
         return msg.raw;
@@ -253,6 +290,11 @@ export class RelaySession {
     }
   }
 
+  /** The statement text as the target gets it: run tag kept, sqlcommenter comment added. */
+  private toTarget(sql: string): string {
+    return withComment(this.o.runTag ? this.o.runTag.rewrite(sql) : sql, this.o.statementComment);
+  }
+
   private startCommand(data: CommandStartedData): ActiveCommand {
     this.commands++;
     const seq = this.o.recorder.event('command.started', data);
@@ -263,14 +305,82 @@ export class RelaySession {
     this.tracker.expect(p);
   }
 
-  private fromTarget(chunk: Buffer): void {
-    let out: Buffer[];
-    try {
-      out = this.backendFramer.push(chunk);
-    } catch (err) {
-      this.end('target-disconnected', `unreadable target message: ${(err as Error).message}`);
-      return;
+  /** Resolves once the target has answered every message forwarded so far (or the session ended). */
+  private whenAnswered(): Promise<void> {
+    if (this.tracker.outstanding === 0 || this.ended) return Promise.resolve();
+    return new Promise((resolve) => this.answeredWaiters.push(resolve));
+  }
+
+  private wakeAnswered(): void {
+    if (this.tracker.outstanding > 0 && !this.ended) return;
+    const waiters = this.answeredWaiters;
+    this.answeredWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Runs the gateway's own query (the catalogue) on the backend between the client's statements, and keeps its
+   * answer from the client. Null when it cannot run now: mid-batch, in a failed transaction, or it failed.
+   */
+  private async privateQuery(sql: string): Promise<(string | null)[][] | null> {
+    if (this.ended || !this.tracker.endsAtSyncPoint) return null;
+    await this.whenAnswered();
+    const status = this.tracker.status;
+    if (this.ended || status === 'E' || this.privateReply) return null;
+    const first = await this.exchange(privateQueryText(sql, status));
+    if (first.status === 'E' && status === 'T' && !this.ended) {
+      // The query failed inside the client's transaction: undo it so the client's transaction goes on.
+      await this.exchange('rollback to savepoint trailgate_private; release savepoint trailgate_private');
     }
+    return first.result.error ? null : first.result.rows;
+  }
+
+  private exchange(text: string): Promise<{ result: PrivateResult; status: 'I' | 'T' | 'E' }> {
+    return new Promise((resolve) => {
+      this.privateReply = new PrivateReply(
+        (result, status) => {
+          this.privateReply = null;
+          this.tracker.status = status;
+          resolve({ result, status });
+        },
+        (_type, message) => {
+          this.toClient(this.backendFramer.push(message));
+          this.finishTrip();
+          if (this.ended) resolve({ result: { rows: [], error: 'session ended' }, status: 'E' });
+        },
+      );
+      this.o.target.write(serialize.query(text));
+    });
+  }
+
+  /** A setting the backend reports as changed: ends the session when it undoes what the gateway set. */
+  private settingReported(name: string, value: string): void {
+    const guard = this.o.guard;
+    if (!guard || this.ended) return;
+    let why: string | undefined;
+    if (guard.readOnly && name === 'default_transaction_read_only' && value !== 'on') {
+      why = `the target reports default_transaction_read_only '${value}' in a read-only session: code the session ran turned it off`;
+    } else if (guard.authorization && (name === 'session_authorization' || name === 'is_superuser') && this.startupSettings.has(name) && this.startupSettings.get(name) !== value) {
+      why = `the target reports ${name} '${value}' (was '${this.startupSettings.get(name)}') in a session without the 'admin' right`;
+    }
+    if (why) this.trip ??= why;
+  }
+
+  /** Ends a session whose guard tripped: nothing more reaches the target, the client and the record are told why. */
+  private finishTrip(): void {
+    if (!this.trip || this.ended) return;
+    this.pendingFatal = errorResponse({
+      severity: 'FATAL',
+      sqlstate: SqlState.InsufficientPrivilege,
+      message: `the gateway ended this session: ${this.trip} [TG_PG_ENFORCEMENT_UNDONE]`,
+    });
+    this.end('policy-denied', `TG_PG_ENFORCEMENT_UNDONE: ${this.trip}`);
+  }
+
+  private trip: string | null = null;
+  private pendingFatal: Buffer | null = null;
+
+  private toClient(out: Buffer[]): void {
     const client = this.o.client;
     let flushed = true;
     for (const b of out) {
@@ -278,6 +388,30 @@ export class RelaySession {
       flushed = client.write(b);
     }
     if (!flushed) this.o.target.pause();
+  }
+
+  private fromTarget(chunk: Buffer): void {
+    if (this.privateReply) {
+      let rest: Buffer | null;
+      try {
+        rest = this.privateReply.push(chunk);
+      } catch (err) {
+        this.end('target-disconnected', `unreadable target message: ${(err as Error).message}`);
+        return;
+      }
+      if (!rest || rest.length === 0) return;
+      chunk = rest;
+    }
+    let out: Buffer[];
+    try {
+      out = this.backendFramer.push(chunk);
+    } catch (err) {
+      this.end('target-disconnected', `unreadable target message: ${(err as Error).message}`);
+      return;
+    }
+    this.toClient(out);
+    this.finishTrip();
+    this.wakeAnswered();
   }
 
   /** A malformed client message ends this connection with an error the client can read. */
@@ -302,16 +436,25 @@ export class RelaySession {
     for (const cmd of this.tracker.abandon()) {
       recorder.event('command.completed', { commandSeq: cmd.seq, outcome: 'error', durationMs: 0, tags: cmd.tags, rows: cmd.dataRows, error: `session ended before the target answered (${reason})` });
     }
+    if (this.pendingFatal && !this.o.client.destroyed) {
+      recorder.bytes('server', this.pendingFatal);
+      this.o.client.write(this.pendingFatal);
+    }
     recorder.closeChunks();
     const counts = recorder.byteCounts;
     recorder.event('session.ended', { reason, ...(detail ? { detail } : {}), bytesFromClient: counts.client, bytesToClient: counts.server, commands: this.commands });
     this.o.target.end();
     if (!this.o.client.destroyed) this.o.client.end();
+    this.privateReply?.abort();
+    this.wakeAnswered();
     this.resolveEnded();
   }
 }
 
 const FORWARD: GateVerdict = { action: 'forward' };
+
+/** Messages that can begin what runs next: a Bind may run a statement parsed long before. */
+const STARTS_WORK = new Set<number>([Fe.Query, Fe.Parse, Fe.Bind, Fe.FunctionCall]);
 
 /** What the gate sees, plus what the record needs from the same decoding. */
 type DecodedStatement = GatedStatement & { parse?: ParseMessage; functionOid?: number };

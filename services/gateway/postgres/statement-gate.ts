@@ -1,4 +1,5 @@
 import type { JobIdentity, StatementDecision } from '../../../events/index.js';
+import type { SessionPolicy } from '../policy/session-policy.js';
 
 /** A statement the client wants to run, seen before it reaches the target. */
 export interface GatedStatement {
@@ -13,6 +14,8 @@ export interface GateContext {
   identity: JobIdentity;
   /** Rights the session's policy decision granted, and by which rules. */
   grant: { rights: readonly string[]; matched: readonly { rule: string; rights: readonly string[] }[] };
+  /** What the policy keeps between this session's statements (prepared names, the target's catalogue). */
+  session?: SessionPolicy;
 }
 
 /** `decision` is recorded with the command the verdict is about. */

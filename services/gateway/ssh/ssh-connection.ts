@@ -24,6 +24,8 @@ export interface SshGatewayDeps {
   recordingMode: 'strict' | 'async';
   recordInput: boolean;
   authTimeoutMs: number;
+  /** Asked before each login: a refusal (the spool is low on disk) turns the client away. */
+  admission?: () => { code: string; message: string; reason?: SessionEndedData['reason'] } | null;
 }
 
 type Via = 'password' | 'keyboard-interactive';
@@ -114,6 +116,11 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
   const admit = async (ctx: AuthContext, token: string | undefined) => {
     state = 'checking';
     login = ctx.username;
+    const full = deps.admission?.();
+    if (full) {
+      refuse(ctx, full.code, `${full.message}; try again later, or through another gateway`, full.reason ?? 'recording-unavailable');
+      return;
+    }
     let identity: JobIdentity;
     try {
       identity = await deps.verifier.verify(token);

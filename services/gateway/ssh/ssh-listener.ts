@@ -1,4 +1,5 @@
 import ssh2 from 'ssh2';
+import type { SessionEndedData, SpoolWatermarkData } from '../../../events/index.js';
 import { serveSshConnection, type SshGatewayDeps } from './ssh-connection.js';
 import type { SshSession } from './ssh-session.js';
 import { listenOn } from '../listen.js';
@@ -32,9 +33,18 @@ export class SshListener {
     return this.sessions.size;
   }
 
-  /** Stops accepting new connections; open sessions go on (a gateway draining on SIGTERM). */
-  stopAccepting(): void {
-    this.server.close();
+  /** Records a spool watermark crossing in every open session. */
+  noteWatermark(data: SpoolWatermarkData): void {
+    for (const s of this.sessions) {
+      if (s.ended) continue;
+      s.recorder.closeChunks();
+      s.recorder.event('spool.watermark', data);
+    }
+  }
+
+  /** Ends every open session with a recorded reason; the listener keeps accepting. */
+  endSessions(reason: SessionEndedData['reason'], detail: string): void {
+    for (const s of this.sessions) s.end(reason, detail);
   }
 
   /** Stops accepting, ends every open session with a recorded reason, and closes client connections. */

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sentinel sink benchmark: rows per second into the Logs Ingestion stand-in, with the Azure SDK alone
+# as the baseline measured in the same run; written to bench/results/sentinel-<time>.md with the machine.
+#
+#   npm run bench:sentinel
+#
+# Env: BENCH_SESSIONS (synthetic sessions, 19 records each; default 2000), BENCH_BATCH (rows per upload; default 1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/results
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="bench/results/sentinel-$STAMP.md"
+[ -d node_modules ] || npm ci
+
+UPTIME_START="$(uptime)"
+RESULTS="$(node --import tsx bench/sentinel-ingest.ts)"
+UPTIME_END="$(uptime)"
+CPU_MODEL="$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
+COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')"
+
+{
+  echo "# Sentinel sink: rows per second into the Logs Ingestion stand-in"
+  echo
+  echo "Run at $(date -u '+%Y-%m-%d %H:%M:%S') UTC, commit $COMMIT."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPUs (nproc): $(nproc)"
+  echo "- CPU model: ${CPU_MODEL:-unknown}"
+  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+  echo "- Kernel: $(uname -r)"
+  echo "- Node: $(node --version); @azure/monitor-ingestion $(node -p "require('@azure/monitor-ingestion/package.json').version"), @azure/identity $(node -p "require('@azure/identity/package.json').version")"
+  echo "- Stand-in: tests/services/sentinel-standin.ts in a child process on the same machine (not Azure: no network latency, no service-side limits but the 1 MB request cap)"
+  echo "- Load at start (uptime): ${UPTIME_START# }"
+  echo "- Load at end (uptime): ${UPTIME_END# }"
+  if awk -v l="$(sed 's/.*load average: \([0-9.]*\).*/\1/' <<<"$UPTIME_START")" 'BEGIN { exit !(l > 0.5) }'; then
+    echo
+    echo "**Noisy machine:** the 1-minute load average was above 0.5 before the benchmark started"
+    echo "(see above): the machine is shared with other work, which competed for the $(nproc) CPUs."
+    echo "Treat the numbers as a floor, and compare the two rows of the same run rather than across runs."
+  fi
+  echo
+  echo "$RESULTS"
+} >"$OUT"
+cat "$OUT"
+echo "written to $OUT"
