@@ -24,6 +24,8 @@ export const EVENT_TYPES = [
   'spool.watermark',
   'session.aborted',
   'checkpoint.signed',
+  'token.reused',
+  'environment.requested',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -262,6 +264,41 @@ export interface CheckpointSignedData {
   final: boolean;
 }
 
+/**
+ * A token that already opened a session opened another (by its jti, else its SHA-256 digest). Recorded in
+ * the later session, whether the issuer's `tokenReuse` allowed it or the gateway refused it.
+ */
+export interface TokenReusedData {
+  /** The token's jti, or `sha256:<hex>` of the token for issuers that set none; never the token. */
+  tokenId: string;
+  /** The issuer's setting that decided. */
+  policy: 'any' | 'same-client' | 'single-session';
+  outcome: 'allowed' | 'refused';
+  /** When refused: TG_AUTH_TOKEN_REUSED. */
+  code?: string;
+  /** Whether this client's address is the one that first used the token. */
+  sameClient: boolean;
+  /** The session that first used the token: its client address, gateway instance and time. */
+  first: { sessionId: string; client: string; instance: string; at: string };
+}
+
+/**
+ * SSH: a variable the client asked to set on a session channel, and what came of it: relayed and
+ * accepted by the target, refused by the target, or refused by the gateway (then never relayed).
+ */
+export interface EnvironmentRequestedData {
+  channel: number;
+  name: string;
+  /** Left out when a rule masks the variable (`maskEnv`). */
+  value?: string;
+  masked?: boolean;
+  outcome: 'accepted' | 'target-refused' | 'refused';
+  /** Why the gateway refused it, e.g. that no rule's `env` lists it. */
+  reason?: string;
+  /** Rules whose `env` allowed it (or granted shell or all). */
+  rules?: string[];
+}
+
 export interface EventDataByType {
   'session.started': SessionStartedData;
   'auth.decided': AuthDecidedData;
@@ -282,4 +319,6 @@ export interface EventDataByType {
   'spool.watermark': SpoolWatermarkData;
   'session.aborted': SessionAbortedData;
   'checkpoint.signed': CheckpointSignedData;
+  'token.reused': TokenReusedData;
+  'environment.requested': EnvironmentRequestedData;
 }

@@ -29,6 +29,7 @@ bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
 bash tests/services/clients.sh install
 bash tests/services/opensearch.sh start
+bash tests/services/splunk-tools.sh install
 # Deployment checks: helm and compose-go from Go modules; the image with buildah (all cached).
 bash tests/services/go-tools.sh build
 bash tests/services/container.sh build
@@ -46,6 +47,7 @@ set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/sshd.env"
 # shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/splunk-tools.env"
 . "$TRAILGATE_TEST_STATE/go-tools.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/container.env"

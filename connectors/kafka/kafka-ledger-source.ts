@@ -1,7 +1,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { LedgerEntry } from '../embedded-log/embedded-log.js';
-import { createKafka, ensureTopics, logTopics, within } from './kafka-client.js';
+import { createKafka, ensureTopics, within } from './kafka-client.js';
 import { consumerGroup } from './kafka-record-source.js';
 
 /** A message of the ledger topic read back, or why it is not a ledger entry. */

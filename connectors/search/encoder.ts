@@ -254,6 +254,30 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
         trailgate: { spool: { level: d.level, previous: d.previous, free_bytes: d.freeBytes, spool_bytes: d.spoolBytes } },
       };
     }
+    case 'token.reused': {
+      const d = (r as EventRecord<'token.reused'>).data;
+      const refused = d.outcome === 'refused';
+      return {
+        event: { category: ['authentication'], type: ['info'], outcome: refused ? 'failure' : 'success' },
+        reason: `token reused (${d.policy}${d.sameClient ? ', same client' : ', another client'})`,
+        error: refused ? { code: d.code, message: 'token reused' } : undefined,
+        trailgate: {
+          token_reuse: { token_id: d.tokenId, policy: d.policy, outcome: d.outcome, code: d.code, same_client: d.sameClient, first_session: d.first.sessionId, first_client: d.first.client, first_instance: d.first.instance, first_at: d.first.at },
+          ...(refused ? { decision: { outcome: 'denied' } } : {}),
+        },
+      };
+    }
+    case 'environment.requested': {
+      const d = (r as EventRecord<'environment.requested'>).data;
+      return {
+        event: { category: ['process'], type: ['info'], outcome: d.outcome === 'accepted' ? 'success' : 'failure' },
+        reason: d.reason,
+        trailgate: {
+          environment: { channel: d.channel, name: d.name, value: d.value, masked: d.masked, outcome: d.outcome, reason: d.reason, rules: d.rules },
+          ...(d.outcome === 'refused' ? { decision: { outcome: 'denied' } } : {}),
+        },
+      };
+    }
     case 'checkpoint.signed': {
       const d = (r as EventRecord<'checkpoint.signed'>).data;
       return {

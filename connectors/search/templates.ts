@@ -144,6 +144,8 @@ export const AUDIT_MAPPINGS: Mapping = {
       request: object({ request: keyword, channel: long, detail: keyword, reason: textWithKeyword, needs: keyword }),
       forward: object({ direction: keyword, channel: long, host: keyword, port: long, origin: keyword, rules: keyword, bytes_from_client: long, bytes_to_client: long }),
       signal: object({ channel: long, name: keyword }),
+      token_reuse: object({ token_id: keyword, policy: keyword, outcome: keyword, code: keyword, same_client: bool, first_session: keyword, first_client: keyword, first_instance: keyword, first_at: date }),
+      environment: object({ channel: long, name: keyword, value: keyword, masked: bool, outcome: keyword, reason: textWithKeyword, rules: keyword }),
       cancel: object({ forwarded: bool }),
       notification: object({ channel: keyword, payload: textWithKeyword, process_id: long }),
     }),

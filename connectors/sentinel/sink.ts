@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditRecord } from '../../events/index.js';
-import type { Metrics } from '../../services/metrics/metrics.js';
 import type { DeadLetter, RecordSink } from '../consumer/record-sink.js';
 import { SentinelConfig } from './config.js';
 import { encodeRow } from './encoder.js';
@@ -187,18 +186,7 @@ function rowsOf(f: UploadFailure, byId: Map<string, PendingRow>): PendingRow[] {
   return f.rows.map((row) => byId.get(String(row.RecordId))).filter((r): r is PendingRow => r !== undefined);
 }
 
-/** Per-sink metrics: rows by outcome and the health state (0 ok, 1 degraded, 2 stopped). */
-export function registerSentinelMetrics(metrics: Metrics, sink: SentinelSink): void {
-  const labels = { sink: sink.name };
-  for (const key of ['queued', 'sent', 'acknowledged', 'resent', 'deadLettered'] as const) {
-    metrics.gauge(`trailgate_siem_rows_${key.replace('deadLettered', 'dead_lettered')}`, `Rows the SIEM sink ${key}.`, labels, () => sink.stats[key]);
-  }
-  metrics.gauge('trailgate_siem_health', 'SIEM sink health: 0 ok, 1 degraded, 2 stopped.', labels, () => ({ ok: 0, degraded: 1, stopped: 2 })[sink.health().state]);
-}
-
 /** The sink `trailgate forwarder` runs for a `sentinel:` section. */
-export function sentinelSinkFor(config: SentinelConfig, o: { name?: string; metrics?: Metrics; log?: (line: string) => void } = {}): SentinelSink {
-  const sink = new SentinelSink(new LogsIngestionService(config), config, { ...(o.name ? { name: o.name } : {}), ...(o.log ? { log: o.log } : {}) });
-  if (o.metrics) registerSentinelMetrics(o.metrics, sink);
-  return sink;
+export function sentinelSinkFor(config: SentinelConfig, o: { name?: string; log?: (line: string) => void } = {}): SentinelSink {
+  return new SentinelSink(new LogsIngestionService(config), config, { ...(o.name ? { name: o.name } : {}), ...(o.log ? { log: o.log } : {}) });
 }

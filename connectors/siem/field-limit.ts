@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 
-/** A value cut to a SIEM's field limit; the digest lets an analyst match it to the full value in the log. */
+/** A value as a SIEM field takes it: cut to the field limit, with the digest of what was cut. */
 export interface LimitedField {
   value: string;
   truncated: boolean;
   sha256?: string;
 }
 
-/** Cuts `value` to at most `maxBytes` UTF-8 bytes without splitting a character; sha256 (hex) of the full value when cut. */
+/**
+ * Cuts a value to at most maxBytes of UTF-8 without splitting a character; when it had to cut,
+ * `sha256` is the hex SHA-256 of the full value, so the original can still be matched against the log.
+ */
 export function limitField(value: string, maxBytes: number): LimitedField {
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length <= maxBytes) return { value, truncated: false };

@@ -9,6 +9,7 @@ import { Metrics, serveMetrics } from '../metrics/metrics.js';
 import { GatewayDrain } from '../gateway/gateway-drain.js';
 import { consumerHealth } from '../roles/consumer-health.js';
 import { openSource } from '../roles/consumer-role.js';
+import { forwarderSinks, registerSinkMetrics } from '../roles/forwarder-sinks.js';
 import { roleSink, type ConsumerRole } from '../roles/role-sinks.js';
 import { cliConfig } from './cli-config.js';
 import { printTable } from './table.js';
@@ -58,20 +59,29 @@ export async function runGatewayRole(configFile: string | undefined, o: RoleOpti
   console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, ...ssh, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
 }
 
-/** `trailgate indexer|forwarder|replay`: one consumer role on the configured log. */
+/** `trailgate indexer|forwarder|replay`: one consumer role on the configured log; the forwarder runs one consumer per configured sink. */
 export async function runConsumerRole(role: ConsumerRole, configFile: string | undefined, o: RoleOptions): Promise<void> {
   const config = cliConfig(configFile);
-  const sink = await roleSink(role, config);
+  const sinks = role === 'forwarder' ? await forwarderSinks(config) : [await roleSink(role, config)];
+  if (!sinks.length) await roleSink(role, config);
   const metrics = new Metrics();
-  const consumer = new Consumer(await openSource(config, sink), sink, metrics);
-  const health = consumerHealth(role, consumer);
+  const consumers: Consumer[] = [];
+  for (const sink of sinks) {
+    registerSinkMetrics(metrics, sink);
+    consumers.push(new Consumer(await openSource(config, sink), sink, metrics));
+  }
+  const health = consumerHealth(role, consumers);
+  // Before the banner: whoever reads it may send SIGTERM at once.
+  // A SIEM sink may be waiting for acks: closing it first ends the wait, and the unacknowledged batch comes again at the next start.
   onSignals((signal) => {
     health.drain(`${signal} received: stopping`);
-    return consumer.stop();
+    return Promise.all(consumers.map((c) => Promise.all([c.stop(), 'health' in c.sink ? c.sink.close?.() : undefined]))).then(() => undefined);
   });
   const metricsUrl = await startMetrics(config, metrics, o, health);
-  console.log([`trailgate ${role} is up`, `  reading    ${config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')}` : embeddedLogFile(config.dataDir)} (${sink.streams.join(', ')})`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
-  await consumer.run();
+  const from = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')}` : embeddedLogFile(config.dataDir);
+  console.log([`trailgate ${role} is up`, ...sinks.map((s) => `  ${s.name.padEnd(10)} reading ${from} (${s.streams.join(', ')})`), ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
+  // Each sink on its own position: one that fails keeps retrying alone while the others go on.
+  await Promise.all(consumers.map((c) => c.run()));
 }
 
 /** `trailgate consumers`: every consumer's position and lag on the configured log. */

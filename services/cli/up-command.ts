@@ -1,6 +1,8 @@
+import type { Consumer } from '../../connectors/consumer/consumer.js';
 import { Gateway } from '../gateway/gateway.js';
 import { searchSinkFor } from '../indexer/search-connection.js';
 import { startConsumer } from '../roles/consumer-role.js';
+import { forwarderSinks, registerSinkMetrics } from '../roles/forwarder-sinks.js';
 import { cliConfig } from './cli-config.js';
 import { replaySettings, serveReplay } from './replay-command.js';
 
@@ -18,6 +20,14 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
   const indexerSink = config.search ? searchSinkFor(config.search) : null;
   const indexer = indexerSink ? await startConsumer(config, indexerSink, gateway.metrics) : null;
   indexer?.run().catch((err: Error) => console.error(`trailgate: the indexer stopped: ${err.message}`));
+  // Each configured forwarder sink (NDJSON file, Splunk, ...) runs here too, each on its own position.
+  const forwarders: Consumer[] = [];
+  for (const sink of await forwarderSinks(config)) {
+    registerSinkMetrics(gateway.metrics, sink);
+    const consumer = await startConsumer(config, sink, gateway.metrics);
+    consumer.run().catch((err: Error) => console.error(`trailgate: the ${sink.name} forwarder stopped: ${err.message}`));
+    forwarders.push(consumer);
+  }
   const { host, port } = gateway.postgresAddress;
   const lines = [
     `trailgate ${dev ? '(DEVELOPMENT MODE: built-in token issuer and demo database enabled) ' : ''}is up`,
@@ -25,6 +35,7 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
     ...(gateway.ssh ? [`  ssh        ${gateway.ssh.address.host}:${gateway.ssh.address.port} (host key ${gateway.ssh.hostKey.fingerprint}; log in as <target>@host)`] : []),
     `  event log  ${gateway.log.file}`,
     ...(indexerSink ? [`  indexer    ${config.search!.product} ${String(config.search!.url)} (data stream ${indexerSink.dataStream})`] : []),
+    ...forwarders.map((f) => `  forwarder  ${f.sink.name}${f.sink.name === 'splunk' && config.splunk ? ` ${config.splunk.url} (ack ${config.splunk.ack})` : ''}`),
     ...(replay ? [`  replay     ${replay.url}${chosen?.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}`] : []),
     `  signing    key ${gateway.signingKid} (public keys: ${gateway.jwksFile}; keep a copy apart for \`trailgate verify --jwks\`)`,
     `  targets    ${[...gateway.targets.keys(), ...(gateway.ssh ? [...gateway.ssh.targets.keys()].map((t) => `${t} (ssh)`) : [])].map((t) => (t === 'demo' && dev ? 'demo (in-process PGlite, for trying Trailgate only)' : t)).join(', ') || '(none configured)'}`,
@@ -37,7 +48,7 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
   console.log(lines.join('\n'));
   const stop = (signal: string) => {
     console.log(`\n${signal}: closing sessions and the event log`);
-    Promise.all([indexer?.stop(), gateway.stop(), replay?.close()]).then(
+    Promise.all([indexer?.stop(), ...forwarders.map((f) => Promise.all([f.stop(), 'health' in f.sink ? f.sink.close?.() : undefined])), gateway.stop(), replay?.close()]).then(
       () => process.exit(0),
       (err: Error) => {
         console.error(`trailgate: shutdown failed: ${err.message}`);

@@ -5,6 +5,7 @@ import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import type { LedgerCopy } from '../verify/ledger-copy.js';
 import { keysDir, readPublishedKeys } from '../integrity/signing-keys.js';
 import { TrustedKeys } from '../verify/trusted-keys.js';
+import { recordsFileSource } from '../verify/records-source.js';
 import { embeddedLogSource } from '../verify/verify-source.js';
 import { verify } from '../verify/verify.js';
 import type { VerifyReport } from '../verify/verdict.js';
@@ -18,6 +19,8 @@ export interface VerifyCommandOptions {
   jwks?: string;
   json?: boolean;
   ledgerFrom?: string;
+  /** NDJSON of forwarded records exported back out of a SIEM. */
+  records?: string;
 }
 
 /** The trust anchor: a JWKS held apart from the log when the operator has one, else the gateway's own. */
@@ -33,6 +36,7 @@ function trustedKeys(config: TrailgateConfig, jwksFile: string | undefined): Tru
 }
 
 export async function runVerify(configFile: string | undefined, session: string | undefined, o: VerifyCommandOptions): Promise<void> {
+  if (o.records) return runVerifyRecords(configFile, o.records, session, o);
   if (!session && !o.all) throw Object.assign(new Error('name a session or pass --all'), { code: 'TG_USAGE' });
   if (o.ledgerFrom && !o.all) throw Object.assign(new Error('--ledger-from compares the ledgers: pass it with --all'), { code: 'TG_USAGE' });
   const config = cliConfig(configFile);
@@ -85,4 +89,29 @@ function print(r: VerifyReport): void {
   if (r.unlisted.length) console.log(`${r.unlisted.length} session(s) not yet named by a signed summary (opened since the last one)`);
   const bad = r.sessions.filter((s) => s.status !== 'intact').length;
   console.log(r.ok ? `OK: ${r.sessions.length} session(s) intact` : `FAILED: ${bad} of ${r.sessions.length} session(s) not intact${r.keys.length ? ', key set altered' : ''}${r.ledgers.some((l) => l.failure) ? ', ledger failed' : ''}${r.unnamed.length ? `, ${r.unnamed.length} session(s) named by no signed summary` : ''}`);
+}
+
+/** `trailgate verify --records FILE`: what a SIEM holds, checked against what the gateway signed. */
+async function runVerifyRecords(configFile: string | undefined, file: string, session: string | undefined, o: VerifyCommandOptions): Promise<void> {
+  if (!existsSync(file)) throw Object.assign(new Error(`no file ${file}; export the records from the SIEM as NDJSON (one forwarded event per line)`), { code: 'TG_VERIFY_RECORDS_MISSING' });
+  // An analyst's machine may have no trailgate.yaml: the JWKS they were given is enough.
+  const trusted = o.jwks && !configFile ? new TrustedKeys((JSON.parse(readFileSync(o.jwks, 'utf8')) as { keys: JWK[] }).keys, o.jwks) : trustedKeys(cliConfig(configFile), o.jwks);
+  const { source, summary } = recordsFileSource(file);
+  const ids = source.sessionIds();
+  const sessionId = session ? ids.find((id) => id === session) ?? (ids.filter((id) => id.startsWith(session)).length === 1 ? ids.find((id) => id.startsWith(session)) : undefined) : undefined;
+  if (session && !sessionId) throw Object.assign(new Error(`no single session in ${file} matches '${session}'`), { code: 'TG_SESSION_NOT_FOUND' });
+  const report = await verify({ source, trusted, published: [], ...(sessionId ? { sessionId } : {}) });
+  // An export holds no ledger: that is not a failure of the records.
+  report.unlisted = [];
+  const ok = report.ok && summary.conflicting.length === 0 && summary.records > 0;
+  if (o.json) process.stdout.write(`${JSON.stringify({ ...report, ok, export: summary })}\n`);
+  else {
+    console.log(`read ${summary.lines} lines: ${summary.records} records, ${summary.duplicates} duplicate copies removed (same record id and content)`);
+    if (summary.unreadable.length) console.log(`${summary.unreadable.length} line(s) hold no forwarded record (first: line ${summary.unreadable[0]})`);
+    for (const id of summary.conflicting) console.log(`CONFLICT  record ${id} appears twice with different content: one copy is not what the gateway wrote`);
+    for (const t of summary.truncated) console.log(`TRUNCATED record ${t.id}: ${t.fields.join(', ')} cut to the sink's field limit (the full value's SHA-256 is beside it); its hash can only be checked against the log`);
+    if (summary.records === 0) console.log('FAILED: the file holds no forwarded records');
+    else print(report);
+  }
+  process.exitCode = ok ? 0 : 1;
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { SentinelConfig } from '../../connectors/sentinel/config.js';
+import { SplunkConfig } from '../../connectors/splunk/config.js';
+import { dangerousEnvMatch } from '../gateway/ssh/dangerous-env.js';
 import { ReplayConfig } from './replay-schema.js';
 import { ShutdownConfig } from './shutdown-schema.js';
 
@@ -30,6 +32,12 @@ export const IssuerConfig = z
       .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
       .min(1)
       .default(['RS256', 'ES256', 'EdDSA']),
+    /**
+     * Once a token (its jti, else its digest) has opened a session: `same-client` lets later sessions come
+     * only from the same client address, `single-session` refuses every later session, `any` allows them.
+     * Every reuse is recorded either way. Default: same-client.
+     */
+    tokenReuse: z.enum(['any', 'same-client', 'single-session']).optional(),
   })
   .strict()
   .refine((i) => !(i.jwksUri && i.jwksFile), { message: 'set jwksUri or jwksFile, not both' });
@@ -110,6 +118,15 @@ export type Right = PostgresRight | SshRight;
 /** A glob (`*` any run of characters except `/`, `**` any run, `?` one character) or a list of them. */
 const Glob = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
+/** An `env` entry: a variable name or a glob, refused at load when it could reach a loader or a shell's start-up. */
+const EnvName = z
+  .string()
+  .regex(/^[A-Za-z_*?][A-Za-z0-9_*?]*$/, 'a variable name or a glob of one (letters, digits, _, * and ?)')
+  .superRefine((name, ctx) => {
+    const hit = dangerousEnvMatch(name);
+    if (hit) ctx.addIssue({ code: 'custom', message: `${name} can make an allowed command run other code (${hit}); it is never relayed, remove it from env` });
+  });
+
 export const ClaimRule = z
   .object({
     /** Named in every decision event. */
@@ -142,6 +159,13 @@ export const ClaimRule = z
      * never match a shell metacharacter, so `deploy.sh *` cannot be stretched into `deploy.sh x; rm -rf /`).
      */
     commands: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * SSH: client environment variables relayed on rules without `shell` or `all` (names or globs such as
+     * `LC_*`); default LANG, LC_* and TERM. Loader and shell start-up variables are never relayed.
+     */
+    env: z.array(EnvName).optional(),
+    /** SSH: variables whose values are not recorded (the name and outcome still are). */
+    maskEnv: z.array(z.string().min(1)).optional(),
   })
   .strict()
   .refine((r) => r.repository !== undefined || r.repositoryOwner !== undefined || r.subject !== undefined, {
@@ -322,6 +346,8 @@ export const TrailgateConfig = z
     search: SearchConfig.optional(),
     /** Microsoft Sentinel through the Logs Ingestion API, for the forwarder; absent: not forwarded. */
     sentinel: SentinelConfig.optional(),
+    /** Splunk HTTP Event Collector for the forwarder; absent: no Splunk sink. */
+    splunk: SplunkConfig.optional(),
   })
   .strict();
 export type TrailgateConfig = z.infer<typeof TrailgateConfig>;

@@ -2,10 +2,13 @@ import { join, resolve } from 'node:path';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
 import { InlineLogSink, ThreadedLogSink, type LogSink } from '../../connectors/embedded-log/log-sinks.js';
 import { KafkaLogSink } from '../../connectors/kafka/kafka-log-sink.js';
+import { KafkaTokenUses } from '../../connectors/kafka/token-use-topic.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { ClaimRule, TrailgateConfig } from '../config/schema.js';
 import { DemoTarget } from '../dev/demo-target.js';
 import { DevIssuer } from '../dev/dev-issuer.js';
+import { SqliteTokenUses } from './identity/sqlite-token-uses.js';
+import { TokenUses, type TokenUseStore } from './identity/token-uses.js';
 import { TokenVerifier, type StaticIssuer } from './identity/token-verifier.js';
 import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { CancelRegistry } from './postgres/cancel-registry.js';
@@ -89,6 +92,7 @@ export class Gateway {
     readonly jwksFile: string,
     /** Null when no `ssh` section and no SSH target is configured. */
     readonly ssh: SshFrontDoor | null,
+    readonly tokenUses: TokenUses,
   ) {}
 
   /** The embedded log, for reading; throws on a gateway whose log is Kafka. */
@@ -142,6 +146,7 @@ export class Gateway {
     const sshTargets = sshEndpoints(config);
     let demo: DemoTarget | null = null;
     let postgres: PostgresListener | null = null;
+    let tokenUses: TokenUses | null = null;
     try {
       // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
       const listed = ledger.listed();
@@ -168,6 +173,9 @@ export class Gateway {
         }
       }
       const verifier = new TokenVerifier(config.identity, { extraIssuers });
+      const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
+      const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
+      tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       postgres = new PostgresListener({
@@ -185,6 +193,7 @@ export class Gateway {
         chunkPolicy,
         checkpoints,
         recordingMode: config.recording.mode,
+        tokenUses,
         admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
@@ -205,6 +214,7 @@ export class Gateway {
             recordInput: config.recording.sshInput,
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
             admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
+            tokenUses,
           },
           hostKey.privateKey,
         );
@@ -217,8 +227,9 @@ export class Gateway {
       }
       if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
-      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh);
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses);
     } catch (err) {
+      await tokenUses?.close().catch(() => undefined);
       await demo?.stop();
       await writer.flush().catch(() => undefined);
       await sink.close();
@@ -231,6 +242,7 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.postgres.close();
     await this.ssh?.listener.close();
+    await this.tokenUses.close();
     await this.writer.flush();
     await this.ledger.stop();
     await this.sink.close();

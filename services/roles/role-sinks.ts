@@ -22,7 +22,7 @@ const factories = new Map<ConsumerRole, SinkFactory>([
 /** Where each role's sink is configured, for the error a role without one stops with. */
 const HOW_TO_CONFIGURE: Record<ConsumerRole, string> = {
   indexer: 'the indexer writes to a search cluster: add a `search:` section (product, url) to trailgate.yaml',
-  forwarder: 'set consumers.forwarder (kind: ndjson, file: PATH) in trailgate.yaml',
+  forwarder: 'configure a forwarder sink in trailgate.yaml: consumers.forwarder (kind: ndjson, file: PATH), a `splunk:` or a `sentinel:` section',
   replay: 'the replay store copies a Kafka log (log.kind: kafka); on the embedded log `trailgate replay` reads the log itself',
 };
 

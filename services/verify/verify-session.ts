@@ -4,9 +4,12 @@ import type { TrustedKeys } from './trusted-keys.js';
 import type { Failure, SessionVerdict } from './verdict.js';
 
 function chainInput(r: AuditRecord): ChainInput {
-  return r.stream === 'events'
-    ? { v: r.v, sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'events', type: r.type, data: r.data }
-    : { v: r.v, sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'bytes', direction: r.direction, ...(r.channel === undefined ? {} : { channel: r.channel }), ...(r.stderr ? { stderr: true as const } : {}), offset: r.offset, data: r.data };
+  if (r.stream === 'events') return { v: r.v, sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'events', type: r.type, data: r.data };
+  const chunk = { v: r.v, sessionId: r.sessionId, seq: r.seq, ts: r.ts, stream: 'bytes' as const, direction: r.direction, ...(r.channel === undefined ? {} : { channel: r.channel }), ...(r.stderr ? { stderr: true as const } : {}), offset: r.offset };
+  // A copy exported from a SIEM carries the chunk's digest and length instead of its payload.
+  const digest = r as unknown as { data?: Buffer; sha256?: unknown; length?: unknown };
+  if (digest.data === undefined && typeof digest.sha256 === 'string' && typeof digest.length === 'number') return { ...chunk, sha256: digest.sha256, length: digest.length };
+  return { ...chunk, data: r.data };
 }
 
 function hashesAs(r: AuditRecord, change: { seq?: number; sessionId?: string }): boolean {

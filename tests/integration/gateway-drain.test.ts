@@ -220,7 +220,7 @@ describe('SIGTERM drains a gateway', () => {
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     const ready = await readiness(base);
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
-    assert.deepEqual(ready.body.checks, [{ name: 'log', ok: true }]);
+    assert.ok(ready.body.checks.length > 0 && ready.body.checks.every((c) => c.name.startsWith('log:') && c.ok), JSON.stringify(ready.body.checks));
     fw.child.kill('SIGTERM');
     assert.equal(await fw.exited, 0, `${fw.out()} signal ${fw.child.signalCode}`);
   });

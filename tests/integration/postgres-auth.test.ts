@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { EventRecord } from '../../events/index.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
-import { GARBAGE_TOKENS, expired, hs256WithPublicKey, notYetValid, sameKidOtherKey, tamperedPayload, unknownKid, unsignedToken, wrongAudience, wrongIssuer } from '../support/forged-tokens.js';
+import { GARBAGE_TOKENS, expired, hs256WithPublicKey, issuedInFuture, notYetValid, sameKidOtherKey, tamperedPayload, unknownKid, unsignedToken, wrongAudience, wrongIssuer } from '../support/forged-tokens.js';
 import { deadUrl } from '../support/oidc-server.js';
 import { RawPgClient, errorFields } from '../support/raw-pg.js';
 
@@ -48,6 +48,7 @@ const cases: [string, () => Promise<string>, string, RegExp][] = [
   ['garbage', async () => GARBAGE_TOKENS[0]!, 'TG_AUTH_MALFORMED', /not a JWT/],
   ['expired', () => expired(h.issuer), 'TG_AUTH_EXPIRED', /expired/],
   ['not yet valid', () => notYetValid(h.issuer), 'TG_AUTH_NOT_YET_VALID', /not valid before|not yet valid/],
+  ['issued in the future', () => issuedInFuture(h.issuer), 'TG_AUTH_ISSUED_IN_FUTURE', /issued at .* later than now/],
   ['wrong audience', () => wrongAudience(h.issuer), 'TG_AUTH_AUDIENCE', /audience/],
   ['wrong issuer', () => wrongIssuer(h.issuer), 'TG_AUTH_UNKNOWN_ISSUER', /issuer/],
   ['bad signature', () => sameKidOtherKey(h.issuer), 'TG_AUTH_SIGNATURE', /signature/],

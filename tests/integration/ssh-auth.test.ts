@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { EventRecord } from '../../events/index.js';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
 import { auditTrailOfThisSuite } from '../support/audit-trail.js';
-import { GARBAGE_TOKENS, expired, hs256WithPublicKey, notYetValid, sameKidOtherKey, tamperedPayload, unknownKid, unsignedToken, wrongAudience, wrongIssuer } from '../support/forged-tokens.js';
+import { GARBAGE_TOKENS, expired, hs256WithPublicKey, issuedInFuture, notYetValid, sameKidOtherKey, tamperedPayload, unknownKid, unsignedToken, wrongAudience, wrongIssuer } from '../support/forged-tokens.js';
 import { FakeOidcIssuer, deadUrl } from '../support/oidc-server.js';
 import type { OpenSsh } from '../support/openssh.js';
 
@@ -47,6 +47,7 @@ const cases: [string, () => Promise<string>, string, RegExp][] = [
   ['garbage', async () => GARBAGE_TOKENS[0]!, 'TG_AUTH_MALFORMED', /not a JWT/],
   ['expired', () => expired(h.issuer), 'TG_AUTH_EXPIRED', /expired/],
   ['not yet valid', () => notYetValid(h.issuer), 'TG_AUTH_NOT_YET_VALID', /not valid before/],
+  ['issued in the future', () => issuedInFuture(h.issuer), 'TG_AUTH_ISSUED_IN_FUTURE', /issued at .* later than now/],
   ['wrong audience', () => wrongAudience(h.issuer), 'TG_AUTH_AUDIENCE', /audience/],
   ['wrong issuer', () => wrongIssuer(h.issuer), 'TG_AUTH_UNKNOWN_ISSUER', /issuer/],
   ['bad signature', () => sameKidOtherKey(h.issuer), 'TG_AUTH_SIGNATURE', /signature/],

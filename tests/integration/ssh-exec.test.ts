@@ -193,14 +193,20 @@ describe('a hostile client on the sftp subsystem', () => {
 
 describe('environment toward the target', () => {
   it('passes the client environment the target accepts, and never lets a job set the run tags', async () => {
-    const ended = h.endedSession((ev) => ofType(ev, 'request.refused').length > 0);
+    const ended = h.endedSession((ev) => ofType(ev, 'environment.requested').some((e) => e.data.outcome === 'refused'));
     const r = await ssh.ssh(['web@127.0.0.1', 'echo "$LC_TRAILGATE_TEST|$TRAILGATE_REPOSITORY"'], {
       token: await h.token(),
       options: ['-o', 'SetEnv=LC_TRAILGATE_TEST=from-the-job TRAILGATE_REPOSITORY=acme/forged'],
     });
     assert.equal(r.stdout.toString(), 'from-the-job|acme/payments\n');
-    const refused = ofType(await ended, 'request.refused')[0]!;
-    assert.deepEqual(refused.data, { request: 'env', channel: 0, detail: 'TRAILGATE_REPOSITORY', reason: 'TRAILGATE_* variables are set by the gateway' });
+    const requested = ofType(await ended, 'environment.requested');
+    assert.deepEqual(
+      requested.map((e) => e.data),
+      [
+        { channel: 0, name: 'LC_TRAILGATE_TEST', value: 'from-the-job', outcome: 'accepted', rules: ['tests-all'] },
+        { channel: 0, name: 'TRAILGATE_REPOSITORY', value: 'acme/forged', outcome: 'refused', reason: 'TRAILGATE_* variables are set by the gateway' },
+      ],
+    );
   });
 });
 

@@ -4,6 +4,8 @@
 #   psycopg 3 and asyncpg   PyPI, pinned in tests/clients/python/requirements.txt, in a venv
 #   pgx                     Go modules, pinned by tests/clients/pgx/go.mod and go.sum, built once
 #   pgjdbc                  the driver jar from Maven Central, run by Java's single-file source launcher
+#   ssh-setenv              Go's x/crypto/ssh (Go modules, tests/clients/ssh-setenv), for the SSH
+#                           environment tests: a client that asks for each env request's reply
 # node-postgres is a dev dependency of the project already.
 #
 #   tests/services/clients.sh install   sets them up when missing; writes ${state}/clients.env
@@ -44,6 +46,22 @@ python_clients() {
   fi
   "$venv/bin/python" -c 'import psycopg, asyncpg' || die "the venv $venv cannot import psycopg and asyncpg"
   PYTHON_BIN="$venv/bin/python"
+}
+
+# A Go program in tests/clients/NAME, built against its pinned modules; keyed by its sources.
+go_client() { # name -> prints the binary's path
+  local src="$CLIENTS/$1" key out
+  command -v go >/dev/null 2>&1 || die "no Go toolchain: install Go $(sed -n 's/^go //p' "$src/go.mod") or newer (https://go.dev/doc/install)"
+  key="$(cat "$src"/go.mod "$src"/go.sum "$src"/*.go | sha256sum | cut -c1-12)"
+  out="$CACHE/$1-client-$key/$1-client"
+  if [[ ! -x "$out" ]]; then
+    log "building the $1 client ($(go version | cut -d' ' -f3)) into $out"
+    mkdir -p "$(dirname "$out")"
+    (cd "$src" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" \
+      go build -o "$out.tmp" .) >&2 || die "go build of tests/clients/$1 failed (Go modules from the module proxy)"
+    mv "$out.tmp" "$out"
+  fi
+  printf '%s\n' "$out"
 }
 
 # The pgx program, built against the pinned modules; keyed by its sources.
@@ -87,10 +105,11 @@ cmd_install() {
   python_clients
   pgx_client
   pgjdbc_client
+  SSH_SETENV_BIN="$(go_client ssh-setenv)"
   {
-    printf '%s=%q\n' TG_CLIENT_PYTHON "$PYTHON_BIN" TG_CLIENT_PGX "$PGX_BIN" TG_CLIENT_PGJDBC_JAR "$PGJDBC_JAR"
+    printf '%s=%q\n' TG_CLIENT_PYTHON "$PYTHON_BIN" TG_CLIENT_PGX "$PGX_BIN" TG_CLIENT_PGJDBC_JAR "$PGJDBC_JAR" TG_CLIENT_SSH_SETENV "$SSH_SETENV_BIN"
   } >"$STATE/clients.env"
-  log "psycopg, asyncpg, pgx and pgjdbc ready (env: $STATE/clients.env)"
+  log "psycopg, asyncpg, pgx, pgjdbc and the Go SSH client ready (env: $STATE/clients.env)"
 }
 
 case "${1:-}" in

@@ -59,5 +59,7 @@ export const GARBAGE_TOKENS: readonly string[] = [
 /** Signed by the dev issuer, with claims that make them unacceptable. */
 export const expired = (dev: DevIssuer) => dev.mint({ claims: { iat: now() - 7200, nbf: now() - 7200, exp: now() - 3600 } });
 export const notYetValid = (dev: DevIssuer) => dev.mint({ claims: { nbf: now() + 3600, exp: now() + 7200 } });
+/** Inside its validity window (nbf in the past), but issued an hour from now. */
+export const issuedInFuture = (dev: DevIssuer) => dev.mint({ claims: { iat: now() + 3600, nbf: now() - 60, exp: now() + 7200 } });
 export const wrongAudience = (dev: DevIssuer) => dev.mint({ audience: 'https://github.com/acme' });
 export const wrongIssuer = (dev: DevIssuer) => dev.mint({ claims: { iss: 'https://token.actions.githubusercontent.com' } });

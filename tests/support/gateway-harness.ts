@@ -21,6 +21,8 @@ import { postgresService, sshService, type PostgresService } from './test-env.js
 export interface HarnessOptions {
   gate?: StatementGate;
   issuers?: IssuerConfig[];
+  /** Settings of the development issuer the harness mints with, e.g. { tokenReuse: 'any' }. */
+  devIssuer?: Partial<IssuerConfig>;
   maxMessageBytes?: number;
   recordingMode?: 'strict' | 'async';
   /** Policy rules; by default the development issuer's tokens may do anything on every test target. */
@@ -35,6 +37,8 @@ export interface HarnessOptions {
   integrity?: { checkpointEvery?: number; checkpointSeconds?: number; summarySeconds?: number };
   /** Runs the SSH front door with targets on the throwaway sshd (tests/services/sshd.sh). */
   ssh?: boolean;
+  /** More SSH targets by name (e.g. on an sshd started by the test); the harness adds the usual ones too. */
+  sshTargets?: Record<string, unknown>;
   /** recording.sshInput */
   sshInput?: boolean;
   chunkMillis?: number;
@@ -67,6 +71,7 @@ export class GatewayHarness {
       sshTargets['web-fingerprint'] = { ...web, hostKey: sshd.hostKeyFingerprint };
       sshTargets['web-impostor'] = { ...web, hostKey: readFileSync(sshd.otherHostKeyFile, 'utf8') };
       sshTargets['web-down'] = { ...web, port: 1 };
+      Object.assign(sshTargets, o.sshTargets);
     }
     const config = validateConfig({
       dataDir,
@@ -89,7 +94,7 @@ export class GatewayHarness {
       recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}) },
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
-    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: issuer.issuerConfig(), jwks: issuer.jwks() }] });
+    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: { ...issuer.issuerConfig(), ...o.devIssuer }, jwks: issuer.jwks() }] });
     return new GatewayHarness(gateway, issuer, pgService, dataDir, o.dataDir === undefined);
   }
 

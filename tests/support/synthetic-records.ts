@@ -60,6 +60,8 @@ export const SAMPLE_DATA: { [T in EventType]: EventDataByType[T] } = {
   'signal.forwarded': { channel: 0, signal: 'TERM' },
   'spool.watermark': { level: 'low', previous: 'ok', freeBytes: 1024, spoolBytes: 4096 },
   'session.aborted': { reason: 'gateway-restart', lastSeq: 9, detail: "gateway instance 'test-gw' stopped while the session was open" },
+  'token.reused': { tokenId: 'jti-4711', policy: 'same-client', outcome: 'refused', code: 'TG_AUTH_TOKEN_REUSED', sameClient: false, first: { sessionId: '01J0000000000000000000000', client: '10.0.0.7', instance: 'test-gw', at: '2030-01-01T00:00:00.000Z' } },
+  'environment.requested': { channel: 0, name: 'LD_PRELOAD', value: '/tmp/x.so', outcome: 'refused', reason: "no rule's env lists LD_PRELOAD" },
   'checkpoint.signed': { covers: { seq: 10, hash: 'x'.repeat(43) }, kid: 'k'.repeat(43), jws: 'e30.e30.sig', final: true },
 };
 

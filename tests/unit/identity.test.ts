@@ -192,6 +192,16 @@ describe('verifier with static keys', () => {
     await assertRefused(verifier, await forge.notYetValid(dev), 'TG_AUTH_NOT_YET_VALID');
   });
 
+  test('issued later than now plus the clock skew, though inside its validity window', async () => {
+    const err = await assertRefused(verifier, await forge.issuedInFuture(dev), 'TG_AUTH_ISSUED_IN_FUTURE');
+    assert.match(err.message, /issued at \d{4}-.*later than now \(allowed clock skew \d+ s\)/);
+  });
+
+  test('issued slightly ahead, within the clock skew, is still accepted', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await verifier.verify(await dev.mint({ claims: { iat: now + 20, nbf: now - 5, exp: now + 600 } }));
+  });
+
   test('wrong audience names the expected one', async () => {
     const err = await assertRefused(verifier, await forge.wrongAudience(dev), 'TG_AUTH_AUDIENCE');
     assert.match(err.message, /token audience \[https:\/\/github.com\/acme\] does not include any of \[trailgate\]; request the token with audience 'trailgate'/);

@@ -98,7 +98,19 @@ export class TokenVerifier {
     } catch (err) {
       verified = await this.retryAmongCandidates(jwt, options, attempt, err);
     }
+    this.checkIssuedAt(verified);
     return this.identity(issuer, verified);
+  }
+
+  /** jose checks `iat` only against a maximum age; a token issued later than now (plus the skew) comes from a wrong clock or a forger. */
+  private checkIssuedAt(payload: JWTPayload): void {
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.iat === 'number' && payload.iat > now + this.clockSkewSeconds) {
+      throw new IdentityError(
+        'TG_AUTH_ISSUED_IN_FUTURE',
+        `token was issued at ${isoTime(payload.iat)}, later than now (allowed clock skew ${this.clockSkewSeconds} s); check the clocks of the gateway host and the CI runner`,
+      );
+    }
   }
 
   private add(config: IssuerConfig, keys: KeyResolver): void {

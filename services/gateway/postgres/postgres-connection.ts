@@ -1,8 +1,9 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData } from '../../../events/index.js';
+import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData, TokenReusedData } from '../../../events/index.js';
 import { newSessionId } from '../../../events/index.js';
 import { IdentityError } from '../identity/errors.js';
+import { TokenReusedError, type TokenUses } from '../identity/token-uses.js';
 import type { ClaimRule } from '../../config/schema.js';
 import { backendSettings } from '../policy/backend-settings.js';
 import { decide } from '../policy/claim-rules.js';
@@ -38,6 +39,8 @@ export interface PostgresGatewayDeps {
   recordingMode: 'strict' | 'async';
   /** Asked before each new session: a refusal (the spool is low on disk) turns the client away. */
   admission?: () => { code: string; message: string; reason?: SessionEndedData['reason'] } | null;
+  /** Replay protection: a token's later sessions are checked against its first (identity/token-uses.ts). */
+  tokenUses?: TokenUses;
 }
 
 /** SQLSTATE cannot_connect_now: the client may try again later. */
@@ -67,9 +70,12 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
   // Decisions taken before the target answers are recorded together, once the outcome is known.
   let policy: PolicyDecidedData | null = null;
   let authGranted = false;
+  let reuse: TokenReusedData | undefined;
   const recordOpening = () => {
     recorder.event('session.started', { protocol: 'postgres', instance: context.instance, client: context.client, ...(started ?? { tls: false, requested: {} }) });
+    if (reuse && !authGranted) recorder.event('token.reused', reuse);
     if (authGranted && context.identity) recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token', identity: context.identity });
+    if (reuse && authGranted) recorder.event('token.reused', reuse);
     if (policy) recorder.event('policy.decided', policy);
   };
   const refuse = (sqlstate: string, code: string, message: string, reason: SessionEndedData['reason'], hint?: string) => {
@@ -106,7 +112,9 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     let identity: JobIdentity;
     try {
       identity = await deps.verifier.verify(hello.password);
+      reuse = await deps.tokenUses?.admit(identity, hello.password ?? '', remote.address, context.sessionId);
     } catch (err) {
+      if (err instanceof TokenReusedError) reuse = err.reuse;
       const e = err instanceof IdentityError ? err : new IdentityError('TG_AUTH_MALFORMED', 'the token could not be verified');
       refuse(SqlState.InvalidAuthorization, e.code, `token rejected: ${e.message}`, 'auth-failed', 'pass the CI job\'s OIDC token as the password');
       return;

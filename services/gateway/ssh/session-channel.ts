@@ -5,6 +5,7 @@ import { ClientOutput } from './client-output.js';
 import { ScpObserver } from './scp-observer.js';
 import { SftpRelay } from './sftp/sftp-relay.js';
 import type { SshSession } from './ssh-session.js';
+import { openTargetSession, type TargetSession } from './target-session.js';
 
 type Kind = 'shell' | 'exec' | 'subsystem';
 
@@ -15,7 +16,7 @@ interface ExitInfo {
 
 /** Environment a client may set per channel: enough for LANG, LC_* and a few of the job's own. */
 const MAX_ENV = 64;
-const MAX_ENV_BYTES = 8 * 1024;
+const MAX_ENV_BYTES = 32 * 1024;
 
 /**
  * One session channel of a client: its pty, environment and the one shell, exec or subsystem it runs,
@@ -25,8 +26,13 @@ const MAX_ENV_BYTES = 8 * 1024;
  */
 export class SessionChannel {
   private pty: PseudoTtyInfo | null = null;
-  /** A Map: names come from the client, and `__proto__` is a name too. */
-  private readonly env = new Map<string, string>();
+  /** Variables relayed so far and their bytes: a bound on what a client may make the gateway send. */
+  private envCount = 0;
+  private envBytes = 0;
+  /** The target's channel, opened at the first relayed variable or at the command. */
+  private targetSession: Promise<TargetSession> | null = null;
+  /** Env requests still waiting for the target's answer; the command is recorded after them. */
+  private envPending: Promise<void> = Promise.resolve();
   private agent = false;
   private started = false;
   private client: ServerChannel | null = null;
@@ -59,20 +65,7 @@ export class SessionChannel {
       this.target?.setWindow(info.rows, info.cols, info.height, info.width);
       accept?.();
     });
-    session.on('env', (accept, reject, info) => {
-      // TRAILGATE_* is the gateway's to set; the target's AcceptEnv decides about the rest.
-      if (/^TRAILGATE_/i.test(info.key)) {
-        this.s.refuse({ request: 'env', channel: id, detail: info.key, reason: 'TRAILGATE_* variables are set by the gateway' });
-        reject?.();
-        return;
-      }
-      if (this.env.size >= MAX_ENV || info.key.length + info.val.length > MAX_ENV_BYTES) {
-        reject?.();
-        return;
-      }
-      this.env.set(info.key, info.val);
-      accept?.();
-    });
+    session.on('env', (accept, reject, info) => this.env(String(info.key), String(info.val), accept, reject));
     session.on('x11', (_accept, reject) => {
       this.s.refuse({ request: 'x11', channel: id, reason: 'X11 forwarding is never relayed by the gateway' });
       reject?.();
@@ -117,9 +110,12 @@ export class SessionChannel {
       return;
     }
     this.started = true;
-    const { decision, scp, reason } = this.decide(kind, text);
+    // Accepted at once: the client may already have sent its end of input, and ssh2 takes no late accept then.
     const client = accept();
     this.client = client;
+    // Variables asked for before the command are answered and recorded before it.
+    await this.envPending;
+    const { decision, scp, reason } = this.decide(kind, text);
     this.output = new ClientOutput(client, () => {
       this.target?.resume();
       this.target?.stderr.resume();
@@ -144,6 +140,7 @@ export class SessionChannel {
     }
     if (this.clientGone || this.s.ended) {
       this.complete('error', { error: 'the client left before the command started' });
+      this.dropTarget();
       return;
     }
     if (kind === 'subsystem') {
@@ -173,18 +170,75 @@ export class SessionChannel {
     return { decision: { outcome: 'denied', needs: [`subsystem:${text}`], missing: [`subsystem:${text}`] }, scp: null, reason: 'only the sftp subsystem is relayed' };
   }
 
-  private openTarget(kind: Kind, text: string, cb: (err: Error | undefined, channel?: ClientChannel) => void): void {
-    const env = { ...Object.fromEntries(this.env), ...this.s.tags };
-    const pty = this.pty ? { rows: this.pty.rows, cols: this.pty.cols, height: this.pty.height, width: this.pty.width, term: this.pty.term, modes: this.pty.modes } : null;
-    const agent = this.agent ? { agentForward: true } : {};
-    const target = this.s.target;
-    try {
-      if (kind === 'shell') target.shell(pty ?? false, { env, ...agent }, cb);
-      else if (kind === 'exec') target.exec(text, { env, ...(pty ? { pty } : {}), ...agent }, cb);
-      else target.subsys(text, cb);
-    } catch (err) {
-      cb(err as Error);
+  /**
+   * One env request: the policy decides; an allowed variable goes to the target with want-reply, and the
+   * client gets the target's own answer. Each request is recorded with its outcome (the value unless masked).
+   */
+  private env(name: string, value: string, accept: (() => void) | undefined, reject: (() => void) | undefined): void {
+    const decision = this.s.env.decide(name, value);
+    const bytes = name.length + value.length;
+    const record = (outcome: 'accepted' | 'target-refused' | 'refused', reason?: string) => {
+      this.s.recorder.closeChunks();
+      this.s.recorder.event('environment.requested', {
+        channel: this.id,
+        name: name.slice(0, 256),
+        ...(decision.masked ? { masked: true } : { value: value.slice(0, 4096) }),
+        outcome,
+        ...(reason ? { reason } : {}),
+        ...(decision.rules ? { rules: decision.rules } : {}),
+      });
+    };
+    // Answers go back in the order the requests came (SSH matches replies to requests by order), and are recorded so.
+    if (!decision.allowed || this.started || this.envCount >= MAX_ENV || this.envBytes + bytes > MAX_ENV_BYTES) {
+      const reason = decision.reason ?? (this.started ? 'the command already started' : `more than ${MAX_ENV} variables or ${MAX_ENV_BYTES} bytes of environment`);
+      this.envPending = this.envPending.then(() => {
+        record('refused', reason);
+        reject?.();
+      });
+      return;
     }
+    this.envCount++;
+    this.envBytes += bytes;
+    const answer = this.openTargetSession().then((t) => t.env(name, value));
+    this.envPending = this.envPending.then(() =>
+      answer.then(
+        (ok) => {
+          record(ok ? 'accepted' : 'target-refused', ok ? undefined : 'the target refused it (its sshd AcceptEnv)');
+          if (ok) accept?.();
+          else reject?.();
+        },
+        (err: Error) => {
+          record('target-refused', `the target channel could not be opened: ${err.message}`);
+          reject?.();
+        },
+      ),
+    );
+  }
+
+  private openTargetSession(): Promise<TargetSession> {
+    this.targetSession ??= openTargetSession(this.s.target);
+    return this.targetSession;
+  }
+
+  private openTarget(kind: Kind, text: string, cb: (err: Error | undefined, channel?: ClientChannel) => void): void {
+    const pty = this.pty ? { rows: this.pty.rows, cols: this.pty.cols, height: this.pty.height, width: this.pty.width, term: this.pty.term, modes: this.pty.modes } : null;
+    const run = async (): Promise<ClientChannel> => {
+      const target = await this.openTargetSession();
+      if (this.agent) await target.agentForward();
+      // The run's tags go last, so a job can never have set them first; sent at once, answered in order.
+      await Promise.all(Object.entries(this.s.tags).map(([k, v]) => target.env(k, v)));
+      if (pty && kind !== 'subsystem' && !(await target.pty(pty))) throw new Error('Unable to request a pseudo-terminal');
+      if (kind === 'shell') return target.shell();
+      if (kind === 'exec') return target.exec(text);
+      return target.subsystem(text);
+    };
+    run().then(
+      (channel) => cb(undefined, channel),
+      (err: Error) => {
+        this.dropTarget();
+        cb(err);
+      },
+    );
   }
 
   private relay(client: ServerChannel, target: ClientChannel): void {
@@ -275,7 +329,18 @@ export class SessionChannel {
   private clientClosed(): void {
     this.clientGone = true;
     if (this.target) this.target.close();
-    else if (!this.started) this.finished = true;
+    else {
+      this.dropTarget();
+      if (!this.started) this.finished = true;
+    }
+  }
+
+  /** A target channel opened for env requests whose command never ran is closed, not left behind. */
+  private dropTarget(): void {
+    void this.targetSession?.then(
+      (t) => t.close(),
+      () => undefined,
+    );
   }
 
   /** The session is ending under this channel (client or target connection gone, gateway shutdown). */
@@ -286,6 +351,7 @@ export class SessionChannel {
   }
 
   private refuseCommand(message: string, outcome: 'denied' | 'error'): void {
+    this.dropTarget();
     const client = this.client!;
     const text = Buffer.from(`${message}\r\n`);
     this.s.recorder.bytes('server', text, this.id, { stderr: true, timed: this.pty !== null });

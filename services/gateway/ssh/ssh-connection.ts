@@ -1,14 +1,16 @@
 import type { AuthContext, ClientInfo, Connection, KeyboardAuthContext } from 'ssh2';
-import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData } from '../../../events/index.js';
+import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData, TokenReusedData } from '../../../events/index.js';
 import { newSessionId } from '../../../events/index.js';
 import type { ClaimRule } from '../../config/schema.js';
 import { IdentityError } from '../identity/errors.js';
+import { TokenReusedError, type TokenUses } from '../identity/token-uses.js';
 import { decide } from '../policy/claim-rules.js';
 import { applicationNameFor } from '../postgres/application-name.js';
 import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type CheckpointPolicy, type ChunkPolicy } from '../recorder/session-recorder.js';
 import type { SshEndpoint } from '../targets.js';
 import { ClientAgentRelay, canRelayAgent } from './agent-relay.js';
+import { EnvironmentPolicy } from './environment-policy.js';
 import { runTags } from './run-tags.js';
 import { SshSession } from './ssh-session.js';
 import { connectSshTarget, SshTargetError, type SshTargetLink } from './target-connection.js';
@@ -26,6 +28,8 @@ export interface SshGatewayDeps {
   authTimeoutMs: number;
   /** Asked before each login: a refusal (the spool is low on disk) turns the client away. */
   admission?: () => { code: string; message: string; reason?: SessionEndedData['reason'] } | null;
+  /** Replay protection: a token's later sessions are checked against its first (identity/token-uses.ts). */
+  tokenUses?: TokenUses;
 }
 
 type Via = 'password' | 'keyboard-interactive';
@@ -60,6 +64,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
   let login = '';
   let via: Via = 'password';
   let authGranted = false;
+  let reuse: TokenReusedData | undefined;
   let policy: PolicyDecidedData | null = null;
 
   const timer = setTimeout(() => {
@@ -73,7 +78,9 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
 
   const recordOpening = () => {
     recorder.event('session.started', { protocol: 'ssh', instance: context.instance, client: context.client, tls: false, requested: { user: login }, ...(clientSoftware ? { clientSoftware } : {}) });
+    if (reuse && !authGranted) recorder.event('token.reused', reuse);
     if (authGranted && context.identity) recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token', via, identity: context.identity });
+    if (reuse && authGranted) recorder.event('token.reused', reuse);
     if (policy) recorder.event('policy.decided', policy);
   };
   const ended = (reason: SessionEndedData['reason'], detail: string) => {
@@ -124,7 +131,9 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
     let identity: JobIdentity;
     try {
       identity = await deps.verifier.verify(token);
+      reuse = await deps.tokenUses?.admit(identity, token ?? '', remote.address, context.sessionId);
     } catch (err) {
+      if (err instanceof TokenReusedError) reuse = err.reuse;
       const e = err instanceof IdentityError ? err : new IdentityError('TG_AUTH_MALFORMED', 'the token could not be verified');
       const cut =
         via === 'password' && token?.length === OPENSSH_ANSWER_LIMIT
@@ -191,6 +200,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
       strict: deps.recordingMode === 'strict',
       recordInput: deps.recordInput,
       agentForwarding: agent !== undefined,
+      env: new EnvironmentPolicy(grant.matched, deps.rules),
     });
     live.session = session;
     sessions.add(session);

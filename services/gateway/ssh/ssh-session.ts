@@ -2,6 +2,7 @@ import type { Client, ClientChannel, Connection, ServerChannel, TcpipBindInfo, T
 import type { JobIdentity, RequestRefusedData, SessionEndedData } from '../../../events/index.js';
 import { checkRight, rulesGranting, type SshGrant } from '../policy/ssh-policy.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
+import type { EnvironmentPolicy } from './environment-policy.js';
 import { SessionChannel } from './session-channel.js';
 
 export interface SshSessionOptions {
@@ -17,6 +18,8 @@ export interface SshSessionOptions {
   recordInput: boolean;
   /** Whether the target connection relays agent requests to the client (a rule grants `agent`). */
   agentForwarding: boolean;
+  /** Which client environment variables reach the target. */
+  env: EnvironmentPolicy;
 }
 
 /**
@@ -32,6 +35,7 @@ export class SshSession {
   readonly strict: boolean;
   readonly recordInput: boolean;
   readonly agentForwarding: boolean;
+  readonly env: EnvironmentPolicy;
   commands = 0;
   bytesFromClient = 0;
   bytesToClient = 0;
@@ -52,6 +56,7 @@ export class SshSession {
     this.strict = o.strict;
     this.recordInput = o.recordInput;
     this.agentForwarding = o.agentForwarding;
+    this.env = o.env;
   }
 
   /** The target used the client's forwarded agent (a command signed with it). */

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Splunk sink benchmark: events per second into the HEC stand-in (tests/services/hec-standin.ts, a
+# local server written to Splunk's HEC protocol, not Splunk), with the NDJSON file sink as the
+# baseline of the same run; written to bench/results/splunk-<time>.md with the machine it ran on.
+#
+#   npm run bench:splunk
+#
+# Env: BENCH_SESSIONS (synthetic sessions, 19 records each; default 3000), BENCH_BATCH (records per
+# write, as the consumer's batchSize; default 1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/results
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="bench/results/splunk-$STAMP.md"
+
+[ -d node_modules ] || npm ci
+
+UPTIME_START="$(uptime)"
+RESULTS="$(node --import tsx bench/splunk-hec.ts)"
+UPTIME_END="$(uptime)"
+CPU_MODEL="$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
+COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')"
+
+{
+  echo "# Splunk sink: events per second into the HEC stand-in"
+  echo
+  echo "Run at $(date -u '+%Y-%m-%d %H:%M:%S') UTC, commit $COMMIT."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPUs (nproc): $(nproc)"
+  echo "- CPU model: ${CPU_MODEL:-unknown}"
+  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+  echo "- Kernel: $(uname -r)"
+  echo "- Node: $(node --version)"
+  echo "- HEC stand-in: tests/services/hec-standin.ts in its own Node process on 127.0.0.1, same machine"
+  echo "- Load at start (uptime): ${UPTIME_START# }"
+  echo "- Load at end (uptime): ${UPTIME_END# }"
+  if awk -v l="$(sed 's/.*load average: \([0-9.]*\).*/\1/' <<<"$UPTIME_START")" 'BEGIN { exit !(l > 0.5) }'; then
+    echo
+    echo "**Noisy machine:** the 1-minute load average was above 0.5 before the benchmark started"
+    echo "(see above), so other work competed for the $(nproc) CPUs with the sink and the stand-in."
+    echo "Treat the numbers as a floor."
+  fi
+  echo
+  echo "$RESULTS"
+} >"$OUT"
+cat "$OUT"
+echo "written to $OUT"
