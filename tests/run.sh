@@ -30,6 +30,9 @@ bash tests/services/chromium.sh install
 bash tests/services/clients.sh install
 bash tests/services/opensearch.sh start
 bash tests/services/splunk-tools.sh install
+# Deployment checks: helm and compose-go from Go modules; the image with buildah (all cached).
+bash tests/services/go-tools.sh build
+bash tests/services/container.sh build
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
@@ -45,6 +48,9 @@ set -a
 . "$TRAILGATE_TEST_STATE/sshd.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/splunk-tools.env"
+. "$TRAILGATE_TEST_STATE/go-tools.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/container.env"
 set +a
 
 echo "== tests"

@@ -5,11 +5,13 @@ import type { ExplainOptions } from './policy-command.js';
 import type { RoleOptions } from './role-commands.js';
 import type { VerifyCommandOptions } from './verify-command.js';
 import type { ConsumerRole } from '../roles/role-sinks.js';
+import { packageVersion } from './version.js';
 
 // Each command loads its own modules when it runs (`await import` in its action), so that a quick
 // read such as `trailgate sessions` does not pay for the gateway, the consumers and the web UI.
 const program = new Command('trailgate')
   .description('Audited access from CI/CD jobs to Postgres and SSH: the job\'s OIDC token in, a signed record out.')
+  .version(packageVersion(), '-V, --version', 'print the version of trailgate')
   .option('-c, --config <file>', 'configuration file (default: ./trailgate.yaml when it exists)')
   .showHelpAfterError();
 

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { ReplayConfig } from '../config/replay-schema.js';
 import type { TrailgateConfig } from '../config/schema.js';
-import { Metrics } from '../metrics/metrics.js';
+import { Health } from '../metrics/health.js';
+import { Metrics, serveMetrics } from '../metrics/metrics.js';
 import { devAdmin } from '../replay/dev-admin.js';
 import { EmbeddedReplaySource } from '../replay/embedded-source.js';
 import { embeddedLogIntegrity } from '../replay/log-integrity.js';
@@ -44,20 +45,27 @@ export async function runReplay(configFile: string | undefined, o: { dev?: boole
   const chosen = replaySettings(config, o.dev ?? false);
   const onKafka = config.log.kind === 'kafka';
   if (!chosen && !onKafka) throw Object.assign(new Error('the configuration has no replay section; add `replay: { listen: ..., users: [...] }` (see trailgate.yaml)'), { code: 'TG_REPLAY_NOT_CONFIGURED' });
+  const metrics = new Metrics();
   let store: RunningReplayStore | null = null;
-  if (onKafka) store = await startReplayStore(config, new Metrics());
+  if (onKafka) store = await startReplayStore(config, metrics);
   const replay = chosen ? await serveReplay(config, chosen.settings) : null;
-  const lines = ['trailgate replay is up'];
-  if (store) lines.push(`  store      ${store.store.file} (consumer ${store.store.name}, from kafka ${config.log.kafka!.brokers.join(',')})`);
-  if (replay) lines.push(`  replay     ${replay.url}${chosen?.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}`);
-  console.log(lines.join('\n'));
-  const stop = () =>
+  // /healthz and /readyz on the metrics port, as for every role: ready while the log it reads is there.
+  const health = new Health('replay').check('log', () => (existsSync(readableLog(config).file) ? null : `no log to read at ${readableLog(config).file}`));
+  const stop = (signal: string) => {
+    health.drain(`${signal} received: stopping`);
     void (async () => {
       await replay?.close();
       await store?.stop();
     })().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  const served = config.metrics ? await serveMetrics(metrics, config.metrics.host, config.metrics.port, health) : null;
+  const lines = ['trailgate replay is up'];
+  if (store) lines.push(`  store      ${store.store.file} (consumer ${store.store.name}, from kafka ${config.log.kafka!.brokers.join(',')})`);
+  if (replay) lines.push(`  replay     ${replay.url}${chosen?.devTokenFile ? ` (sign in with the token in ${chosen.devTokenFile})` : ''}`);
+  if (served) lines.push(`  metrics    http://${config.metrics!.host}:${served.port}/metrics`);
+  console.log(lines.join('\n'));
   if (store) {
     await store.running.catch((err: Error) => {
       console.error(`trailgate: the replay store stopped: ${err.message}`);

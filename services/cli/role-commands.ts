@@ -4,7 +4,10 @@ import { createKafka, logTopics } from '../../connectors/kafka/kafka-client.js';
 import { groupLag } from '../../connectors/kafka/kafka-record-source.js';
 import type { TrailgateConfig } from '../config/schema.js';
 import { embeddedLogFile, Gateway } from '../gateway/gateway.js';
+import { Health } from '../metrics/health.js';
 import { Metrics, serveMetrics } from '../metrics/metrics.js';
+import { GatewayDrain } from '../gateway/gateway-drain.js';
+import { consumerHealth } from '../roles/consumer-health.js';
 import { openSource } from '../roles/consumer-role.js';
 import { forwarderSinks, registerSinkMetrics } from '../roles/forwarder-sinks.js';
 import { roleSink, type ConsumerRole } from '../roles/role-sinks.js';
@@ -15,19 +18,19 @@ export interface RoleOptions {
   metricsPort?: string;
 }
 
-async function startMetrics(config: TrailgateConfig, metrics: Metrics, o: RoleOptions): Promise<string | null> {
+async function startMetrics(config: TrailgateConfig, metrics: Metrics, o: RoleOptions, health: Health): Promise<string | null> {
   const port = o.metricsPort !== undefined ? Number(o.metricsPort) : config.metrics?.port;
   if (port === undefined) return null;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw Object.assign(new Error(`--metrics-port ${o.metricsPort} is not a port number`), { code: 'TG_USAGE' });
   const host = config.metrics?.host ?? '127.0.0.1';
-  const bound = await serveMetrics(metrics, host, port);
+  const bound = await serveMetrics(metrics, host, port, health);
   return `http://${host}:${bound.port}/metrics`;
 }
 
-function onSignals(stop: () => Promise<void>): void {
+function onSignals(stop: (signal: string) => Promise<void>): void {
   const handler = (signal: string) => {
     console.log(`\n${signal}: stopping`);
-    stop().then(
+    stop(signal).then(
       () => process.exit(0),
       (err: Error) => {
         console.error(`trailgate: shutdown failed: ${err.message}`);
@@ -43,13 +46,17 @@ function onSignals(stop: () => Promise<void>): void {
 export async function runGatewayRole(configFile: string | undefined, o: RoleOptions): Promise<void> {
   const config = cliConfig(configFile);
   const metrics = new Metrics();
-  const gateway = await Gateway.start({ config, metrics });
-  const metricsUrl = await startMetrics(config, metrics, o);
+  const health = new Health('gateway');
+  const drain = new GatewayDrain(health, config.shutdown);
+  const gateway = await Gateway.start({ config, metrics, admission: () => drain.refusal() });
+  drain.attach(gateway, config.dataDir);
+  // Before the banner: whoever reads it may send SIGTERM at once.
+  onSignals((signal) => drain.drain(signal));
+  const metricsUrl = await startMetrics(config, metrics, o, health);
   const { host, port } = gateway.postgresAddress;
   const log = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')} (topics ${config.log.kafka!.topicPrefix}.*), spool ${gateway.kafka!.spool.dir}` : `embedded ${embeddedLogFile(config.dataDir)}`;
   const ssh = gateway.ssh ? [`  ssh        ${gateway.ssh.address.host}:${gateway.ssh.address.port}`] : [];
   console.log([`trailgate gateway ${config.instance} is up`, `  postgres   ${host}:${port}`, ...ssh, `  event log  ${log}`, ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
-  onSignals(() => gateway.stop());
 }
 
 /** `trailgate indexer|forwarder|replay`: one consumer role on the configured log; the forwarder runs one consumer per configured sink. */
@@ -63,11 +70,16 @@ export async function runConsumerRole(role: ConsumerRole, configFile: string | u
     registerSinkMetrics(metrics, sink);
     consumers.push(new Consumer(await openSource(config, sink), sink, metrics));
   }
-  const metricsUrl = await startMetrics(config, metrics, o);
+  const health = consumerHealth(role, consumers);
+  // Before the banner: whoever reads it may send SIGTERM at once.
+  // A SIEM sink may be waiting for acks: closing it first ends the wait, and the unacknowledged batch comes again at the next start.
+  onSignals((signal) => {
+    health.drain(`${signal} received: stopping`);
+    return Promise.all(consumers.map((c) => Promise.all([c.stop(), 'health' in c.sink ? c.sink.close?.() : undefined]))).then(() => undefined);
+  });
+  const metricsUrl = await startMetrics(config, metrics, o, health);
   const from = config.log.kind === 'kafka' ? `kafka ${config.log.kafka!.brokers.join(',')}` : embeddedLogFile(config.dataDir);
   console.log([`trailgate ${role} is up`, ...sinks.map((s) => `  ${s.name.padEnd(10)} reading ${from} (${s.streams.join(', ')})`), ...(metricsUrl ? [`  metrics    ${metricsUrl}`] : [])].join('\n'));
-  // A SIEM sink may be waiting for acks: closing it first ends the wait, and the unacknowledged batch comes again at the next start.
-  onSignals(() => Promise.all(consumers.map((c) => Promise.all([c.stop(), 'health' in c.sink ? c.sink.close?.() : undefined]))).then(() => undefined));
   // Each sink on its own position: one that fails keeps retrying alone while the others go on.
   await Promise.all(consumers.map((c) => c.run()));
 }

@@ -3,6 +3,7 @@ import { SentinelConfig } from '../../connectors/sentinel/config.js';
 import { SplunkConfig } from '../../connectors/splunk/config.js';
 import { dangerousEnvMatch } from '../gateway/ssh/dangerous-env.js';
 import { ReplayConfig } from './replay-schema.js';
+import { ShutdownConfig } from './shutdown-schema.js';
 
 /** A secret is given inline, from an environment variable, or from a file; never only inline in production. */
 export const SecretRef = z.union([
@@ -322,6 +323,8 @@ export const TrailgateConfig = z
     consumers: ConsumersConfig.default({ batchSize: 1000 }),
     /** Prometheus metrics of this process on GET /metrics; off unless set. */
     metrics: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).strict().optional(),
+    /** SIGTERM: how long open sessions may finish and the spool may flush before the gateway exits. */
+    shutdown: ShutdownConfig.default({ drainSeconds: 30, spoolFlushSeconds: 10 }),
     /** The replay web UI and API; `trailgate up` serves it when this section is present (or with --dev). */
     replay: ReplayConfig.optional(),
     integrity: z

@@ -13,6 +13,7 @@ import { TokenUses, type TokenUseStore } from './identity/token-uses.js';
 import { TokenVerifier, type StaticIssuer } from './identity/token-verifier.js';
 import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { CancelRegistry } from './postgres/cancel-registry.js';
+import type { PostgresGatewayDeps } from './postgres/postgres-connection.js';
 import { PostgresListener } from './postgres/postgres-listener.js';
 import type { StatementGate } from './postgres/statement-gate.js';
 import { PolicyGate } from './policy/policy-gate.js';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** Free bytes on the spool's file system (tests of the disk watermarks). */
   spoolFreeBytes?: (dir: string) => Promise<number>;
+  /** Asked before each new Postgres or SSH session, before the spool watermark: a drain refuses here. */
+  admission?: PostgresGatewayDeps['admission'];
 }
 
 /** In development mode, any token of the development issuer may do anything on the demo database. */
@@ -190,7 +193,7 @@ export class Gateway {
         checkpoints,
         recordingMode: config.recording.mode,
         tokenUses,
-        ...(kafka ? { admission: () => admission(kafka) } : {}),
+        admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
       let ssh: SshFrontDoor | null = null;
@@ -209,7 +212,7 @@ export class Gateway {
             recordingMode: config.recording.mode,
             recordInput: config.recording.sshInput,
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
-            ...(kafka ? { admission: () => admission(kafka) } : {}),
+            admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
             tokenUses,
           },
           hostKey.privateKey,

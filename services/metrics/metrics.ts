@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Health } from './health.js';
 
 /**
  * Counters and gauges in the Prometheus text format (version 0.0.4). One registry per process;
@@ -67,16 +68,39 @@ function formatLabels(labels: Labels): string {
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
-/** Serves GET /metrics on the given address; resolves with the bound port. */
-export function serveMetrics(metrics: Metrics, host: string, port: number): Promise<{ server: http.Server; port: number }> {
+/**
+ * Serves GET /metrics on the given address, and with a Health also GET /healthz (the process answers)
+ * and GET /readyz (200 when every readiness check holds, 503 otherwise; JSON either way).
+ * Resolves with the bound port.
+ */
+export function serveMetrics(metrics: Metrics, host: string, port: number, health?: Health): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(metrics.render());
       return;
     }
+    if (req.method === 'GET' && health && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify({ status: 'ok', role: health.role })}\n`);
+      return;
+    }
+    if (req.method === 'GET' && health && path === '/readyz') {
+      health.readiness().then(
+        (report) => {
+          res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(`${JSON.stringify(report)}\n`);
+        },
+        (err: Error) => {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(`${JSON.stringify({ ready: false, error: err.message })}\n`);
+        },
+      );
+      return;
+    }
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found: metrics are at /metrics\n');
+    res.end(`not found: metrics are at /metrics${health ? ', liveness at /healthz, readiness at /readyz' : ''}\n`);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

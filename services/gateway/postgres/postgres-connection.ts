@@ -38,7 +38,7 @@ export interface PostgresGatewayDeps {
   checkpoints: CheckpointPolicy;
   recordingMode: 'strict' | 'async';
   /** Asked before each new session: a refusal (the spool is low on disk) turns the client away. */
-  admission?: () => { code: string; message: string } | null;
+  admission?: () => { code: string; message: string; reason?: SessionEndedData['reason'] } | null;
   /** Replay protection: a token's later sessions are checked against its first (identity/token-uses.ts). */
   tokenUses?: TokenUses;
 }
@@ -98,7 +98,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     const refusal = deps.admission?.();
     if (refusal) {
       started = { tls: hello.tls, requested: {} };
-      refuse(CANNOT_CONNECT_NOW, refusal.code, refusal.message, 'recording-unavailable', 'try again later, or through another gateway');
+      refuse(CANNOT_CONNECT_NOW, refusal.code, refusal.message, refusal.reason ?? 'recording-unavailable', 'try again later, or through another gateway');
       return;
     }
     started = {

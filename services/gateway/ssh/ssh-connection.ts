@@ -27,7 +27,7 @@ export interface SshGatewayDeps {
   recordInput: boolean;
   authTimeoutMs: number;
   /** Asked before each login: a refusal (the spool is low on disk) turns the client away. */
-  admission?: () => { code: string; message: string } | null;
+  admission?: () => { code: string; message: string; reason?: SessionEndedData['reason'] } | null;
   /** Replay protection: a token's later sessions are checked against its first (identity/token-uses.ts). */
   tokenUses?: TokenUses;
 }
@@ -125,7 +125,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
     login = ctx.username;
     const full = deps.admission?.();
     if (full) {
-      refuse(ctx, full.code, `${full.message}; try again later, or through another gateway`, 'recording-unavailable');
+      refuse(ctx, full.code, `${full.message}; try again later, or through another gateway`, full.reason ?? 'recording-unavailable');
       return;
     }
     let identity: JobIdentity;
