@@ -75,7 +75,7 @@ export async function verifySession(sessionId: string, recs: AuditRecord[], keys
   const heads = new Map<number, string>();
   const chained: Envelope = {};
   /** Envelope fields whose chained source record was cut by a SIEM sink: there is nothing to hold them against. */
-  const unknown = new Set<keyof Envelope>();
+  const unanchored = new Set<keyof Envelope>();
   let prev = '';
   let signedThrough = 0;
   let sealedAt: number | null = null;
@@ -94,9 +94,9 @@ export async function verifySession(sessionId: string, recs: AuditRecord[], keys
       if (r.stream === 'events' && r.type === 'checkpoint.signed') return verdict('tampered', signedThrough, { kind: 'checkpoint-mismatch', seq: r.seq, message: `the checkpoint at seq ${r.seq} was cut by the SIEM's field limit (${cut.join(', ')}): its signature cannot be checked; raise the sink's maxFieldBytes` });
       unchecked.push(r.seq);
       if (r.stream === 'events') {
-        if (r.type === 'session.started') unknown.add('instance').add('client');
-        else if (r.type === 'auth.decided') unknown.add('identity');
-        else if (r.type === 'policy.decided') unknown.add('target');
+        if (r.type === 'session.started') unanchored.add('instance').add('client');
+        else if (r.type === 'auth.decided') unanchored.add('identity');
+        else if (r.type === 'policy.decided') unanchored.add('target');
       }
       heads.set(r.seq, r.hash);
       prev = r.hash;
@@ -138,7 +138,7 @@ export async function verifySession(sessionId: string, recs: AuditRecord[], keys
   for (const r of recs) {
     const seen = envelopeOf(r);
     for (const field of ['instance', 'client', 'identity', 'target'] as const) {
-      if (((field === 'instance' || field === 'client') && chained[field] === undefined) || unknown.has(field)) continue;
+      if (((field === 'instance' || field === 'client') && chained[field] === undefined) || unanchored.has(field)) continue;
       if (seen[field] !== want[field]) {
         return verdict('tampered', signedThrough, { kind: 'envelope-mismatch', seq: r.seq, message: `seq ${r.seq} carries a ${field} that differs from the one the session's chained events record` });
       }
