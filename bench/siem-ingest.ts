@@ -69,10 +69,10 @@ async function main(): Promise<void> {
     children.push(sentinel.stop);
 
     const rows: string[] = [];
+    // Consumer.stop() closes the sink.
     const measure = async (what: string, sink: RecordSink, stats: () => string) => {
       const seconds = await drain(file, sink, batch);
       rows.push(`| ${what} | ${seconds.toFixed(2)} | ${Math.round(records / seconds)} | ${stats()} |`);
-      await sink.close?.();
     };
 
     const ndjson = new NdjsonFileSink(join(dir, 'forwarded.ndjson'), { name: 'forwarder', streams: ['events'] });
