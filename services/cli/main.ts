@@ -140,7 +140,7 @@ program
   .option('--jwks <file>', 'the JWKS to trust (a copy of `trailgate keys jwks` kept apart from the gateway)')
   .option('--json', 'the report as JSON')
   .option('--ledger-from <file>', 'with --all: compare the ledgers with the copy in this replay store (a ledger whose tail was cut shows)')
-  .option('--records <file>', 'verify records exported back out of a SIEM (NDJSON of forwarded events), deduplicated by record id')
+  .option('--records <file>', 'verify records exported back out of a SIEM (NDJSON of forwarded events), deduplicated by record id; a value the SIEM cut to its field limit is checked by its links and signatures only (exit 0, listed as contentUnchecked)')
   .action(async (session: string | undefined, opts: VerifyCommandOptions) => (await import('./verify-command.js')).runVerify(program.opts<{ config?: string }>().config, session, opts));
 
 const keys = program.command('keys').description('the keys that sign recordings');

@@ -83,6 +83,9 @@ function print(r: VerifyReport): void {
     ['SESSION', 'STATUS', 'RECORDS', 'SIGNED', 'FIRST FAILURE'],
     r.sessions.map((s) => [s.sessionId, s.status, String(s.records), String(s.signedThrough), s.failure ? `${s.failure.kind} at seq ${s.failure.seq ?? '-'}: ${s.failure.message}` : '-']),
   );
+  for (const s of r.sessions) {
+    if (s.contentUnchecked && s.status === 'intact') console.log(`${s.sessionId}  intact (content of seq ${s.contentUnchecked.join(', ')} cut by the SIEM's field limit: links and signatures checked, the cut value's SHA-256 given)`);
+  }
   for (const l of r.ledgers) console.log(`ledger ${printable(l.instance)}: ${l.entries} signed summaries, ${l.sessionsListed} sessions named${l.failure ? `; ${l.failure.kind} at entry ${l.failure.seq}: ${printable(l.failure.message, 400)}` : ', all present'}`);
   if (r.ledgerCopy) console.log(`ledgers compared with the copy in ${r.ledgerCopy}`);
   for (const u of r.unnamed) console.log(`UNLISTED  ${u.sessionId}: ${printable(u.failure.message, 400)}`);
@@ -109,7 +112,7 @@ async function runVerifyRecords(configFile: string | undefined, file: string, se
     console.log(`read ${summary.lines} lines: ${summary.records} records, ${summary.duplicates} duplicate copies removed (same record id and content)`);
     if (summary.unreadable.length) console.log(`${summary.unreadable.length} line(s) hold no forwarded record (first: line ${summary.unreadable[0]})`);
     for (const id of summary.conflicting) console.log(`CONFLICT  record ${id} appears twice with different content: one copy is not what the gateway wrote`);
-    for (const t of summary.truncated) console.log(`TRUNCATED record ${t.id}: ${t.fields.join(', ')} cut to the sink's field limit (the full value's SHA-256 is beside it); its hash can only be checked against the log`);
+    for (const t of summary.truncated) console.log(`CUT  seq ${t.seq} of ${t.sessionId}: ${t.fields.map((f, i) => `${f} (full value SHA-256 ${t.sha256[i] || 'not given'})`).join(', ')} cut by the SIEM's field limit`);
     if (summary.records === 0) console.log('FAILED: the file holds no forwarded records');
     else print(report);
   }

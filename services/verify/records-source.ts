@@ -12,8 +12,8 @@ export interface RecordsFileSummary {
   conflicting: string[];
   /** Lines that hold no forwarded envelope (line numbers, 1-based). */
   unreadable: number[];
-  /** Records whose values a SIEM sink cut to its field limit: their own hash cannot be recomputed. */
-  truncated: { id: string; fields: string[] }[];
+  /** Records whose values a SIEM sink marks as cut to its field limit, with the SHA-256 of each full value. */
+  truncated: { id: string; sessionId: string; seq: number; fields: string[]; sha256: string[] }[];
 }
 
 type Envelope = Record<string, unknown> & { id: string; sessionId: string; seq: number; hash: string };
@@ -84,8 +84,9 @@ export function recordsFileSource(file: string): { source: VerifySource; summary
       return;
     }
     byId.set(env.id, env);
-    const cut = Object.keys(env).filter((k) => k.endsWith('_truncated') && env[k] === true).map((k) => k.slice(0, -'_truncated'.length));
-    if (cut.length) summary.truncated.push({ id: env.id, fields: cut });
+    // Only the record's data is ever cut (`data_truncated`, `data.text_truncated`): the chain fields are short.
+    const cut = Object.keys(env).filter((k) => k.startsWith('data') && k.endsWith('_truncated') && env[k] === true).map((k) => k.slice(0, -'_truncated'.length));
+    if (cut.length) summary.truncated.push({ id: env.id, sessionId: env.sessionId, seq: env.seq, fields: cut, sha256: cut.map((f) => String(env[`${f}_sha256`] ?? '')) });
   });
   summary.records = byId.size;
   const sessions = new Map<string, AuditRecord[]>();
@@ -95,6 +96,7 @@ export function recordsFileSource(file: string): { source: VerifySource; summary
     sessions.set(env.sessionId, list);
   }
   for (const list of sessions.values()) list.sort((a, b) => a.seq - b.seq);
+  const cutById = new Map(summary.truncated.map((t) => [t.id, t.fields]));
   const source: VerifySource = {
     describe: () => `records exported from a SIEM, ${file} (${summary.records} records, ${summary.duplicates} duplicate copies removed)`,
     sessionIds: () => [...sessions.keys()].sort(),
@@ -102,6 +104,7 @@ export function recordsFileSource(file: string): { source: VerifySource; summary
     // An export carries records only: no ledger to hold them against, so no start times are checked either.
     ledger: () => [],
     sessionStarts: () => [],
+    cutFields: (r) => cutById.get(r.id) ?? [],
   };
   return { source, summary };
 }

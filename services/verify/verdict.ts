@@ -50,6 +50,11 @@ export interface SessionVerdict {
   records: number;
   /** The highest seq covered by a valid signature. */
   signedThrough: number;
+  /**
+   * Records whose content a SIEM sink cut to its field limit: their own hash cannot be recomputed, but
+   * it is linked by the next record's `prev` and covered by the signed checkpoints. Present only when any.
+   */
+  contentUnchecked?: number[];
   failure?: Failure;
 }
 

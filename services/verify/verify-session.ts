@@ -67,12 +67,15 @@ function envelopeOf(r: AuditRecord): Required<Envelope> {
  * Verifies one session: sequence, links, envelope against the chained events, signatures, and a
  * signed end. Stops at the first failure and names it.
  */
-export async function verifySession(sessionId: string, recs: AuditRecord[], keys: TrustedKeys, otherSessions: () => string[]): Promise<SessionVerdict> {
-  const verdict = (status: SessionVerdict['status'], signedThrough: number, failure?: Failure): SessionVerdict => ({ sessionId, status, records: recs.length, signedThrough, ...(failure ? { failure } : {}) });
+export async function verifySession(sessionId: string, recs: AuditRecord[], keys: TrustedKeys, otherSessions: () => string[], cutFields: (r: AuditRecord) => string[] = () => []): Promise<SessionVerdict> {
+  const unchecked: number[] = [];
+  const verdict = (status: SessionVerdict['status'], signedThrough: number, failure?: Failure): SessionVerdict => ({ sessionId, status, records: recs.length, signedThrough, ...(unchecked.length ? { contentUnchecked: unchecked } : {}), ...(failure ? { failure } : {}) });
   if (recs.length === 0) return verdict('tampered', 0, { kind: 'missing', seq: null, message: 'the session has no records' });
 
   const heads = new Map<number, string>();
   const chained: Envelope = {};
+  /** Envelope fields whose chained source record was cut by a SIEM sink: there is nothing to hold them against. */
+  const unanchored = new Set<keyof Envelope>();
   let prev = '';
   let signedThrough = 0;
   let sealedAt: number | null = null;
@@ -83,7 +86,22 @@ export async function verifySession(sessionId: string, recs: AuditRecord[], keys
     if (sealedAt !== null) return verdict('tampered', signedThrough, { kind: 'after-end', seq: r.seq, message: `seq ${r.seq} follows the session's signed end at seq ${sealedAt}` });
     if (r.seq !== expected) return verdict('tampered', signedThrough, { kind: 'missing', seq: expected, message: r.seq > expected ? `seq ${expected}${r.seq - 1 > expected ? `-${r.seq - 1}` : ''} missing` : `seq ${r.seq} appears twice` });
     if (r.sessionId !== sessionId) return verdict('tampered', signedThrough, { kind: 'foreign', seq: r.seq, message: `seq ${r.seq} belongs to session ${r.sessionId}` });
-    if (r.prev !== prev || !hashesAs(r, {})) return verdict('tampered', signedThrough, classify(recs, i, prev, otherSessions));
+    if (r.prev !== prev || !hashesAs(r, {})) {
+      // A value cut by a SIEM cannot be re-hashed; the stored hash still has to link on both sides and be signed.
+      const cut = cutFields(r);
+      if (!cut.length) return verdict('tampered', signedThrough, classify(recs, i, prev, otherSessions));
+      if (r.prev !== prev) return verdict('tampered', signedThrough, { kind: 'modified', seq: r.seq, message: `seq ${r.seq} (its ${cut.join(', ')} cut by the SIEM's field limit) does not link to the record before it: one of them was changed` });
+      if (r.stream === 'events' && r.type === 'checkpoint.signed') return verdict('tampered', signedThrough, { kind: 'checkpoint-mismatch', seq: r.seq, message: `the checkpoint at seq ${r.seq} was cut by the SIEM's field limit (${cut.join(', ')}): its signature cannot be checked; raise the sink's maxFieldBytes` });
+      unchecked.push(r.seq);
+      if (r.stream === 'events') {
+        if (r.type === 'session.started') unanchored.add('instance').add('client');
+        else if (r.type === 'auth.decided') unanchored.add('identity');
+        else if (r.type === 'policy.decided') unanchored.add('target');
+      }
+      heads.set(r.seq, r.hash);
+      prev = r.hash;
+      continue;
+    }
 
     if (r.stream === 'events') {
       if (r.type === 'session.started') {
@@ -120,7 +138,7 @@ export async function verifySession(sessionId: string, recs: AuditRecord[], keys
   for (const r of recs) {
     const seen = envelopeOf(r);
     for (const field of ['instance', 'client', 'identity', 'target'] as const) {
-      if ((field === 'instance' || field === 'client') && chained[field] === undefined) continue;
+      if (((field === 'instance' || field === 'client') && chained[field] === undefined) || unanchored.has(field)) continue;
       if (seen[field] !== want[field]) {
         return verdict('tampered', signedThrough, { kind: 'envelope-mismatch', seq: r.seq, message: `seq ${r.seq} carries a ${field} that differs from the one the session's chained events record` });
       }

@@ -13,6 +13,8 @@ export interface VerifySource {
   ledger(): LedgerEntry[];
   /** When each session started and which instance opened it (the ledger must name it in time). */
   sessionStarts(): { sessionId: string; instance: string; startedAt: string }[];
+  /** Fields of the record that a SIEM sink cut to its field limit (none in a log): its content cannot be re-hashed. */
+  cutFields?(record: AuditRecord): string[];
 }
 
 export function embeddedLogSource(log: EmbeddedLog): VerifySource {

@@ -35,7 +35,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const others = (id: string) => () => ids.filter((x) => x !== id);
   const keys = await checkPublishedKeys(o.published, o.trusted);
   const sessions = [];
-  for (const id of o.sessionId ? [o.sessionId] : ids) sessions.push(await verifySession(id, o.source.records(id), o.trusted, others(id)));
+  for (const id of o.sessionId ? [o.sessionId] : ids) sessions.push(await verifySession(id, o.source.records(id), o.trusted, others(id), o.source.cutFields?.bind(o.source)));
   const ledgers: LedgerVerdict[] = [];
   let unlisted: string[] = [];
   const unnamed: VerifyReport['unnamed'] = [];

@@ -6,10 +6,11 @@
  * consumer framework: every fault ends with every record in Sentinel once after dedup by record id.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import canonicalize from 'canonicalize';
@@ -21,11 +22,13 @@ import type { AuditRecord, EventRecord } from '../../events/index.js';
 import { embeddedLogFile } from '../../services/gateway/gateway.js';
 import { keysDir, readPublishedKeys } from '../../services/integrity/signing-keys.js';
 import { Metrics } from '../../services/metrics/metrics.js';
+import type { VerifyReport } from '../../services/verify/verdict.js';
 import type { SentinelStandIn } from '../services/sentinel-standin.js';
 import { GatewayHarness } from '../support/gateway-harness.js';
 import { eventually } from '../support/kafka-env.js';
 import { assertDeliveredWhole, BIG_SQL, CLIENT_SECRET, dedup, recordRealSessions, sentinelConfig, sha256Hex, startStandIn } from '../support/sentinel-env.js';
 
+const exec = promisify(execFile);
 let h: GatewayHarness;
 let standIn: SentinelStandIn;
 let records: AuditRecord[];
@@ -113,7 +116,7 @@ describe('Sentinel forwarding of real sessions (Logs Ingestion stand-in)', () =>
     }
   });
 
-  it('exports what Sentinel holds as NDJSON of the forwarded envelope, with the JWKS, for trailgate verify --records', () => {
+  it('exports what Sentinel holds as NDJSON of the forwarded envelope, and `trailgate verify --records` on it says intact', async () => {
     const text = envelopesNdjson([...dedup(standIn.rows()).byId.values()]);
     const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, records.length);
@@ -123,6 +126,13 @@ describe('Sentinel forwarding of real sessions (Logs Ingestion stand-in)', () =>
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'records.ndjson'), text);
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: readPublishedKeys(keysDir(h.dataDir)).keys }));
+    const cli = await exec(process.execPath, ['--import', 'tsx', 'services/cli/main.ts', 'verify', '--records', join(dir, 'records.ndjson'), '--jwks', join(dir, 'jwks.json'), '--json']);
+    const report = JSON.parse(cli.stdout) as VerifyReport;
+    assert.equal(report.ok, true, 'exit 0: everything that can be checked holds');
+    assert.equal(report.sessions.length, new Set(records.map((r) => r.sessionId)).size);
+    assert.ok(report.sessions.every((s) => s.status === 'intact'), JSON.stringify(report.sessions.filter((s) => s.status !== 'intact')));
+    const cut = lines.find((l) => l.data_truncated === true)!;
+    assert.deepEqual(report.sessions.filter((s) => s.contentUnchecked).map((s) => [s.sessionId, s.contentUnchecked]), [[cut.sessionId, [cut.seq]]], 'only the cut statement is unchecked, by name');
   });
 });
 
