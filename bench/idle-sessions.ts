@@ -1,0 +1,106 @@
+// Opens N authenticated sessions through one server process (the gateway or PgBouncer), proves each
+// usable with SELECT 1, holds them idle and reads the process's memory before, with and after them.
+// Driven by bench/idle-sessions.sh; prints one JSON object. Env: IDLE_HOST, IDLE_PORT, IDLE_USER,
+// IDLE_DB, IDLE_PASSWORD, IDLE_SESSIONS, IDLE_PID (the measured process), IDLE_PROBE_FILE (the file
+// bench/memory-probe.mjs writes when the process is a Node one), IDLE_CONCURRENCY (connects in flight).
+import { readFileSync, existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+
+const env = (name: string, fallback?: string): string => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined || v === '') throw new Error(`TG_BENCH_USAGE: set ${name}`);
+  return v;
+};
+const host = env('IDLE_HOST', '127.0.0.1');
+const port = Number(env('IDLE_PORT'));
+const user = env('IDLE_USER');
+const database = env('IDLE_DB');
+const password = env('IDLE_PASSWORD');
+const sessions = Number(env('IDLE_SESSIONS', '2000'));
+const pid = Number(env('IDLE_PID'));
+const probeFile = process.env.IDLE_PROBE_FILE;
+const concurrency = Number(env('IDLE_CONCURRENCY', '16'));
+const settleMs = Number(env('IDLE_SETTLE_MS', '3000'));
+
+interface Sample {
+  rssKiB: number;
+  anonKiB: number;
+  fileKiB: number;
+  heap?: { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; spaces: Record<string, number>; gc: boolean; snapshot?: string };
+}
+
+/** VmRSS and its anonymous/file parts from /proc, in KiB. */
+function procMemory(): Omit<Sample, 'heap'> {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKiB: kib('VmRSS'), anonKiB: kib('RssAnon'), fileKiB: kib('RssFile') };
+}
+
+let probes = 0;
+/** Asks bench/memory-probe.mjs in the process for a post-GC heap reading; bounded wait. */
+async function heapOf(): Promise<Sample['heap']> {
+  if (!probeFile) return undefined;
+  probes += 1;
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 1200; i++) {
+    if (existsSync(probeFile)) {
+      const got = JSON.parse(readFileSync(probeFile, 'utf8')) as NonNullable<Sample['heap']> & { n: number };
+      if (got.n === probes) return got;
+    }
+    await sleep(100);
+  }
+  throw new Error(`TG_BENCH_PROBE: no heap reading from pid ${pid} in 120 s; was it started with --import bench/memory-probe.mjs?`);
+}
+
+async function sample(): Promise<Sample> {
+  await sleep(settleMs);
+  const heap = await heapOf(); // after its GC, so RSS is read after it too
+  return { ...procMemory(), heap };
+}
+
+async function open(): Promise<pg.Client> {
+  const c = new pg.Client({ host, port, user, database, password, ssl: false, connectionTimeoutMillis: 120_000 });
+  await c.connect();
+  const r = await c.query('SELECT 1 AS one');
+  if (r.rows[0]?.one !== 1) throw new Error('TG_BENCH_SESSION: SELECT 1 did not answer 1');
+  c.on('error', () => undefined); // reported by the count of open sessions at the end
+  return c;
+}
+
+async function openMany(n: number): Promise<pg.Client[]> {
+  const out: pg.Client[] = [];
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < n && failed === undefined) {
+      next += 1;
+      try {
+        out.push(await open());
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  if (failed !== undefined) {
+    await Promise.allSettled(out.map((c) => c.end()));
+    throw new Error(`TG_BENCH_SESSION: session ${out.length + 1} of ${n} failed: ${(failed as Error).message}`, { cause: failed });
+  }
+  return out;
+}
+
+// Warm-up: the first sessions load code and fill caches the process keeps regardless of count.
+await Promise.all((await openMany(Math.min(20, sessions))).map((c) => c.end()));
+const before = await sample();
+const t0 = process.hrtime.bigint();
+const clients = await openMany(sessions);
+const openSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const held = await sample();
+// Heap snapshots (bench/memory-probe.mjs, readings 3 and 4 with BENCH_HEAP_SNAPSHOT=1) only after the RSS was read: they allocate.
+const snapshot = process.env.IDLE_SNAPSHOT === '1' ? (await heapOf())?.snapshot : undefined;
+// Every session must still answer after the idle period: an idle session that died is not held.
+await Promise.all(clients.map((c) => c.query('SELECT 1')));
+await Promise.all(clients.map((c) => c.end()));
+const after = await sample();
+console.log(JSON.stringify({ sessions, openSeconds, before, held, after, snapshot }));
