@@ -41,9 +41,13 @@ fi
 as_pg() { if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 GW_STARTED=0
+PGB_RUN_DIR=""
 cleanup() {
   local rc=$?
   set +e
+  # The services' logs are removed with them: keep copies for a failed run.
+  [[ -n "$PGB_RUN_DIR" ]] && cp "$PGB_RUN_DIR/pgbouncer.log" "$WORK/" 2>/dev/null
+  [[ -n "${TG_PG_LOG_FILE:-}" ]] && cp "$TG_PG_LOG_FILE" "$WORK/postgres.log" 2>/dev/null
   (( GW_STARTED )) && gateway_stop
   bash "$SERVICES/pgbouncer.sh" stop
   bash "$SERVICES/postgres.sh" stop
@@ -84,19 +88,32 @@ drive() { # label pid password port db user [probe file]
     || { cat "$WORK/$1.err" >&2; die "$1: the sessions could not be held"; }
 }
 
+PGBOUNCER_BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
 # --- PgBouncer, session pooling (one server connection per client, like the gateway) ---------------
-TG_PGB_POOL_MODE=session TG_PGB_POOL_SIZE="$(( N + 10 ))" bash "$SERVICES/pgbouncer.sh" start
+# Once more if its first login misses pgbouncer.sh's 10 s window on a loaded machine.
+TG_PGB_POOL_MODE=session TG_PGB_POOL_SIZE="$(( N + 10 ))" bash "$SERVICES/pgbouncer.sh" start \
+  || TG_PGB_POOL_MODE=session TG_PGB_POOL_SIZE="$(( N + 10 ))" bash "$SERVICES/pgbouncer.sh" start
 # shellcheck source=/dev/null
 . "$TRAILGATE_TEST_STATE/pgbouncer.env"
 PGB_RUN_DIR="$(sed -n 's/^RUN_DIR=//p' "$TRAILGATE_TEST_STATE/pgbouncer.location")"
 PGB_PID="$(cat "$PGB_RUN_DIR/pgbouncer.pid")"
-# pgbouncer.sh allows 200 clients; max_client_conn is reloadable (SIGHUP).
+# pgbouncer.sh allows 200 clients, and runuser's PAM session gives PgBouncer a soft limit of 1,024
+# files: restart it on the same configuration with this shell's limit (setpriv keeps rlimits).
 sed -i "s/^max_client_conn = .*/max_client_conn = $(( N + 100 ))/" "$PGB_RUN_DIR/pgbouncer.ini"
-kill -HUP "$PGB_PID"
-sleep 1
-PGBOUNCER_BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+kill -TERM "$PGB_PID"
+for _ in $(seq 1 100); do kill -0 "$PGB_PID" 2>/dev/null || break; sleep 0.1; done
+if [[ $EUID -eq 0 ]]; then
+  (cd / && setpriv --reuid postgres --regid postgres --init-groups "$PGBOUNCER_BIN" -d "$PGB_RUN_DIR/pgbouncer.ini")
+else
+  "$PGBOUNCER_BIN" -d "$PGB_RUN_DIR/pgbouncer.ini"
+fi
+for _ in $(seq 1 100); do [[ -s "$PGB_RUN_DIR/pgbouncer.pid" && "$(cat "$PGB_RUN_DIR/pgbouncer.pid")" != "$PGB_PID" ]] && break; sleep 0.1; done
+PGB_PID="$(cat "$PGB_RUN_DIR/pgbouncer.pid")"
+[[ "$(awk '/^Max open files/ { print $4 }' "/proc/$PGB_PID/limits")" == "$(ulimit -n)" ]] || die "PgBouncer did not restart with $(ulimit -n) open files"
 drive pgbouncer "$PGB_PID" "$TG_PG_APP_PASSWORD" "$TG_PGB_PORT" "$TG_PG_DB" "$TG_PG_APP_USER"
+cp "$PGB_RUN_DIR/pgbouncer.log" "$WORK/"
 bash "$SERVICES/pgbouncer.sh" stop
+PGB_RUN_DIR=""
 wait_backends_gone
 
 # --- The gateway as production runs it -----------------------------------------------------------
@@ -113,7 +130,7 @@ wait_backends_gone
 SNAPSHOT_SUMMARY=""
 if [[ "$SNAPSHOT" == 1 ]]; then
   # Reading 3 holds the sessions, reading 4 is the same process after they closed (the baseline).
-  SNAPSHOT_SUMMARY="$(node "$BENCH_DIR/heap-snapshot-summary.mjs" "$WORK/gateway-3.heapsnapshot" "$WORK/gateway-4.heapsnapshot" "$N" 25)" \
+  SNAPSHOT_SUMMARY="$(node "$BENCH_DIR/heap-snapshot-summary.mjs" "$WORK/gateway-3.heapsnapshot" "$WORK/gateway-4.heapsnapshot" "$(node -p 'require(process.argv[1]).opened' "$WORK/gateway.json")" 25)" \
     || die "could not summarise the heap snapshots in $WORK"
 fi
 
@@ -148,7 +165,7 @@ first_line() { "$@" 2>/dev/null | head -n 1 || true; }
   echo "  (one server connection per client, as the gateway holds one backend per session); PgBouncer measured first, then stopped."
   echo "- Gateway: $TG_GW_DESCRIPTION; one development token for every session"
   echo "  (tokenReuse same-client); the gateway's heap read after two full GCs by bench/memory-probe.mjs (--expose-gc)."
-  echo "- RSS from /proc/<pid>/status (VmRSS; RssAnon is its anonymous part). Per session = (held - before) / $N."
+  echo "- RSS from /proc/<pid>/status (VmRSS; RssAnon is its anonymous part). Per session = (held - before) / sessions held."
   echo
   echo "## Results"
   echo
@@ -162,35 +179,40 @@ first_line() { "$@" 2>/dev/null | head -n 1 || true; }
     for (const path of ["pgbouncer", "gateway"]) {
       const r = JSON.parse(readFileSync(`${work}/${path}.json`, "utf8"));
       rows[path] = r;
-      const per = (r.held.rssKiB - r.before.rssKiB) / n;
-      console.log(`| ${path} | ${n} | ${r.openSeconds.toFixed(1)} | ${(r.before.rssKiB / 1024).toFixed(1)} | ${(r.held.rssKiB / 1024).toFixed(1)} | ${(r.after.rssKiB / 1024).toFixed(1)} | ${per.toFixed(1)} | ${((r.held.anonKiB - r.before.anonKiB) / n).toFixed(1)} | ${path === "gateway" ? (per <= 64 ? "met" : "not met") : "reference"} |`);
+      const per = (r.held.rssKiB - r.before.rssKiB) / r.opened;
+      console.log(`| ${path} | ${r.opened}${r.opened < n ? ` of ${n}` : ""} (${r.answered} answered after idling) | ${r.openSeconds.toFixed(1)} | ${(r.before.rssKiB / 1024).toFixed(1)} | ${(r.held.rssKiB / 1024).toFixed(1)} | ${(r.after.rssKiB / 1024).toFixed(1)} | ${per.toFixed(1)} | ${((r.held.anonKiB - r.before.anonKiB) / r.opened).toFixed(1)} | ${path === "gateway" ? (per <= 64 ? "met" : "not met") : "reference"} |`);
+    }
+    for (const [path, r] of Object.entries(rows)) {
+      if (r.failure) console.log(`\n**${path}: ${r.failure}** (per session is over the ${r.opened} held).`);
+      if (r.lostCount) console.log(`\n**${path}: ${r.lostCount} sessions dropped by the server while idle**, e.g. ${r.lost.join("; ")}.`);
     }
     const g = rows.gateway;
+    const gn = g.opened;
     console.log("");
-    const pgbDelta = rows.pgbouncer.held.rssKiB - rows.pgbouncer.before.rssKiB;
+    const pgbDelta = (rows.pgbouncer.held.rssKiB - rows.pgbouncer.before.rssKiB) / rows.pgbouncer.opened;
     // PgBouncer allocates in slabs: at small N its RSS may not move at all.
-    console.log(pgbDelta > 0 ? `Gateway RSS per session / PgBouncer RSS per session: ${((g.held.rssKiB - g.before.rssKiB) / pgbDelta).toFixed(1)}x.` : "PgBouncer's RSS did not grow with the sessions (slab allocation; raise BENCH_SESSIONS).");
+    console.log(pgbDelta > 0 ? `Gateway RSS per session / PgBouncer RSS per session: ${((g.held.rssKiB - g.before.rssKiB) / gn / pgbDelta).toFixed(1)}x.` : "The PgBouncer RSS did not grow with the sessions (slab allocation; raise BENCH_SESSIONS).");
     console.log("");
     console.log("### Gateway heap per session (post-GC, KiB)");
     console.log("");
     console.log("| reading | before | held | after close | per session |");
     console.log("|---|---:|---:|---:|---:|");
     for (const k of ["heapUsed", "heapTotal", "external", "arrayBuffers"]) {
-      console.log(`| ${k} | ${kb(g.before.heap[k])} | ${kb(g.held.heap[k])} | ${kb(g.after.heap[k])} | ${kb((g.held.heap[k] - g.before.heap[k]) / n)} |`);
+      console.log(`| ${k} | ${kb(g.before.heap[k])} | ${kb(g.held.heap[k])} | ${kb(g.after.heap[k])} | ${kb((g.held.heap[k] - g.before.heap[k]) / gn)} |`);
     }
     for (const s of Object.keys(g.held.heap.spaces)) {
-      const d = (g.held.heap.spaces[s] - g.before.heap.spaces[s]) / n;
+      const d = (g.held.heap.spaces[s] - g.before.heap.spaces[s]) / gn;
       if (Math.abs(d) >= 0.05 * 1024) console.log(`| space ${s} | ${kb(g.before.heap.spaces[s])} | ${kb(g.held.heap.spaces[s])} | ${kb(g.after.heap.spaces[s])} | ${kb(d)} |`);
     }
-    const rssPer = (g.held.rssKiB - g.before.rssKiB) / n;
-    const heapPer = (g.held.heap.heapTotal - g.before.heap.heapTotal) / n / 1024;
-    const extPer = (g.held.heap.external - g.before.heap.external) / n / 1024;
+    const rssPer = (g.held.rssKiB - g.before.rssKiB) / gn;
+    const heapPer = (g.held.heap.heapTotal - g.before.heap.heapTotal) / gn / 1024;
+    const extPer = (g.held.heap.external - g.before.heap.external) / gn / 1024;
     console.log("");
-    console.log(`Of ${rssPer.toFixed(1)} KiB RSS per session: V8 heap (heapTotal) ${heapPer.toFixed(1)} KiB, external (Buffers, native objects V8 knows of) ${extPer.toFixed(1)} KiB, the rest (${(rssPer - heapPer - extPer).toFixed(1)} KiB) outside V8's accounting (libuv handles, native modules, malloc arenas). Kernel socket buffers are in no process's RSS.${process.argv[3] === "1" ? " The RSS after close includes what writing the heap snapshots allocated." : ""}`);
+    console.log(`Of ${rssPer.toFixed(1)} KiB RSS per session: V8 heap (heapTotal) ${heapPer.toFixed(1)} KiB, external (Buffers, native objects V8 knows of) ${extPer.toFixed(1)} KiB, the rest (${(rssPer - heapPer - extPer).toFixed(1)} KiB) outside the V8 accounting (libuv handles, native modules, malloc arenas). Kernel socket buffers are in no process RSS.${process.argv[3] === "1" ? " The RSS after close includes what writing the heap snapshots allocated." : ""}`);
   ' "$WORK" "$N" "$SNAPSHOT"
   if [[ -n "$SNAPSHOT_SUMMARY" ]]; then
     echo
-    echo "### Gateway heap snapshot: what the $N sessions added, by constructor (self size; held minus after close)"
+    echo "### Gateway heap snapshot: what the sessions added, by constructor (self size; held minus after close)"
     echo
     echo "$SNAPSHOT_SUMMARY"
   fi

@@ -59,16 +59,19 @@ async function sample(): Promise<Sample> {
   return { ...procMemory(), heap };
 }
 
+const lost: string[] = [];
 async function open(): Promise<pg.Client> {
   const c = new pg.Client({ host, port, user, database, password, ssl: false, connectionTimeoutMillis: 120_000 });
+  // A session the server drops while idle is counted, not fatal: the count held is measured again at the end.
+  c.on('error', (err) => lost.push(err.message));
   await c.connect();
   const r = await c.query('SELECT 1 AS one');
   if (r.rows[0]?.one !== 1) throw new Error('TG_BENCH_SESSION: SELECT 1 did not answer 1');
-  c.on('error', () => undefined); // reported by the count of open sessions at the end
   return c;
 }
 
-async function openMany(n: number): Promise<pg.Client[]> {
+/** Opens up to n sessions; stops at the first that fails and says why, keeping those already open. */
+async function openMany(n: number): Promise<{ clients: pg.Client[]; failure?: string }> {
   const out: pg.Client[] = [];
   let next = 0;
   let failed: unknown;
@@ -83,24 +86,22 @@ async function openMany(n: number): Promise<pg.Client[]> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
-  if (failed !== undefined) {
-    await Promise.allSettled(out.map((c) => c.end()));
-    throw new Error(`TG_BENCH_SESSION: session ${out.length + 1} of ${n} failed: ${(failed as Error).message}`, { cause: failed });
-  }
-  return out;
+  return failed === undefined ? { clients: out } : { clients: out, failure: `session ${out.length + 1} of ${n} failed: ${(failed as Error).message}` };
 }
 
 // Warm-up: the first sessions load code and fill caches the process keeps regardless of count.
-await Promise.all((await openMany(Math.min(20, sessions))).map((c) => c.end()));
+const warm = await openMany(Math.min(20, sessions));
+if (warm.failure) throw new Error(`TG_BENCH_SESSION: warm-up ${warm.failure}`);
+await Promise.all(warm.clients.map((c) => c.end()));
 const before = await sample();
 const t0 = process.hrtime.bigint();
-const clients = await openMany(sessions);
+const { clients, failure } = await openMany(sessions);
 const openSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const held = await sample();
 // Heap snapshots (bench/memory-probe.mjs, readings 3 and 4 with BENCH_HEAP_SNAPSHOT=1) only after the RSS was read: they allocate.
 const snapshot = process.env.IDLE_SNAPSHOT === '1' ? (await heapOf())?.snapshot : undefined;
 // Every session must still answer after the idle period: an idle session that died is not held.
-await Promise.all(clients.map((c) => c.query('SELECT 1')));
-await Promise.all(clients.map((c) => c.end()));
+const answered = (await Promise.allSettled(clients.map((c) => c.query('SELECT 1')))).filter((r) => r.status === 'fulfilled').length;
+await Promise.allSettled(clients.map((c) => c.end()));
 const after = await sample();
-console.log(JSON.stringify({ sessions, openSeconds, before, held, after, snapshot }));
+console.log(JSON.stringify({ sessions, opened: clients.length, answered, failure, lost: lost.slice(0, 5), lostCount: lost.length, openSeconds, before, held, after, snapshot }));
