@@ -160,7 +160,7 @@ first_line() { "$@" 2>/dev/null | head -n 1 || true; }
   echo
   echo "- $N sessions per path, opened $CONCURRENCY at a time by node-postgres (bench/idle-sessions.ts) over 127.0.0.1 TCP,"
   echo "  each answering \`SELECT 1\` once when opened and once after the idle period, then closed."
-  echo "- 20 sessions opened and closed first (code loaded, caches filled); readings 3 s after each step."
+  echo "- 20 sessions opened and closed first (code loaded, caches filled); readings 3 s after opening, 20 s after closing."
   echo "- PostgreSQL: max_connections = $MAX_CONN; PgBouncer: pool_mode=session, default_pool_size=$(( N + 10 )), scram-sha-256"
   echo "  (one server connection per client, as the gateway holds one backend per session); PgBouncer measured first, then stopped."
   echo "- Gateway: $TG_GW_DESCRIPTION; one development token for every session"
