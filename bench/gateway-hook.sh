@@ -1,6 +1,10 @@
 # shellcheck shell=bash
-# Sourced by bench/pgbench.sh: starts and stops the Trailgate gateway in front of the
-# benchmark PostgreSQL (see bench/README.md, "Gateway hook").
+# Sourced by bench/pgbench.sh (and bench/idle-sessions.sh, bench/profile-gateway.sh): starts and
+# stops the Trailgate gateway in front of the benchmark PostgreSQL (see bench/README.md, "Gateway hook").
+# The gateway runs as production runs it: `trailgate gateway` on a configuration file written here
+# (embedded event log, the real PostgreSQL target), no demo target in the process. Tokens come from a
+# static-JWKS issuer (`identity.issuers[].jwksFile`) whose key the development issuer keeps in the data
+# dir, so `trailgate token` can mint them; the gateway itself holds only the public JWKS.
 #
 # Env: BENCH_RECORDING (strict | strict-fsync | async, default strict) sets recording.mode (and
 #      recording.fsync for strict-fsync); GW_NAME names the gateway when several run at once;
@@ -36,6 +40,17 @@ _gw_write_config() { # port
 # Written by bench/gateway-hook.sh for one benchmark run; replaced on every run.
 dataDir: data
 instance: bench
+log:
+  kind: embedded
+identity:
+  issuers:
+    # A static-JWKS issuer, as for a CI system the gateway cannot reach; same iss/aud as \`trailgate token\` mints.
+    - name: dev
+      issuer: https://trailgate.invalid/dev
+      audience: trailgate
+      profile: github
+      algorithms: [RS256]
+      jwksFile: $GW_JWKS
 postgres:
   listen:
     host: 127.0.0.1
@@ -48,11 +63,6 @@ targets:
     user: $TG_PG_APP_USER
     password: { env: TG_PG_APP_PASSWORD }
     tls: disable
-# The replay UI that \`up --dev\` serves, on a port of its own so several gateways can run.
-replay:
-  listen:
-    host: 127.0.0.1
-    port: 0
 policy:
   rules:
     # What pgbench -S needs and nothing more, so every statement is classified and checked.
@@ -80,6 +90,7 @@ gateway_start() {
   chmod 700 "$dir"
   GW_CONFIG="$dir/trailgate.yaml"
   GW_LOG="$dir/gateway.log"
+  GW_JWKS="$dir/data/dev-issuer/jwks.json"
 
   if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
     _gw_log "npm run build (log: $dir/build.log)"
@@ -90,16 +101,24 @@ gateway_start() {
     fi
   fi
 
+  # The token issuer's key pair (private half only for `trailgate token`, public JWKS for the gateway).
+  if ! (cd "$root" && node --input-type=module -e 'const { DevIssuer } = await import(process.argv[1]); await DevIssuer.openOrCreate(process.argv[2]);' \
+      "$root/dist/services/dev/dev-issuer.js" "$dir/data") >"$dir/issuer.err" 2>&1 || [[ ! -s "$GW_JWKS" ]]; then
+    cat "$dir/issuer.err" >&2 || true
+    _gw_fail "could not create the token issuer's keys in $dir/data/dev-issuer"
+    return 1
+  fi
+
   # Retry with a new port if another process grabbed the one we picked.
   for attempt in 1 2 3; do
     port="$(_gw_free_port)"
     _gw_write_config "$port"
     _gw_log "starting gateway on 127.0.0.1:$port (recording.mode=$GW_RECORDING; log: $GW_LOG)"
     # TG_PG_APP_PASSWORD is already exported by pgbench.sh (`set -a` on postgres.env).
-    (cd "$root" && exec node bin/trailgate.js --config "$GW_CONFIG" up --dev) >"$GW_LOG" 2>&1 &
+    (cd "$root" && exec node ${GW_NODE_FLAGS:-} bin/trailgate.js --config "$GW_CONFIG" gateway) >"$GW_LOG" 2>&1 &
     GW_PID=$!
     up=0
-    # Up to 90 s: `up --dev` also boots the in-process PGlite demo database (~10-15 s).
+    # Up to 90 s on a loaded machine (it starts in about a second).
     for _ in $(seq 1 180); do
       if ! kill -0 "$GW_PID" 2>/dev/null; then break; fi
       if grep -q "is up" "$GW_LOG" 2>/dev/null && _gw_port_open "$port"; then up=1; break; fi
@@ -143,7 +162,7 @@ gateway_start() {
   build="$build (dist/ digest $digest)"
   export TG_GW_PORT="$port" TG_GW_HOST=127.0.0.1 TG_GW_TARGET=bench TG_GW_USER="$TG_PG_APP_USER" PGPASSWORD_GW
   export TG_GW_RECORDING="$GW_RECORDING" TG_GW_LOG="$GW_LOG"
-  export TG_GW_DESCRIPTION="trailgate $version $build, \`up --dev\` (dev token issuer; the idle in-process PGlite demo target shares the Node process), recording.mode=${GW_RECORDING%-fsync}, recording.fsync=$GW_FSYNC, policy rule granting read/transaction/session (every statement classified), target \`bench\` over plain TCP (tls: disable) with SCRAM to Postgres"
+  export TG_GW_DESCRIPTION="trailgate $version $build, \`trailgate gateway\` (embedded event log; static-JWKS issuer; no demo target), recording.mode=${GW_RECORDING%-fsync}, recording.fsync=$GW_FSYNC, policy rule granting read/transaction/session (every statement classified), target \`bench\` over plain TCP (tls: disable) with SCRAM to Postgres"
   _gw_log "gateway up (pid $GW_PID)"
 }
 
