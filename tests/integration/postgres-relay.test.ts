@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { GatewayHarness, ofType, sessionOf } from '../support/gateway-harness.js';
 import { auditTrailOfThisSuite } from '../support/audit-trail.js';
+import { eventually } from '../support/kafka-env.js';
 
 let h: GatewayHarness;
 
@@ -300,6 +301,20 @@ describe('the gateway toward its targets', () => {
       assert.match(ofType(events, 'session.ended')[0]!.data.detail ?? '', new RegExp(code));
     });
   }
+});
+
+describe('connections that end', () => {
+  it('leave nothing behind in the gateway, with and without TLS', async () => {
+    const before = h.gateway.postgres.openConnections;
+    for (const ssl of [false, true]) {
+      const client = await h.client({ ssl });
+      await client.query('select 1');
+      await client.end();
+    }
+    // A handshake that detached every 'close' listener once kept each ended session alive forever.
+    await eventually(() => h.gateway.postgres.openConnections === before, 'the ended connections to be forgotten', 30_000);
+    assert.equal(h.gateway.postgres.activeSessions, 0);
+  });
 });
 
 describe('run tags on the target', () => {

@@ -25,6 +25,8 @@ export class ClientHandshake {
   private tls = false;
   private waiting: (() => void) | null = null;
   private failure: Error | null = null;
+  /** Removes this handshake's own listeners; others on the socket (the listener's bookkeeping) stay. */
+  private readonly unlisten: (() => void)[] = [];
 
   constructor(
     socket: net.Socket,
@@ -121,18 +123,20 @@ export class ClientHandshake {
   }
 
   private listen(socket: net.Socket): void {
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       this.framer.push(chunk);
       this.wake();
-    });
-    socket.once('close', () => {
+    };
+    const onClose = () => {
       this.failure ??= new ProtocolError('TG_PG_CLIENT_GONE', 'client closed the connection during startup');
       this.wake();
-    });
-    socket.once('error', (err) => {
+    };
+    const onError = (err: Error) => {
       this.failure ??= err;
       this.wake();
-    });
+    };
+    socket.on('data', onData).once('close', onClose).once('error', onError);
+    this.unlisten.push(() => socket.off('data', onData).off('close', onClose).off('error', onError));
   }
 
   private wake(): void {
@@ -166,9 +170,7 @@ export class ClientHandshake {
 
   /** Hands the socket to the relay: it registers its own listeners. */
   detach(): void {
-    this.socket.removeAllListeners('data');
-    this.socket.removeAllListeners('close');
-    this.socket.removeAllListeners('error');
+    for (const off of this.unlisten.splice(0)) off();
     this.socket.pause();
   }
 }

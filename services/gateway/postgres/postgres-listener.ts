@@ -26,6 +26,11 @@ export class PostgresListener {
     return this.sessions.size;
   }
 
+  /** Client connections not yet closed, sessions or not: a closed one must never stay here. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   /** Every open session, for events about the gateway's own state. */
   forEachSession(fn: (session: RelaySession) => void): void {
     for (const s of this.sessions) fn(s);
