@@ -1,0 +1,17 @@
+/**
+ * The fuzz targets run in this process (no worker), so `node --experimental-test-coverage` sees which
+ * lines of the parsers the inputs reach. Run by bench/fuzz.sh; not part of the test suite.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TARGETS } from './targets.js';
+import { fuzz } from './worker.js';
+
+const RUNS = Number(process.env.TRAILGATE_FUZZ_RUNS ?? 20_000);
+
+for (const target of TARGETS) {
+  test(`${target.name}: coverage of ${RUNS} inputs`, async () => {
+    const report = await fuzz({ target: target.name, runs: RUNS, seed: Number(process.env.TRAILGATE_FUZZ_SEED ?? 1), shared: new SharedArrayBuffer(8 + 256 * 1024) });
+    assert.equal(report.failure, undefined, JSON.stringify(report.failure));
+  });
+}
