@@ -98,6 +98,7 @@ describe('a gateway under fuzzing', () => {
     const report = await h.stopAndVerify();
     const bad = report.sessions.filter((s) => s.status !== 'intact');
     assert.deepEqual(bad, [], 'every recording of the fuzzed sessions verifies');
-    assert.ok(report.sessions.length >= 3, `${report.sessions.length} sessions recorded`);
+    // Every signed-in stream became a recorded session, besides the bystander and the late one.
+    assert.ok(report.sessions.length >= STREAM_INPUTS + 2, `${report.sessions.length} sessions recorded`);
   });
 });
