@@ -375,6 +375,11 @@ const classifier: FuzzTarget = {
     for (const c of result.classes) check(KNOWN_CLASSES.has(c), `unknown class ${c}`);
     if (result.parseError !== undefined) check(result.classes.includes('admin'), 'a statement that does not parse is not refused as admin');
     for (const s of result.statements) for (const c of s.classes) check(result.classes.includes(c), 'the union misses a statement class');
+    // Hiding a statement among others never lowers what it needs.
+    const wrapped = classifyStatement(`SELECT 1;\n${input.toString('utf8')}\n;`);
+    if (result.parseError === undefined && wrapped.parseError === undefined) {
+      for (const c of result.classes) check(wrapped.classes.includes(c), `class ${c} lost when the statement is surrounded by others`);
+    }
   },
   expected: () => false,
 };

@@ -18,7 +18,8 @@ function explain(o: FuzzOutcome): string {
   return 'ok';
 }
 
-describe('fuzzing the parsers of untrusted input', () => {
+// Each target runs in its own worker, so two at a time use both cores of a small CI machine.
+describe('fuzzing the parsers of untrusted input', { concurrency: 2 }, () => {
   for (const target of TARGETS) {
     test(`${target.name}: ${RUNS} generated and mutated inputs plus the corpus, none crashes or hangs`, async () => {
       const o = await runTarget(target.name, { runs: RUNS, seed: SEED });
