@@ -2,6 +2,9 @@
  * Runs a fuzz target in a worker under a watchdog: an input that makes no progress for `hangMs` is a
  * hang, a worker that exceeds its heap is a memory blow-up; either ends the run and names the input.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WorkerJob, WorkerReport } from './worker.js';
 
@@ -25,7 +28,8 @@ const SHARED_INPUT_BYTES = 256 * 1024;
 export function runTarget(target: string, o: RunOptions): Promise<FuzzOutcome> {
   const shared = new SharedArrayBuffer(8 + SHARED_INPUT_BYTES);
   const counters = new Int32Array(shared, 0, 2);
-  const job: WorkerJob = { target, runs: o.runs, seed: o.seed, shared };
+  const scratch = mkdtempSync(join(tmpdir(), 'trailgate-fuzz-'));
+  const job: WorkerJob = { target, runs: o.runs, seed: o.seed, shared, scratch };
   const begun = performance.now();
   // Workers do not inherit the TypeScript loader on Node 20: register tsx in the worker before importing it.
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`;
@@ -43,7 +47,7 @@ export function runTarget(target: string, o: RunOptions): Promise<FuzzOutcome> {
       if (settled) return;
       settled = true;
       clearInterval(watchdog);
-      void worker.terminate();
+      void worker.terminate().finally(() => rmSync(scratch, { recursive: true, force: true }));
       resolve({ target, ms: Math.round(performance.now() - begun), ...outcome });
     };
     const watchdog = setInterval(() => {

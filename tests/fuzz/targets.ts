@@ -2,8 +2,7 @@
  * The parsers that read untrusted bytes, each as a fuzz target: a structure-aware generator, the
  * errors the module documents (anything else thrown is a crash), and invariants on what it returns.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ConfigError, loadConfig } from '../../services/config/load.js';
@@ -32,7 +31,8 @@ export interface FuzzTarget {
   name: string;
   /** Seed directory under tests/fuzz/corpus when it is not the target's name. */
   corpus?: string;
-  setup?(): Promise<void>;
+  /** `scratch` is a directory of this run, removed after it. */
+  setup?(scratch: string): Promise<void>;
   /** Well-formed and nearly well-formed inputs built from the protocol's grammar. */
   structured: fc.Arbitrary<Buffer>;
   /** `cuts` says where the input is split into chunks, as a socket splits it. */
@@ -312,8 +312,8 @@ const jsonish = fc.oneof(
 );
 const token: FuzzTarget = {
   name: 'token-verifier',
-  async setup() {
-    const dev = await DevIssuer.openOrCreate(mkdtempSync(join(tmpdir(), 'trailgate-fuzz-')));
+  async setup(scratch) {
+    const dev = await DevIssuer.openOrCreate(scratch);
     genuine = await dev.mint();
     verifier = new TokenVerifier({ issuers: [], clockSkewSeconds: 60, jwksCacheMaxAgeSeconds: 3600 }, { extraIssuers: [{ config: dev.issuerConfig(), jwks: dev.jwks() }] });
   },
@@ -344,7 +344,7 @@ const token: FuzzTarget = {
   expected: (err) => err instanceof IdentityError,
 };
 
-const configDir = mkdtempSync(join(tmpdir(), 'trailgate-fuzz-config-'));
+let configDir = '';
 const yamlScalar = fc.oneof(shortText, fc.integer().map(String), fc.constantFrom('~', 'null', 'true', '[]', '{}', '*a', '&a x', '!!binary AA', '!!js/function x', '<<: *a', "'", '"', '|', '>'));
 const yamlDoc: fc.Arbitrary<string> = fc.letrec((tie) => ({
   node: fc.oneof({ depthSize: 'small' }, yamlScalar, tie('map'), tie('list')),
@@ -355,6 +355,9 @@ const yamlDoc: fc.Arbitrary<string> = fc.letrec((tie) => ({
 let configRuns = 0;
 const config: FuzzTarget = {
   name: 'config-loader',
+  async setup(scratch) {
+    configDir = scratch;
+  },
   structured: fc.oneof(yamlDoc, fc.constant('a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c, *c]\n')).map((s) => Buffer.from(s, 'utf8')),
   run(input) {
     const file = join(configDir, `c${configRuns++ % 4}.yaml`);
@@ -368,7 +371,7 @@ const KNOWN_CLASSES = new Set(['read', 'write', 'ddl', 'admin', 'function', 'cod
 const sqlWord = fc.constantFrom('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'TABLE', 'FROM', 'WHERE', 'WITH', 'AS', '(', ')', ';', ',', '*', '1', "'x'", '$$', '$a$', '--', '/*', '*/', 'pg_sleep(1)', 'set_config', 'COPY', 'DO', 'EXECUTE', 'PREPARE', 'BEGIN', 'COMMIT', 'SET', 'RESET', 'VACUUM', 'LOCK', 't', 'x', '"q"', 'E\'\\\'', 'INTO', 'VALUES', 'RETURNING', 'CALL', 'EXPLAIN', 'ANALYZE');
 const classifier: FuzzTarget = {
   name: 'statement-classifier',
-  setup: loadClassifier,
+  setup: () => loadClassifier(),
   structured: fc.oneof(fc.array(fc.oneof({ weight: 5, arbitrary: sqlWord }, { weight: 1, arbitrary: shortText }), { maxLength: 30 }).map((ws) => ws.join(' ')), fc.string({ maxLength: 200 }), fc.integer({ min: 1, max: 5000 }).map((n) => `SELECT ${'('.repeat(n)}1${')'.repeat(n)}`)).map((s) => Buffer.from(s, 'utf8')),
   run(input) {
     const result = classifyStatement(input.toString('utf8'));

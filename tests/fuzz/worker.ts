@@ -13,6 +13,8 @@ export interface WorkerJob {
   seed: number;
   /** Int32Array view: [0] inputs started, [1] length of the current input; the bytes follow at offset 8. */
   shared: SharedArrayBuffer;
+  /** A directory the target may write to; the caller removes it. */
+  scratch: string;
 }
 
 export interface WorkerReport {
@@ -50,7 +52,7 @@ export async function fuzz(job: WorkerJob): Promise<WorkerReport> {
   const describe = (err: unknown) => (err instanceof Error ? `${err.constructor.name}: ${err.message}`.slice(0, 2000) + (err.stack ? `\n${err.stack.split('\n').slice(1, 6).join('\n')}` : '') : String(err));
 
   async function main(): Promise<WorkerReport> {
-    await target.setup?.();
+    await target.setup?.(job.scratch);
     const seeds = loadCorpus(target.corpus ?? target.name);
     // The whole corpus first, unmutated and cut both ways.
     for (const s of seeds) {
