@@ -3,6 +3,12 @@ import { promisify } from 'node:util';
 
 const pbkdf2Async = promisify(pbkdf2);
 
+/**
+ * Most PBKDF2 iterations a target may ask for (PostgreSQL's default is 4096): each costs a thread of the
+ * shared pool for ~1 µs, so 2^31 would hold one for half an hour and four such targets would stall the gateway.
+ */
+export const MAX_SCRAM_ITERATIONS = 10_000_000;
+
 /** SCRAM-SHA-256 client side (RFC 5802, RFC 7677) as PostgreSQL speaks it: user name comes from the startup message. */
 export class ScramClient {
   readonly mechanism = 'SCRAM-SHA-256';
@@ -24,6 +30,9 @@ export class ScramClient {
     const iterations = Number(attrs.get('i'));
     if (!nonce || !salt || !Number.isInteger(iterations) || iterations < 1) throw new Error('target sent a malformed SCRAM server-first message');
     if (!nonce.startsWith(this.clientNonce)) throw new Error('target SCRAM nonce does not extend the client nonce');
+    if (iterations > MAX_SCRAM_ITERATIONS) {
+      throw new Error(`target asks for ${iterations} SCRAM iterations, more than the gateway's limit of ${MAX_SCRAM_ITERATIONS}; lower scram_iterations on the target and set the role's password again`);
+    }
     const salted = await saltedPassword(this.password, salt, iterations);
     const clientKey = hmac(salted, 'Client Key');
     const storedKey = createHash('sha256').update(clientKey).digest();
