@@ -17,7 +17,9 @@ STATE="${TRAILGATE_TEST_STATE:-$REPO_ROOT/.test-state}"
 CACHE="${TRAILGATE_CACHE:-$HOME/.cache/trailgate}"
 BASE_DIR="$CACHE/container-base"
 STORAGE="$CACHE/containers/overlay"
-RUNROOT="$STATE/containers-run"
+# Beside the storage it belongs to: podman records the runroot in that storage and refuses another
+# one, so a per-checkout runroot breaks the next checkout that shares the cached images.
+RUNROOT="$CACHE/containers/run"
 ENV_FILE="$STATE/container.env"
 NODE_VERSION="$(node -p 'process.versions.node')"
 BASE_TAR="$BASE_DIR/bookworm-node-$NODE_VERSION.tar"
