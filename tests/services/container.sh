@@ -107,14 +107,27 @@ build_image() {
   log "image built in $((SECONDS - started)) s"
 }
 
+# podman's own database (containers, not images) records the runroot it was first used with and
+# refuses any other; one made under another runroot is dropped, the cached images stay.
+claim_runroot() {
+  local marker="$STORAGE/.trailgate-runroot"
+  if [[ "$(cat "$marker" 2>/dev/null)" != "$RUNROOT" ]]; then
+    rm -f "$STORAGE/libpod/bolt_state.db" "$STORAGE/libpod/db.sql"
+    mkdir -p "$STORAGE"
+    echo "$RUNROOT" >"$marker"
+  fi
+}
+
 case "${1:-}" in
   base)
     mkdir -p "$STATE" "$RUNROOT"
+    claim_runroot
     ensure_tools
     ensure_base_image
     ;;
   build)
     mkdir -p "$STATE" "$RUNROOT"
+    claim_runroot
     ensure_tools
     ensure_base_image
     build_image
