@@ -8,6 +8,8 @@
 # Starts its own Kafka broker (tests/services/kafka.sh) with state in bench/.work.
 # Results: bench/results/kafka-<UTC timestamp>.md (also printed to stdout).
 set -euo pipefail
+# shellcheck source=bench/machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 export TRAILGATE_TEST_STATE="$REPO_ROOT/bench/.work"
@@ -36,10 +38,7 @@ UPTIME_END="$(uptime)"
   echo
   echo "## Machine"
   echo
-  echo "- CPUs (nproc): $(nproc)"
-  echo "- CPU model: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
-  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ {print $2}') GiB"
-  echo "- Kernel: $(uname -r)"
+  machine_lines
   echo "- Node: $(node -v); Java: $(java -version 2>&1 | head -n1)"
   echo "- Kafka: $TG_KAFKA_VERSION (KRaft, one node, heap 512 MiB, on the same machine); client: kafkajs $(node -p "require('kafkajs/package.json').version") (pure JavaScript)"
   echo "- Load at start (uptime): $UPTIME_START"

@@ -10,6 +10,8 @@
 # Needs bench/gateway-hook.sh defining gateway_start / gateway_stop (see bench/README.md).
 # Results: bench/results/pgbench-<UTC timestamp>-<recording mode>.md (also printed to stdout).
 set -euo pipefail
+# shellcheck source=bench/machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_DIR="$REPO_ROOT/bench"
@@ -179,8 +181,6 @@ ratio() { # a b -> a/b with 2 decimals, or n/a
 
 first_line() { "$@" 2>/dev/null | head -n 1 || true; }
 
-CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
-[[ -n "$CPU_MODEL" ]] || CPU_MODEL="$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
 COMMIT="$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'none (no commits)')"
 if [[ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n 1)" ]]; then COMMIT="$COMMIT (dirty tree)"; fi
 
@@ -202,10 +202,7 @@ while [[ -e "$OUT" ]]; do OUT="$RESULTS_DIR/pgbench-$STAMP-$GW_RECORDING-$n.md";
   echo
   echo "## Machine"
   echo
-  echo "- CPUs (nproc): $(nproc)"
-  echo "- CPU model: ${CPU_MODEL:-unknown}"
-  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-  echo "- Kernel: $(uname -r)"
+  machine_lines
   echo "- PostgreSQL: $(first_line "$TG_PG_BINDIR/postgres" --version)"
   echo "- PgBouncer: $(first_line "$PGBOUNCER_BIN" --version)"
   echo "- Node: $(first_line node --version)"

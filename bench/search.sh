@@ -8,6 +8,8 @@
 # Env: BENCH_SESSIONS (synthetic sessions, 9 records each; default 4000), BENCH_BATCH (documents
 # per bulk request; default 1000), BENCH_STATEMENTS (lag probes; default 40), TG_OPENSEARCH_HEAP.
 set -euo pipefail
+# shellcheck source=bench/machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 cd "$(dirname "$0")/.."
 export TRAILGATE_TEST_STATE="$PWD/bench/.work/search-state"
 mkdir -p "$TRAILGATE_TEST_STATE" bench/results
@@ -28,7 +30,6 @@ set +a
 UPTIME_START="$(uptime)"
 RESULTS="$(node --import tsx bench/search-index.ts)"
 UPTIME_END="$(uptime)"
-CPU_MODEL="$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')"
 
 {
@@ -38,10 +39,7 @@ COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')
   echo
   echo "## Machine"
   echo
-  echo "- CPUs (nproc): $(nproc)"
-  echo "- CPU model: ${CPU_MODEL:-unknown}"
-  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-  echo "- Kernel: $(uname -r)"
+  machine_lines
   echo "- Java: $(java -version 2>&1 | head -n1)"
   echo "- OpenSearch: $TG_OPENSEARCH_VERSION, single node from Maven Central jars, heap ${TG_OPENSEARCH_HEAP:-768m}, on the same machine over 127.0.0.1"
   echo "- Node: $(node --version)"

@@ -6,6 +6,8 @@
 #
 # Env: BENCH_SESSIONS (synthetic sessions, 19 records each; default 2000), BENCH_BATCH (rows per upload; default 1000).
 set -euo pipefail
+# shellcheck source=bench/machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -15,7 +17,6 @@ OUT="bench/results/sentinel-$STAMP.md"
 UPTIME_START="$(uptime)"
 RESULTS="$(node --import tsx bench/sentinel-ingest.ts)"
 UPTIME_END="$(uptime)"
-CPU_MODEL="$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')"
 
 {
@@ -25,10 +26,7 @@ COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')
   echo
   echo "## Machine"
   echo
-  echo "- CPUs (nproc): $(nproc)"
-  echo "- CPU model: ${CPU_MODEL:-unknown}"
-  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-  echo "- Kernel: $(uname -r)"
+  machine_lines
   echo "- Node: $(node --version); @azure/monitor-ingestion $(node -p "require('@azure/monitor-ingestion/package.json').version"), @azure/identity $(node -p "require('@azure/identity/package.json').version")"
   echo "- Stand-in: tests/services/sentinel-standin.ts in a child process on the same machine (not Azure: no network latency, no service-side limits but the 1 MB request cap)"
   echo "- Load at start (uptime): ${UPTIME_START# }"

@@ -10,6 +10,8 @@
 # Env: BENCH_SESSIONS (synthetic sessions, 21 records each; default 1000), BENCH_BATCH (the
 # consumers' batchSize; default 1000), TG_OPENSEARCH_HEAP.
 set -euo pipefail
+# shellcheck source=bench/machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 cd "$(dirname "$0")/.."
 export TRAILGATE_TEST_STATE="$PWD/bench/.work/siem-state"
 mkdir -p "$TRAILGATE_TEST_STATE" bench/results
@@ -29,7 +31,6 @@ set +a
 UPTIME_START="$(uptime)"
 RESULTS="$(node --import tsx bench/siem-ingest.ts)"
 UPTIME_END="$(uptime)"
-CPU_MODEL="$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')"
 
 {
@@ -39,10 +40,7 @@ COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')
   echo
   echo "## Machine"
   echo
-  echo "- CPUs (nproc): $(nproc)"
-  echo "- CPU model: ${CPU_MODEL:-unknown}"
-  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-  echo "- Kernel: $(uname -r)"
+  machine_lines
   echo "- Java: $(java -version 2>&1 | head -n1)"
   echo "- OpenSearch: $TG_OPENSEARCH_VERSION, single node from Maven Central jars, heap ${TG_OPENSEARCH_HEAP:-768m}, on the same machine over 127.0.0.1"
   echo "- HEC stand-in and Logs Ingestion stand-in: tests/services/hec-standin.ts and tests/services/sentinel-standin.ts, each in its own Node process on 127.0.0.1, same machine"

@@ -8,6 +8,8 @@
 # Env: BENCH_SESSIONS (synthetic sessions, 19 records each; default 3000), BENCH_BATCH (records per
 # write, as the consumer's batchSize; default 1000).
 set -euo pipefail
+# shellcheck source=bench/machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -18,7 +20,6 @@ OUT="bench/results/splunk-$STAMP.md"
 UPTIME_START="$(uptime)"
 RESULTS="$(node --import tsx bench/splunk-hec.ts)"
 UPTIME_END="$(uptime)"
-CPU_MODEL="$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')"
 
 {
@@ -28,10 +29,7 @@ COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')
   echo
   echo "## Machine"
   echo
-  echo "- CPUs (nproc): $(nproc)"
-  echo "- CPU model: ${CPU_MODEL:-unknown}"
-  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-  echo "- Kernel: $(uname -r)"
+  machine_lines
   echo "- Node: $(node --version)"
   echo "- HEC stand-in: tests/services/hec-standin.ts in its own Node process on 127.0.0.1, same machine"
   echo "- Load at start (uptime): ${UPTIME_START# }"

@@ -8,6 +8,8 @@
 #      BENCH_SKIP_BUILD=1 (use the existing dist/).
 # Results: bench/results/sshbench-<UTC timestamp>-<recording mode>.md (also printed to stdout).
 set -euo pipefail
+# shellcheck source=bench/machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RESULTS_DIR="$REPO_ROOT/bench/results"
@@ -167,7 +169,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$
 
 LOG_BYTES="$(du -cb "$WORK"/data/trailgate.db* | tail -n 1 | cut -f1)"
 UPTIME_END="$(uptime)"
-CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
 COMMIT="$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
 if [[ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n 1)" ]]; then COMMIT="$COMMIT (dirty tree)"; fi
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -181,10 +182,7 @@ OUT="$RESULTS_DIR/sshbench-$STAMP-$RECORDING.md"
   echo
   echo "## Machine"
   echo
-  echo "- CPUs (nproc): $(nproc)"
-  echo "- CPU model: ${CPU_MODEL:-unknown}"
-  echo "- Memory total (free -g): $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-  echo "- Kernel: $(uname -r)"
+  machine_lines
   echo "- OpenSSH: $(ssh -V 2>&1)"
   echo "- Node: $(node --version)"
   echo "- ssh2: $(node -p 'require("ssh2/package.json").version' 2>/dev/null) (native crypto binding: $(cd "$REPO_ROOT" && node -p 'require("ssh2/lib/protocol/crypto.js").bindingAvailable' 2>/dev/null))"
