@@ -6,7 +6,7 @@
  * mid-batch or a broker killed and restarted loses nothing.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ import { OpenSsh } from '../support/openssh.js';
 import { openSearchTarget } from '../support/search-env.js';
 import { screenOfCast } from '../support/terminal-screen.js';
 import { postgresService, sshService } from '../support/test-env.js';
-import { CLI, stopProcess } from '../support/trailgate-up.js';
+import { CLI, startRole as startCliRole, stopProcess } from '../support/trailgate-up.js';
 
 const exec = promisify(execFile);
 const log = kafkaLog();
@@ -50,28 +50,11 @@ const gateways: Gw[] = [];
 const stores: Store[] = [];
 let forwarded: string;
 
-/** Spawns a role of the built CLI and resolves once its output matches `ready`. */
+/** Spawns a role of the built CLI on a configuration; every child is stopped after the suite. */
 function startRole(config: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  return new Promise((resolveRole, reject) => {
-    const child = spawn(process.execPath, [CLI, '--config', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startCliRole(['--config', config, ...args], ready, (child) => {
     children.add(child);
     child.once('exit', () => children.delete(child));
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not report readiness:\n${out}`)), 120_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolveRole({ child, match: m });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code ?? signal}:\n${out}`));
-    });
   });
 }
 

@@ -4,7 +4,7 @@
  * caught up, and a role without a configured sink stops with a clear error.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,32 +14,10 @@ import pg from 'pg';
 import { DevIssuer } from '../../services/dev/dev-issuer.js';
 import { eventually, kafkaLog } from '../support/kafka-env.js';
 import { postgresService } from '../support/test-env.js';
+import { startRole } from '../support/trailgate-up.js';
 
 const exec = promisify(execFile);
 const cli = resolve(import.meta.dirname, '../../bin/trailgate.js');
-
-/** Spawns a CLI role and resolves with its stdout once `ready` matches. */
-function startRole(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  return new Promise((resolveRole, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not report readiness:\n${out}`)), 120_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolveRole({ child, match: m });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`));
-    });
-  });
-}
 
 async function stopRole(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
