@@ -31,12 +31,7 @@ COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')
   echo "- Stand-in: tests/services/sentinel-standin.ts in a child process on the same machine (not Azure: no network latency, no service-side limits but the 1 MB request cap)"
   echo "- Load at start (uptime): ${UPTIME_START# }"
   echo "- Load at end (uptime): ${UPTIME_END# }"
-  if awk -v l="$(sed 's/.*load average: \([0-9.]*\).*/\1/' <<<"$UPTIME_START")" 'BEGIN { exit !(l > 0.5) }'; then
-    echo
-    echo "**Noisy machine:** the 1-minute load average was above 0.5 before the benchmark started"
-    echo "(see above): the machine is shared with other work, which competed for the $(nproc) CPUs."
-    echo "Treat the numbers as a floor, and compare the two rows of the same run rather than across runs."
-  fi
+  noisy_note "$UPTIME_START" "the sink and the stand-in"
   echo
   echo "$RESULTS"
 } >"$OUT"

@@ -8,7 +8,7 @@
  * Each sink is a Consumer with its own position reading the same log, timed from start until its lag
  * is zero. Prints a Markdown results section on stdout.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +28,7 @@ import { Metrics } from '../services/metrics/metrics.js';
 import type { SentinelStandIn } from '../tests/services/sentinel-standin.js';
 import { sentinelConfig, startStandIn as startSentinel } from '../tests/support/sentinel-env.js';
 import { syntheticSession } from '../tests/support/synthetic-records.js';
+import { startHecStandIn } from './hec-standin-process.js';
 
 if (process.argv[2] === 'sentinel-stand-in') {
   const standIn = await startSentinel();
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     }
     log.close();
 
-    const hec = await startHec(repo);
+    const hec = await startHecStandIn(repo);
     children.push(hec.stop);
     const sentinel = await startSentinelChild();
     children.push(sentinel.stop);
@@ -123,18 +124,6 @@ async function drain(file: string, sink: RecordSink, batchSize: number): Promise
   }
 }
 
-async function startHec(repo: string): Promise<{ url: string; token: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'tests/services/hec-standin.ts')], { cwd: repo, stdio: ['ignore', 'pipe', 'ignore'] });
-  const text = await new Promise<string>((ok, fail) => {
-    let t = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      t += d.toString();
-      if (/TG_HEC_TOKEN=\S+\n/.test(t)) ok(t);
-    });
-    child.once('exit', (code) => fail(new Error(`the HEC stand-in exited with ${code}`)));
-  });
-  return { url: /TG_HEC_URL=(\S+)/.exec(text)![1]!, token: /TG_HEC_TOKEN=(\S+)/.exec(text)![1]!, stop: () => child.kill('SIGTERM') };
-}
 
 async function startSentinelChild(): Promise<{ url: string; caFile: string; stop: () => void }> {
   const child = fork(import.meta.filename, ['sentinel-stand-in'], { execArgv: ['--import', 'tsx'] });

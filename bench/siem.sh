@@ -47,12 +47,7 @@ COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)')
   echo "- Node: $(node --version)"
   echo "- Load at start (uptime): ${UPTIME_START# }"
   echo "- Load at end (uptime): ${UPTIME_END# }"
-  if awk -v l="$(sed 's/.*load average: \([0-9.]*\).*/\1/' <<<"$UPTIME_START")" 'BEGIN { exit !(l > 0.5) }'; then
-    echo
-    echo "**Noisy machine:** the 1-minute load average was above 0.5 before the benchmark started"
-    echo "(see above), so other work competed for the $(nproc) CPUs with OpenSearch, the stand-ins and"
-    echo "the sinks. Treat the numbers as a floor, and compare the sinks with each other and the baseline."
-  fi
+  noisy_note "$UPTIME_START" "OpenSearch, the stand-ins and the sinks"
   echo
   echo "$RESULTS"
 } >"$OUT"

@@ -5,7 +5,6 @@
  * gzip, and with ack off; the baseline of the same run is the forwarder's NDJSON file sink on the
  * same records. Prints a Markdown results section on stdout.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import type { RecordSink } from '../connectors/consumer/record-sink.js';
 import { SplunkConfig } from '../connectors/splunk/config.js';
 import { SplunkSink } from '../connectors/splunk/sink.js';
 import { syntheticSession } from '../tests/support/synthetic-records.js';
+import { startHecStandIn } from './hec-standin-process.js';
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 3000);
 const batch = Number(process.env.BENCH_BATCH ?? 1000);
@@ -21,18 +21,6 @@ const repo = resolve(import.meta.dirname, '..');
 const out: string[] = [];
 const say = (s = '') => out.push(s);
 
-async function startStandIn(args: string[]): Promise<{ url: string; token: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'tests/services/hec-standin.ts'), ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'ignore'] });
-  const text = await new Promise<string>((ok, fail) => {
-    let t = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      t += d.toString();
-      if (/TG_HEC_TOKEN=\S+\n/.test(t)) ok(t);
-    });
-    child.once('exit', (code) => fail(new Error(`the HEC stand-in exited with ${code}`)));
-  });
-  return { url: /TG_HEC_URL=(\S+)/.exec(text)![1]!, token: /TG_HEC_TOKEN=(\S+)/.exec(text)![1]!, stop: () => child.kill('SIGTERM') };
-}
 
 async function run(sink: RecordSink, records: ReturnType<typeof syntheticSession>): Promise<number> {
   const t0 = performance.now();
@@ -53,7 +41,7 @@ try {
     { name: 'Splunk sink, ack required, gzip', ack: 'required', gzip: true, standIn: [] },
     { name: 'Splunk sink, ack off', ack: 'off', gzip: false, standIn: ['--no-ack'] },
   ] as const) {
-    const standIn = await startStandIn([...variant.standIn]);
+    const standIn = await startHecStandIn(repo, [...variant.standIn]);
     try {
       const options = SplunkConfig.parse({ url: standIn.url, token: 'x', ack: variant.ack, gzip: variant.gzip, streams: ['events'] });
       const { caFile: _c, token: _t, ...rest } = options;
