@@ -190,13 +190,13 @@ describe('SIGTERM drains a gateway', () => {
     const { gw, connect, trailgate } = await gatewayWith({ drainSeconds: 1 });
     const idle = await connect();
     await idle.query('select 1');
-    const lost = new Promise<void>((r) => {
-      idle.once('error', () => r());
-      idle.once('end', () => r());
-    });
+    // The first error is the gateway's FATAL; the end of the connection follows it.
+    const lost = new Promise<Error & { code?: string; detail?: string }>((r) => idle.on('error', r));
     gw.child.kill('SIGTERM');
     assert.equal(await gw.exited, 0);
-    await lost;
+    const err = await lost;
+    assert.equal(err.code, '57P01', 'the client is told as by a PostgreSQL shutdown');
+    assert.match(err.detail ?? '', /TG_GATEWAY_DRAIN_DEADLINE/);
     assert.match(gw.out(), /drain deadline reached; ending 1 session/);
 
     const rows = await sessions(trailgate);

@@ -442,9 +442,11 @@ export class RelaySession {
     for (const cmd of this.tracker.abandon()) {
       recorder.event('command.completed', { commandSeq: cmd.seq, outcome: 'error', durationMs: 0, tags: cmd.tags, rows: cmd.dataRows, error: `session ended before the target answered (${reason})` });
     }
-    if (this.pendingFatal && !this.o.client.destroyed) {
-      recorder.bytes('server', this.pendingFatal);
-      this.o.client.write(this.pendingFatal);
+    // A shutdown ends the session as PostgreSQL's own shutdown would, so drivers report and retry it as one.
+    const fatal = this.pendingFatal ?? (reason === 'gateway-shutdown' ? shutdownFatal(detail) : null);
+    if (fatal && !this.o.client.destroyed) {
+      recorder.bytes('server', fatal);
+      this.o.client.write(fatal);
     }
     recorder.closeChunks();
     const counts = recorder.byteCounts;
@@ -458,6 +460,10 @@ export class RelaySession {
 }
 
 const FORWARD: GateVerdict = { action: 'forward' };
+
+function shutdownFatal(detail: string | undefined): Buffer {
+  return errorResponse({ severity: 'FATAL', sqlstate: SqlState.AdminShutdown, message: 'terminating connection due to administrator command', ...(detail ? { detail } : {}) });
+}
 
 /** Messages that can begin what runs next: a Bind may run a statement parsed long before. */
 const STARTS_WORK = new Set<number>([Fe.Query, Fe.Parse, Fe.Bind, Fe.FunctionCall]);
