@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { GatewayHarness, ofType } from '../support/gateway-harness.js';
-import { approvalIdIn, psqlThrough, review, reviewerServer } from '../support/approvals.js';
+import { approvalIdIn, approvalsCli, psqlThrough, review, reviewerServer } from '../support/approvals.js';
 
 let h: GatewayHarness;
 let reviewers: Awaited<ReturnType<typeof reviewerServer>>;
@@ -71,15 +71,23 @@ describe('approvals on Postgres', () => {
     const self = await review(reviewers.url, 'carol', id, 'approve');
     assert.equal(self.status, 403);
     assert.equal(self.body.code, 'TG_APPROVAL_SELF');
+    const listed = await approvalsCli(reviewers.url, 'alice', ['list']);
+    assert.equal(listed.code, 0, listed.err);
+    assert.match(listed.out, new RegExp(`${id} +pending +app-held +two-person-ddl`));
     assert.equal((await review(reviewers.url, 'alice', id, 'approve')).status, 200);
     // alice twice is still one person.
     assert.equal((await review(reviewers.url, 'alice', id, 'approve')).status, 200);
     await psql.waitFor(/\(1 of 2 approved\)/);
     assert.equal(await exists('apr_ddl'), false, 'one approval of two lets nothing through');
-    assert.equal((await review(reviewers.url, 'bob', id, 'approve', 'reviewed in PR 12')).status, 200);
+    const bob = await approvalsCli(reviewers.url, 'bob', ['approve', id, '--reason', 'reviewed in PR 12']);
+    assert.equal(bob.code, 0, bob.err);
     assert.equal(await psql.exited, 0, psql.lines.join('\n'));
     assert.equal(await exists('apr_ddl'), true);
-    assert.equal((await review(reviewers.url, 'bob', id, 'approve')).status, 409);
+    const late = await approvalsCli(reviewers.url, 'bob', ['approve', id]);
+    assert.equal(late.code, 1);
+    assert.match(late.err, /already approved.*TG_APPROVAL_DECIDED/);
+    const shown = await approvalsCli(reviewers.url, 'alice', ['show', id]);
+    assert.match(shown.out, /review +carol: approve \(not counted: self\)/);
 
     const approval = await reviewers.store.get(id);
     assert.equal(approval!.state, 'approved');

@@ -99,3 +99,14 @@ export async function review(url: string, who: keyof typeof REVIEWERS, id: strin
   });
   return { status: res.status, body: (await res.json()) as { code: string; message: string } };
 }
+
+/** `trailgate approvals ...` as a reviewer (the built CLI, as users run it). */
+export async function approvalsCli(url: string, who: keyof typeof REVIEWERS, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { execFile } = await import('node:child_process');
+  const { CLI } = await import('./trailgate-up.js');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, 'approvals', ...args, '--server', url], { env: { ...process.env, TRAILGATE_REPLAY_TOKEN: REVIEWERS[who] } }, (err, out, errOut) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut }),
+    );
+  });
+}
