@@ -220,6 +220,7 @@ export class Gateway {
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
             admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
             tokenUses,
+            ...(approvals ? { approvals: approvals.desk } : {}),
           },
           hostKey.privateKey,
         );
