@@ -34,8 +34,20 @@ export class KafkaApprovalStore implements ApprovalStore {
   ) {
     this.topic = approvalTopic(config.topicPrefix);
     this.events.setMaxListeners(0);
-    this.link = this.connect();
+    this.link = this.connectRetrying();
     this.link.catch(() => undefined);
+  }
+
+  /** A broker that just created the topic for another process may not host it yet: a few tries, then the error. */
+  private async connectRetrying(): Promise<{ producer: Producer; consumer: Consumer }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connect();
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      }
+    }
   }
 
   private async connect(): Promise<{ producer: Producer; consumer: Consumer }> {
