@@ -158,21 +158,24 @@ export class RelaySession {
           }
           const statement = this.statementOf(msg);
           let verdict = statement ? this.o.gate.check(statement, this.o.gateContext) : FORWARD;
-          let forward: Buffer | null;
+          let paused = false;
           if (verdict instanceof Promise) {
             // Hold: stop reading from the client until the decision is in.
             this.o.client.pause();
+            paused = true;
             await this.send(out, recorded);
             out.length = 0;
             recorded = false;
-            forward = this.handle(msg, await verdict, statement);
-            this.o.client.resume();
-          } else if (this.o.approvals && verdict.action === 'forward' && (msg.type === Fe.Query || msg.type === Fe.Execute)) {
+            verdict = await verdict;
+          }
+          let approvalId: string | undefined;
+          if (this.o.approvals && verdict.action === 'forward' && (msg.type === Fe.Query || msg.type === Fe.Execute)) {
             const check = this.approvalCheck(msg, statement, verdict);
-            let approvalId: string | undefined;
             if (check && 'refuse' in check) verdict = { action: 'deny', ...check.refuse, ...(verdict.decision ? { decision: verdict.decision } : {}) };
             else if (check) {
               // Held for people: what came before goes on; the client keeps being read, so a disconnect is seen.
+              if (paused) this.o.client.resume();
+              paused = false;
               await this.send(out, recorded);
               out.length = 0;
               recorded = false;
@@ -184,10 +187,9 @@ export class RelaySession {
               if (answer) verdict = { action: 'deny', ...answer, ...(verdict.decision ? { decision: verdict.decision } : {}) };
               else approvalId = outcome.approvalId;
             }
-            forward = this.handle(msg, verdict, statement, approvalId);
-          } else {
-            forward = this.handle(msg, verdict, statement);
           }
+          const forward = this.handle(msg, verdict, statement, approvalId);
+          if (paused) this.o.client.resume();
           if (this.ended) return;
           if (forward) appendSlice(out, forward);
           if (isCommand(msg.type)) recorded = true;
