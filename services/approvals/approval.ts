@@ -37,9 +37,9 @@ export function newApprovalId(): string {
   return `apr_${randomBytes(15).toString('base64url').replace(/[-_]/g, 'x')}`;
 }
 
-/** Whitespace and case outside literals do not change what a statement does; the digest ignores them. */
+/** Surrounding whitespace and a final semicolon do not change a statement; anything inside might (a literal's spaces). */
 export function normalisedText(text: string): string {
-  return text.trim().replace(/;\s*$/, '').replace(/\s+/g, ' ');
+  return text.trim().replace(/;\s*$/, '').trimEnd();
 }
 
 export function sha256Hex(s: string): string {
