@@ -15,6 +15,7 @@ import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { CancelRegistry } from './postgres/cancel-registry.js';
 import type { PostgresGatewayDeps } from './postgres/postgres-connection.js';
 import { PostgresListener } from './postgres/postgres-listener.js';
+import { approvalsFor, type GatewayApprovals } from '../approvals/gateway-approvals.js';
 import type { StatementGate } from './postgres/statement-gate.js';
 import { PolicyGate } from './policy/policy-gate.js';
 import { loadClassifier } from './policy/statement-classifier.js';
@@ -92,6 +93,8 @@ export class Gateway {
     /** Null when no `ssh` section and no SSH target is configured. */
     readonly ssh: SshFrontDoor | null,
     readonly tokenUses: TokenUses,
+    /** Null when no `approvals` section is configured. */
+    readonly approvals: GatewayApprovals | null,
   ) {}
 
   /** The embedded log, for reading; throws on a gateway whose log is Kafka. */
@@ -146,6 +149,7 @@ export class Gateway {
     let demo: DemoTarget | null = null;
     let postgres: PostgresListener | null = null;
     let tokenUses: TokenUses | null = null;
+    let approvals: GatewayApprovals | null = null;
     try {
       // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
       const listed = ledger.listed();
@@ -175,6 +179,7 @@ export class Gateway {
       const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
       const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
       tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
+      approvals = await approvalsFor(config, instance, file);
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       postgres = new PostgresListener({
@@ -194,6 +199,7 @@ export class Gateway {
         recordingMode: config.recording.mode,
         tokenUses,
         admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
+        ...(approvals ? { approvals: approvals.desk } : {}),
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
       let ssh: SshFrontDoor | null = null;
@@ -214,6 +220,7 @@ export class Gateway {
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
             admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
             tokenUses,
+            ...(approvals ? { approvals: approvals.desk } : {}),
           },
           hostKey.privateKey,
         );
@@ -226,9 +233,10 @@ export class Gateway {
       }
       if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
-      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses);
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses, approvals);
     } catch (err) {
       await tokenUses?.close().catch(() => undefined);
+      await approvals?.close().catch(() => undefined);
       await demo?.stop();
       await writer.flush().catch(() => undefined);
       await sink.close();
@@ -242,6 +250,7 @@ export class Gateway {
     await this.postgres.close();
     await this.ssh?.listener.close();
     await this.tokenUses.close();
+    await this.approvals?.close();
     await this.writer.flush();
     await this.ledger.stop();
     await this.sink.close();
