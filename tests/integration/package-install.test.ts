@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -25,7 +25,10 @@ before(async () => {
   const packed = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   files = packed[0]!.files.map((f) => f.path);
   const prefix = join(dir, 'prefix');
-  await exec('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed[0]!.filename)], { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+  // better-sqlite3 builds from source here (its prebuilt binaries are not reachable): through ccache, whose
+  // cache in ~/.cache/trailgate makes every run after the first a matter of seconds.
+  const ccache = { CC: 'ccache cc', CXX: 'ccache c++', CCACHE_DIR: join(homedir(), '.cache', 'trailgate', 'ccache') };
+  await exec('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed[0]!.filename)], { cwd: dir, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...ccache } });
   bin = join(prefix, 'bin', 'trailgate');
 });
 

@@ -27,6 +27,8 @@ have curl || need curl
 have chromium || need chromium fonts-dejavu-core
 for c in buildah podman debootstrap runc; do have "$c" || need "$c"; done
 have newuidmap || need uidmap
+# The package test builds better-sqlite3 from source; ccache keeps that to seconds after the first run.
+have ccache || need ccache
 
 if ((${#missing[@]} == 0)); then
   log "every Debian package is installed"
