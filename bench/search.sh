@@ -5,8 +5,8 @@
 #
 #   npm run bench:search
 #
-# Env: BENCH_SESSIONS (synthetic sessions, 9 records each; default 4000), BENCH_BATCH (documents
-# per bulk request; default 1000), BENCH_STATEMENTS (lag probes; default 40), TG_OPENSEARCH_HEAP.
+# Env: BENCH_SESSIONS (synthetic sessions, 9 records each; default 4000), BENCH_STATEMENTS (lag
+# probes; default 40), TG_OPENSEARCH_HEAP.
 set -euo pipefail
 # shellcheck source=bench/machine.sh
 . "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
