@@ -103,7 +103,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private readonly unblock: () => void;
 
   static async open(o: KafkaLogSinkOptions): Promise<KafkaLogSink> {
-    const spool = await Spool.open(o.spoolDir, { fsync: o.config.spool.fsync ?? o.recordingFsync ?? true, segmentBytes: o.config.spool.segmentBytes });
+    const spool = await Spool.open(o.spoolDir, { fsync: spoolFsync(o.config, o.recordingFsync), segmentBytes: o.config.spool.segmentBytes });
     const kafka = await createKafka(o.config, 'gateway');
     const heads = SessionHeads.load(spool.dir);
     // A spool from before saved heads existed: what its deleted segments held is not known.
@@ -393,6 +393,11 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     console.error(`trailgate: spool watermark ${data.previous} -> ${next} (free ${data.freeBytes} bytes, spooled ${spoolBytes} bytes) [TG_SPOOL_${next.toUpperCase()}]`);
     this.emit('watermark', data);
   }
+}
+
+/** Whether the spool fdatasyncs every batch: log.kafka.spool.fsync when set, else recording.fsync (true when neither says). */
+export function spoolFsync(config: Pick<KafkaLogConfig, 'spool'>, recordingFsync: boolean | undefined): boolean {
+  return config.spool.fsync ?? recordingFsync ?? true;
 }
 
 async function diskFree(dir: string): Promise<number> {
