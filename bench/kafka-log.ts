@@ -2,11 +2,14 @@
  * Event log throughput and end-to-end lag: the gateway's recording path (SessionRecorder -> LogWriter
  * -> log sink) into the log, and a consumer with a null sink reading it through the consumer framework.
  *
- *   Kafka:    spool (fsync per batch) -> transactional drain -> Kafka -> consumer group -> null sink
+ *   Kafka:    spool -> transactional drain -> Kafka -> consumer group -> null sink
  *   baseline: the embedded SQLite log -> embedded consumer -> null sink, in the same run
  *
  * Sessions record like strict mode does: each statement's event must be durable before the next one.
- * Usage (bench/kafka.sh runs it): node --import tsx bench/kafka-log.ts  (env: TG_KAFKA_BROKERS, BENCH_SECONDS, BENCH_SESSIONS)
+ * Each log runs twice: as fast as the sessions go (records per second), then paced to BENCH_RATE
+ * records per second (end-to-end lag at that load). Durability is recording.fsync's on both logs.
+ * Usage (bench/kafka.sh runs it): node --import tsx bench/kafka-log.ts
+ *   (env: TG_KAFKA_BROKERS, BENCH_SECONDS, BENCH_SESSIONS, BENCH_RATE, BENCH_PACED_SECONDS, BENCH_FSYNC)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,13 +31,19 @@ import { keysDir, loadOrCreateSigningKey } from '../services/integrity/signing-k
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 16);
+/** The paced phase: records per second in all, for so many seconds (lag at a given load, not at saturation). */
+const RATE = Number(process.env.BENCH_RATE ?? 5000);
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
+/** 1: recording.fsync true (spool fdatasync per batch, SQLite synchronous=FULL); default the gateway's default, false. */
+const FSYNC = process.env.BENCH_FSYNC === '1';
 const SQL = `select o.id, o.status, c.name from orders o join customers c on c.id = o.customer_id where o.created_at > now() - interval '1 day' and o.status = $1 -- ${'x'.repeat(60)}`;
 
 /** A null sink that notes how long each record took from being recorded to being consumed. */
 class TimingSink implements RecordSink {
   readonly streams = ['events', 'bytes'] as const;
   records = 0;
-  readonly lags: number[] = [];
+  /** Lags of the phase being measured; a new array starts each phase. */
+  lags: number[] = [];
   constructor(readonly name: string) {}
   async write(records: readonly AuditRecord[]): Promise<{ deadLetters: [] }> {
     const now = Date.now();
@@ -46,17 +55,27 @@ class TimingSink implements RecordSink {
   }
 }
 
-interface Result {
-  log: string;
+interface Phase {
   recorded: number;
   events: number;
+  statements: number;
   seconds: number;
   consumedAll: number;
   lagP50: number;
   lagP99: number;
   lagMax: number;
+  /** CPU of this process (recording, log, drain and consumer) per 1000 records, ms: steadier than rates on a shared machine. */
+  cpuPerK: number;
   /** Kafka only: from a batch being durable in the spool to its transaction committing in Kafka (p50 / p99 ms). */
   drainLag?: string;
+}
+
+interface Result {
+  log: string;
+  /** As fast as the sessions go. */
+  full: Phase;
+  /** At RATE records per second in all. */
+  paced: Phase;
 }
 
 let checkpoints: CheckpointPolicy;
@@ -70,45 +89,74 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
   const running = consumer.run();
   let recorded = 0;
   let events = 0;
-  const drain = sink instanceof KafkaLogSink ? drainLagOf(sink) : null;
+  let drain = sink instanceof KafkaLogSink ? drainLagOf(sink) : null;
   writer.on('written', (records) => {
     drain?.written();
     recorded += records.length;
     events += records.filter((r) => r.stream === 'events').length;
   });
-  const deadline = Date.now() + SECONDS * 1000;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: SESSIONS }, async (_, n) => {
-      const ctx: SessionContext = { sessionId: newSessionId(), instance: 'bench', protocol: 'postgres', target: { name: 'bench', kind: 'postgres' }, identity: null, client: { address: '127.0.0.1', port: 40000 + n } };
-      const rec = new SessionRecorder(ctx, writer, { chunkBytes: 64 * 1024, chunkMillis: 200 }, checkpoints);
-      rec.event('session.started', { protocol: 'postgres', tls: false, requested: { database: 'bench' } });
-      let seq = 0;
-      while (Date.now() < deadline) {
-        const cmd = rec.event('command.started', { protocol: 'extended', text: SQL, parameters: [String(seq++)] });
-        rec.bytes('client', Buffer.alloc(300, 1));
-        await rec.durable();
-        rec.bytes('server', Buffer.alloc(1200, 2));
-        rec.event('command.completed', { commandSeq: cmd, outcome: 'ok', durationMs: 1, tags: ['SELECT 10'], rows: 10 });
-      }
-      rec.closeChunks();
-      rec.event('session.ended', { reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0, commands: seq });
-    }),
-  );
-  await writer.flush();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  await settle();
-  const waitUntil = Date.now() + 300_000;
-  while (null_.records < recorded && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
-  const consumedAll = Number(process.hrtime.bigint() - t0) / 1e9;
-  await consumer.stop();
-  await running.catch(() => undefined);
-  await sink.close();
-  console.error(`phase ${JSON.stringify(name)} ${phaseStart} ${process.hrtime.bigint() / 1000n}`);
-  if (null_.records < recorded) throw new Error(`${name}: the consumer got ${null_.records} of ${recorded} records`);
-  const lags = null_.lags.sort((a, b) => a - b);
-  const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((lags.length * p) / 100))] ?? 0;
-  return { log: name, recorded, events, seconds, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0, ...(drain ? { drainLag: drain.summary() } : {}) };
+
+  /** Sessions record for SECONDS; with `statementsPerSecond` each paces itself to its share of it. */
+  async function phase(seconds: number, statementsPerSecond: number | null): Promise<Phase> {
+    const before = { recorded, events, consumed: null_.records };
+    null_.lags = [];
+    if (drain && sink instanceof KafkaLogSink) drain = drainLagOf(sink);
+    let statements = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const deadline = Date.now() + seconds * 1000;
+    const gap = statementsPerSecond ? (SESSIONS * 1000) / statementsPerSecond : 0;
+    await Promise.all(
+      Array.from({ length: SESSIONS }, async (_, n) => {
+        const ctx: SessionContext = { sessionId: newSessionId(), instance: 'bench', protocol: 'postgres', target: { name: 'bench', kind: 'postgres' }, identity: null, client: { address: '127.0.0.1', port: 40000 + n } };
+        const rec = new SessionRecorder(ctx, writer, { chunkBytes: 64 * 1024, chunkMillis: 200 }, checkpoints);
+        rec.event('session.started', { protocol: 'postgres', tls: false, requested: { database: 'bench' } });
+        let seq = 0;
+        // Paced sessions start spread over one gap and keep to a schedule, not to a sleep after each statement.
+        let next = Date.now() + (gap * n) / SESSIONS;
+        while (Date.now() < deadline) {
+          if (gap) {
+            const wait = next - Date.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            next += gap;
+          }
+          const cmd = rec.event('command.started', { protocol: 'extended', text: SQL, parameters: [String(seq++)] });
+          rec.bytes('client', Buffer.alloc(300, 1));
+          await rec.durable();
+          rec.bytes('server', Buffer.alloc(1200, 2));
+          rec.event('command.completed', { commandSeq: cmd, outcome: 'ok', durationMs: 1, tags: ['SELECT 10'], rows: 10 });
+          statements++;
+        }
+        rec.closeChunks();
+        rec.event('session.ended', { reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0, commands: seq });
+      }),
+    );
+    await writer.flush();
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    await settle();
+    const want = before.consumed + (recorded - before.recorded);
+    const waitUntil = Date.now() + 300_000;
+    while (null_.records < want && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
+    if (null_.records < want) throw new Error(`${name}: the consumer got ${null_.records - before.consumed} of ${recorded - before.recorded} records`);
+    const consumedAll = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    const lags = null_.lags.sort((a, b) => a - b);
+    const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((lags.length * p) / 100))] ?? 0;
+    return { recorded: recorded - before.recorded, events: events - before.events, statements, seconds: secs, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0, cpuPerK: (cpu.user + cpu.system) / 1000 / ((recorded - before.recorded) / 1000), ...(drain ? { drainLag: drain.summary() } : {}) };
+  }
+
+  try {
+    const full = await phase(SECONDS, null);
+    // Records per statement as this run made them (events, byte chunks, checkpoints), to pace by records.
+    const perStatement = full.recorded / Math.max(1, full.statements);
+    const paced = await phase(PACED_SECONDS, RATE / perStatement);
+    return { log: name, full, paced };
+  } finally {
+    await consumer.stop();
+    await running.catch(() => undefined);
+    await sink.close();
+    console.error(`phase ${JSON.stringify(name)} ${phaseStart} ${process.hrtime.bigint() / 1000n}`);
+  }
 }
 
 /** Where Kafka's lag builds: how long spooled batches wait for the drainer's committed transaction. */
@@ -136,22 +184,27 @@ try {
   checkpoints = { signer: new HeadSigner(await loadOrCreateSigningKey(keysDir(dir))), every: 1000, millis: 10_000 };
   const brokers = (process.env.TG_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
-  // BENCH_SPOOL_FSYNC=0 drops the spool's fdatasync, to compare like with like against the baseline (which does not fsync).
-  const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1, ...(process.env.BENCH_SPOOL_FSYNC === '0' ? { spool: { fsync: false } } : {}) });
-  const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics() });
-  results.push(await runOne('kafka (spool fsync + transactions)', kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
+  const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
+  // As the gateway opens it: the spool's fsync follows recording.fsync.
+  const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics(), recordingFsync: FSYNC });
+  results.push(await runOne(`kafka (spool${FSYNC ? ' fdatasync per batch' : ''} + transactions)`, kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
 
   const file = join(dir, 'trailgate.db');
-  const log = new EmbeddedLog(file, { synchronous: 'normal' });
-  results.push(await runOne('embedded SQLite (baseline)', new InlineLogSink(log), async (s) => new EmbeddedRecordSource(file, s, { batchSize: 1000 }), async () => undefined));
+  const log = new EmbeddedLog(file, { synchronous: FSYNC ? 'full' : 'normal' });
+  results.push(await runOne(`embedded SQLite, synchronous=${FSYNC ? 'FULL' : 'NORMAL'} (baseline)`, new InlineLogSink(log), async (s) => new EmbeddedRecordSource(file, s, { batchSize: 1000 }), async () => undefined));
   log.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
+const row = (r: Result, p: Phase, what: string) =>
+  `| ${r.log} | ${what} | ${SESSIONS} | ${p.recorded} | ${Math.round(p.recorded / p.seconds)} | ${Math.round(p.events / p.seconds)} | ${p.consumedAll.toFixed(1)} | ${p.lagP50} / ${p.lagP99} / ${p.lagMax} | ${p.drainLag ?? '-'} | ${p.cpuPerK.toFixed(1)} |`;
 const lines = [
-  `| log | sessions | records | events | recorded records/s | events/s | all consumed after (s) | end-to-end lag p50 / p99 / max (ms) | of which spool to Kafka commit p50 / p99 (ms) |`,
-  `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
-  ...results.map((r) => `| ${r.log} | ${SESSIONS} | ${r.recorded} | ${r.events} | ${Math.round(r.recorded / r.seconds)} | ${Math.round(r.events / r.seconds)} | ${r.consumedAll.toFixed(1)} | ${r.lagP50} / ${r.lagP99} / ${r.lagMax} | ${r.drainLag ?? '-'} |`),
+  `| log | phase | sessions | records | recorded records/s | events/s | all consumed after (s) | end-to-end lag p50 / p99 / max (ms) | of which spool to Kafka commit p50 / p99 (ms) | CPU ms per 1000 records |`,
+  `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
+  ...results.map((r) => row(r, r.full, 'as fast as it goes')),
+  ...results.map((r) => row(r, r.paced, `paced to ${RATE} records/s`)),
 ];
+const [kafkaResult, baseline] = results;
+if (kafkaResult && baseline) lines.push('', `Kafka / embedded records per second (as fast as it goes): ${(kafkaResult.full.recorded / kafkaResult.full.seconds / (baseline.full.recorded / baseline.full.seconds)).toFixed(2)}`);
 console.log(lines.join('\n'));

@@ -3,6 +3,8 @@
 # consumer, and end-to-end lag, against the embedded SQLite log as the baseline in the same run.
 #
 #   bash bench/kafka.sh          (env: BENCH_SECONDS per log, default 20; BENCH_SESSIONS, default 16;
+#                                 BENCH_RATE, records/s of the paced phase, default 5000, for BENCH_PACED_SECONDS, default 10;
+#                                 BENCH_FSYNC=1 compares with recording.fsync true (fdatasync per batch on both logs);
 #                                 BENCH_CPU_PROF=1 also writes a CPU profile per log to bench/.work/prof)
 #
 # Starts its own Kafka broker (tests/services/kafka.sh) with state in bench/.work.
@@ -52,12 +54,18 @@ UPTIME_END="$(uptime)"
   fi
   echo "## Setup"
   echo
-  echo "- ${BENCH_SESSIONS:-16} concurrent sessions for ${BENCH_SECONDS:-20} s per log; each statement records command.started + 300 client bytes, waits until that is durable (strict recording), then 1200 server bytes + command.completed"
-  echo "- Kafka: spool with fsync per batch, drained in transactions (idempotent, acks=all, no compression), 6 partitions, replication 1; consumer group with read_committed, batches of up to 1000"
-  echo "- Baseline: the embedded SQLite log (synchronous=NORMAL, the default recording.fsync=false) read by the embedded consumer"
+  echo "- ${BENCH_SESSIONS:-16} concurrent sessions per log, first as fast as they go for ${BENCH_SECONDS:-20} s, then paced to ${BENCH_RATE:-5000} records/s in all for ${BENCH_PACED_SECONDS:-10} s; each statement records command.started + 300 client bytes, waits until that is durable (strict recording), then 1200 server bytes + command.completed"
+  if [ "${BENCH_FSYNC:-0}" = 1 ]; then
+    echo "- recording.fsync true on both logs: the spool fdatasyncs every batch, SQLite synchronous=FULL"
+  else
+    echo "- recording.fsync false (the default) on both logs: a batch is durable once written (survives a crash of the gateway); the spool fdatasyncs in the background every second, SQLite synchronous=NORMAL"
+  fi
+  echo "- Kafka: spool drained in transactions (idempotent, acks=all, no compression), 6 partitions, replication 1; consumer group with read_committed, batches of up to 1000"
+  echo "- Baseline: the embedded SQLite log read by the embedded consumer"
   echo "- Records/s and events/s: what the recording path made durable, divided by the recording time"
   echo "- All consumed after: seconds from the start until the null consumer had every record"
   echo "- End-to-end lag: from a command.started record's timestamp to its arrival at the null sink"
+  echo "- CPU ms per 1000 records: this process's user+system time (recording, log, drain, consumer) over the phase, steadier than rates on a shared machine"
   echo
   if [ "${BENCH_CPU_PROF:-0}" = 1 ]; then
     echo "- CPU profile on (node --cpu-prof) for the whole run, both logs alike"

@@ -5,8 +5,9 @@
 #
 #   npm run bench:search
 #
-# Env: BENCH_SESSIONS (synthetic sessions, 9 records each; default 4000), BENCH_BATCH (documents
-# per bulk request; default 1000), BENCH_STATEMENTS (lag probes; default 40), TG_OPENSEARCH_HEAP.
+# Env: BENCH_SESSIONS (synthetic sessions, 9 records each; default 4000), BENCH_STATEMENTS (lag
+# probes; default 40), BENCH_LAG=0 (documents per second only), TG_OPENSEARCH_HEAP, TG_OPENSEARCH_URL
+# (use a node already running instead of starting one).
 set -euo pipefail
 # shellcheck source=bench/machine.sh
 . "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
@@ -19,13 +20,18 @@ OUT="bench/results/search-$STAMP.md"
 [ -d node_modules ] || npm ci
 npm run --silent build
 
-cleanup() { bash tests/services/opensearch.sh stop >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-bash tests/services/opensearch.sh start
-set -a
-# shellcheck disable=SC1091
-. "$TRAILGATE_TEST_STATE/opensearch.env"
-set +a
+if [ -n "${TG_OPENSEARCH_URL:-}" ]; then
+  # A node already running (e.g. the test suite's): its version from its own answer.
+  TG_OPENSEARCH_VERSION="$(curl -s "$TG_OPENSEARCH_URL" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).version.number))')"
+else
+  cleanup() { bash tests/services/opensearch.sh stop >/dev/null 2>&1 || true; }
+  trap cleanup EXIT
+  bash tests/services/opensearch.sh start
+  set -a
+  # shellcheck disable=SC1091
+  . "$TRAILGATE_TEST_STATE/opensearch.env"
+  set +a
+fi
 
 UPTIME_START="$(uptime)"
 RESULTS="$(node --import tsx bench/search-index.ts)"

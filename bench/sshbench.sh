@@ -62,10 +62,26 @@ fi
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 PG_PORT="$(free_port)"
 SSH_GW_PORT="$(free_port)"
+# The token issuer's key pair (as bench/gateway-hook.sh): the gateway reads only its public JWKS,
+# `trailgate token` mints with the private half.
+(cd "$REPO_ROOT" && node --input-type=module -e 'const { DevIssuer } = await import(process.argv[1]); await DevIssuer.openOrCreate(process.argv[2]);' \
+  "$REPO_ROOT/dist/services/dev/dev-issuer.js" "$WORK/data") >"$WORK/issuer.err" 2>&1 && [[ -s "$WORK/data/dev-issuer/jwks.json" ]] \
+  || { cat "$WORK/issuer.err" >&2; die "could not create the token issuer's keys in $WORK/data/dev-issuer"; }
 cat >"$WORK/trailgate.yaml" <<YAML
 # Written by bench/sshbench.sh for one run.
 dataDir: data
 instance: sshbench
+log:
+  kind: embedded
+identity:
+  issuers:
+    # A static-JWKS issuer, as for a CI system the gateway cannot reach; same iss/aud as \`trailgate token\` mints.
+    - name: dev
+      issuer: https://trailgate.invalid/dev
+      audience: trailgate
+      profile: github
+      algorithms: [RS256]
+      jwksFile: $WORK/data/dev-issuer/jwks.json
 postgres:
   listen: { host: 127.0.0.1, port: $PG_PORT }
 ssh:
@@ -92,7 +108,8 @@ YAML
 
 GW_LOG="$WORK/gateway.log"
 log "starting the gateway (recording.mode=$RECORDING; log: $GW_LOG)"
-(cd "$REPO_ROOT" && exec node bin/trailgate.js --config "$WORK/trailgate.yaml" up --dev) >"$GW_LOG" 2>&1 &
+# As production runs it: `trailgate gateway`, no development issuer or demo target in the process.
+(cd "$REPO_ROOT" && exec node ${GW_NODE_FLAGS:-} bin/trailgate.js --config "$WORK/trailgate.yaml" gateway) >"$GW_LOG" 2>&1 &
 GW_PID=$!
 for _ in $(seq 1 180); do
   kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$GW_LOG" >&2; die "the gateway exited during startup"; }

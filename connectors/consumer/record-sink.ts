@@ -24,6 +24,8 @@ export interface RecordSink {
    * log keeps them, since the hash chain runs through them. Other sinks never see them.
    */
   readonly keepsUnknownTypes?: boolean;
+  /** Records per batch this sink handles best (e.g. enough for several requests in flight); batches are at least this large. */
+  readonly preferredBatchSize?: number;
   /**
    * Stores a batch in log order. Resolves when every record is stored or dead-lettered;
    * rejects on a transient failure (cluster down, throttled past retries) so the batch is retried.

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { statfs } from 'node:fs/promises';
-import type { Kafka, Producer, Transaction } from 'kafkajs';
+import kafkajs, { type Kafka, type Producer, type Transaction } from 'kafkajs';
 import type { SessionContext, SpoolWatermarkData } from '../../events/index.js';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { Metrics } from '../../services/metrics/metrics.js';
@@ -20,6 +20,8 @@ export interface KafkaLogSinkOptions {
   instance: string;
   spoolDir: string;
   metrics: Metrics;
+  /** recording.fsync: whether the spool fdatasyncs every batch when log.kafka.spool.fsync does not say. */
+  recordingFsync?: boolean;
   /** Free bytes on the spool's file system; tests put a smaller disk in. */
   freeBytes?: (dir: string) => Promise<number>;
   /** Milliseconds between watermark checks. */
@@ -101,7 +103,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private readonly unblock: () => void;
 
   static async open(o: KafkaLogSinkOptions): Promise<KafkaLogSink> {
-    const spool = await Spool.open(o.spoolDir, { fsync: o.config.spool.fsync, segmentBytes: o.config.spool.segmentBytes });
+    const spool = await Spool.open(o.spoolDir, { fsync: spoolFsync(o.config, o.recordingFsync), segmentBytes: o.config.spool.segmentBytes });
     const kafka = await createKafka(o.config, 'gateway');
     const heads = SessionHeads.load(spool.dir);
     // A spool from before saved heads existed: what its deleted segments held is not known.
@@ -292,6 +294,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       // The first request of each transaction meets CONCURRENT_TRANSACTIONS while the broker finishes
       // the previous commit (milliseconds): retry soon, not after kafkajs' default 300 ms.
       retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2000 },
+      createPartitioner: memoisedPartitioner,
     });
     const link: Link = { producer, txn: null, topics: null as unknown as LogTopics, budgets: new Map() };
     try {
@@ -328,7 +331,9 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
    */
   private async deliver(link: Link, messages: KafkaMessage[], end: number): Promise<void> {
     const { producer, topics } = link;
+    const T0 = performance.now();
     const txn = link.txn ?? (await producer.transaction());
+    const T1 = performance.now();
     link.txn = txn;
     const byTopic = new Map<string, OutMessage[]>();
     for (const m of messages) {
@@ -338,10 +343,14 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       list.push({ key: m.key, value: m.value, headers: m.headers });
     }
     // Large spool batches go out in several requests, each within the topics' record size limits.
-    for (const part of requestsOf(byTopic, link.budgets)) await txn.sendBatch({ topicMessages: part, acks: -1 });
+    let nreq = 0;
+    for (const part of requestsOf(byTopic, link.budgets)) { nreq++; await txn.sendBatch({ topicMessages: part, acks: -1 }); }
+    const T2 = performance.now();
     await retryingTransient(() => txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }));
+    const T3 = performance.now();
     await txn.commit();
     link.txn = null;
+    console.error(`TXN msgs=${messages.length} req=${nreq} begin=${(T1-T0).toFixed(0)} send=${(T2-T1).toFixed(0)} offsets=${(T3-T2).toFixed(0)} commit=${(performance.now()-T3).toFixed(0)}`);
   }
 
   /**
@@ -386,6 +395,11 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   }
 }
 
+/** Whether the spool fdatasyncs every batch: log.kafka.spool.fsync when set, else recording.fsync (true when neither says). */
+export function spoolFsync(config: Pick<KafkaLogConfig, 'spool'>, recordingFsync: boolean | undefined): boolean {
+  return config.spool.fsync ?? recordingFsync ?? true;
+}
+
 async function diskFree(dir: string): Promise<number> {
   const s = await statfs(dir);
   return s.bavail * s.bsize;
@@ -418,6 +432,27 @@ function requestsOf(byTopic: Map<string, OutMessage[]>, budgets: Map<string, num
   }
   flush();
   return requests;
+}
+
+/**
+ * kafkajs' default (Java-compatible) partitioner, remembered per topic and key: it hashes every
+ * message's key with murmur2 in JavaScript, and a session's records all carry the same key.
+ */
+function memoisedPartitioner(): ReturnType<typeof kafkajs.Partitioners.DefaultPartitioner> {
+  const partition = kafkajs.Partitioners.DefaultPartitioner();
+  const known = new Map<string, { partitions: number; partition: number }>();
+  return (args) => {
+    const { topic, partitionMetadata, message } = args;
+    if (message.partition != null || message.key == null) return partition(args);
+    const id = `${topic}\0${message.key.toString()}`;
+    const hit = known.get(id);
+    if (hit && hit.partitions === partitionMetadata.length) return hit.partition;
+    const p = partition(args);
+    // Sessions come and go: forget them all now and then rather than keep every key ever seen.
+    if (known.size >= 100_000) known.clear();
+    known.set(id, { partitions: partitionMetadata.length, partition: p });
+    return p;
+  };
 }
 
 async function disconnectAll(link: Link): Promise<void> {

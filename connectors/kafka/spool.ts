@@ -10,16 +10,20 @@ import { crc32 } from 'node:zlib';
  * A frame is `u32 length | u32 CRC-32 of the payload | payload`. Frames live in segment files named by
  * the spool position of their first byte (`00000000000000000000.spool`); a position is a byte offset
  * over all segments, ever increasing. Appends are group-committed: every batch that queued while a
- * write was in progress goes out in the next write, followed by one fdatasync, and only then do their
- * promises resolve. That is the durable write of strict recording.
+ * write was in progress goes out in the next write, and only then do their promises resolve. That is
+ * the durable write of strict recording. With `fsync` each write is followed by one fdatasync before
+ * anything resolves (survives power loss); without it a write survives a crash of the gateway, as
+ * the embedded log's does, and the file is fdatasynced in the background every `syncMillis`.
  *
  * The drainer reads frames from its position, delivers them, and commits the position after delivery;
  * segments wholly below the committed position are deleted. A torn frame at the end of the last
  * segment (a crash in the middle of a write) is cut off when the spool is opened.
  */
 export interface SpoolOptions {
-  /** fdatasync after each group of appends (default true). */
+  /** fdatasync after each group of appends, before they resolve (default true). */
   fsync?: boolean;
+  /** Without `fsync`: fdatasync in the background at most this long after a write (default 1000). */
+  syncMillis?: number;
   /** Roll to a new segment file after this many bytes. */
   segmentBytes?: number;
 }
@@ -64,6 +68,8 @@ export class Spool {
   private readHandle: { segment: Segment; fh: FileHandle } | null = null;
   private appendListeners = new Set<() => void>();
   private beforeTrim: ((position: number) => Promise<void>) | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> | null = null;
   /** Position up to which frames are written (and synced): readers never pass it. */
   private durableEnd: number;
   private drained: number;
@@ -85,7 +91,7 @@ export class Spool {
   }
 
   static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-    const o: Required<SpoolOptions> = { fsync: options.fsync ?? true, segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024 };
+    const o: Required<SpoolOptions> = { fsync: options.fsync ?? true, syncMillis: options.syncMillis ?? 1000, segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024 };
     mkdirSync(dir, { recursive: true });
     const idFile = join(dir, ID_FILE);
     let id: string;
@@ -186,6 +192,7 @@ export class Spool {
         this.durableEnd += size;
         for (const p of group) p.resolve();
         for (const fn of this.appendListeners) fn();
+        this.scheduleSync();
         if (segment.size >= this.o.segmentBytes) await this.roll();
       }
     } finally {
@@ -199,7 +206,18 @@ export class Spool {
     const old = this.active;
     this.active = next;
     this.segments.push({ base, file: segmentFile(this.dir, base), size: 0 });
+    if (!this.o.fsync) await syncQuietly(old);
     await old.close();
+  }
+
+  /** Without fsync per write: one background fdatasync a while after writes, off the appends' path. */
+  private scheduleSync(): void {
+    if (this.o.fsync || this.syncTimer || this.closed) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = null;
+      this.syncing = syncQuietly(this.active).finally(() => (this.syncing = null));
+    }, this.o.syncMillis);
+    this.syncTimer.unref();
   }
 
   /**
@@ -277,6 +295,10 @@ export class Spool {
     // Let queued appends finish first.
     while (this.writing || this.pending.length) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
+    await this.syncing;
+    if (!this.o.fsync) await syncQuietly(this.active);
     await this.active.close();
     await this.readHandle?.fh.close();
     this.readHandle = null;
@@ -302,6 +324,19 @@ export class Spool {
 
 function segmentFile(dir: string, base: number): string {
   return join(dir, `${String(base).padStart(20, '0')}${SEGMENT_SUFFIX}`);
+}
+
+let syncFailureSaid = false;
+
+/** A background fdatasync: its failure costs only power-loss safety, so it is said once, not thrown. */
+async function syncQuietly(fh: FileHandle): Promise<void> {
+  try {
+    await fh.datasync();
+  } catch (err) {
+    if (syncFailureSaid) return;
+    syncFailureSaid = true;
+    console.error(`trailgate: the spool could not be fdatasynced (${(err as Error).message}); records are written but may not survive a power loss: check the spool's disk [TG_SPOOL_SYNC]`);
+  }
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[], size: number): Promise<void> {

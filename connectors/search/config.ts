@@ -2,10 +2,12 @@
 export interface SearchSinkOptions {
   /** Data stream namespace: `logs-trailgate.audit-<namespace>`. No `-`, at most 100 characters. */
   namespace: string;
-  /** Documents per bulk request. */
+  /** Documents per bulk request, at most. */
   maxBulkDocs: number;
-  /** Bytes per bulk request (NDJSON body). */
+  /** Bytes per bulk request (NDJSON body): what sizes requests, since documents differ a lot in size. */
   maxBulkBytes: number;
+  /** Bulk requests of one batch in flight at once: the cluster indexes one while the next is on its way. */
+  maxInFlightRequests: number;
   /** Longest command text kept in a document, in UTF-16 units; the log keeps all of it. */
   maxCommandTextChars: number;
   /** Attempts for a request or item the cluster throttles (429) or cannot serve (5xx, down) before `write` rejects. */
@@ -21,8 +23,9 @@ export interface SearchSinkOptions {
 
 export const DEFAULT_SEARCH_SINK_OPTIONS: SearchSinkOptions = {
   namespace: 'default',
-  maxBulkDocs: 1000,
-  maxBulkBytes: 5 * 1024 * 1024,
+  maxBulkDocs: 10_000,
+  maxBulkBytes: 2 * 1024 * 1024,
+  maxInFlightRequests: 3,
   maxCommandTextChars: 256 * 1024,
   maxAttempts: 8,
   initialBackoffMs: 100,

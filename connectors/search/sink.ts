@@ -23,6 +23,30 @@ export interface SearchSinkStats {
 }
 
 /** The transient failure `write` rejects with once its retries are spent; the batch is delivered again later. */
+/**
+ * Runs `fn` over `items` with at most `limit` at once, results in the items' order. After a failure no
+ * new item starts, and it rejects (with the first failure) only once those in flight have settled, so
+ * a batch delivered again never overlaps requests of its earlier delivery.
+ */
+async function inFlight<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: { err: unknown } | null = null;
+  const lane = async () => {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failure) throw (failure as { err: unknown }).err;
+  return results;
+}
+
 export class SearchSinkUnavailable extends Error {
   readonly code = 'TG_SEARCH_UNAVAILABLE';
 }
@@ -36,6 +60,8 @@ export class SearchSink implements RecordSink {
   readonly name: string;
   readonly streams = ['events'] as const;
   readonly dataStream: string;
+  /** Records per batch that keep maxInFlightRequests requests busy: the consumer reads batches this large. */
+  readonly preferredBatchSize: number;
   private readonly options: SearchSinkOptions;
   private installed: Promise<InstallReport> | null = null;
   private readonly counters: SearchSinkStats = { stored: 0, duplicates: 0, deadLetters: 0, skipped: {}, retries: 0, throttled: 0 };
@@ -49,6 +75,8 @@ export class SearchSink implements RecordSink {
     validateNamespace(this.options.namespace);
     this.dataStream = dataStreamName(this.options.namespace);
     this.name = `search-${service.product}`;
+    // About 700 bytes per document: enough records for every request in flight to fill its bytes.
+    this.preferredBatchSize = Math.min(100_000, Math.max(1000, this.options.maxInFlightRequests * Math.min(this.options.maxBulkDocs, Math.ceil(this.options.maxBulkBytes / 700))));
   }
 
   get stats(): SearchSinkStats {
@@ -77,10 +105,8 @@ export class SearchSink implements RecordSink {
       pending.push(pendingDocument(record, this.dataStream, encoded.id, encoded.document));
     }
     const fresh = await this.notInOlderIndices(pending);
-    const deadLetters: DeadLetter[] = [];
-    for (const request of buildBulkRequests(fresh, { maxDocs: this.options.maxBulkDocs, maxBytes: this.options.maxBulkBytes })) {
-      deadLetters.push(...(await this.send(request.documents)));
-    }
+    const requests = buildBulkRequests(fresh, { maxDocs: this.options.maxBulkDocs, maxBytes: this.options.maxBulkBytes });
+    const deadLetters = (await inFlight(requests, this.options.maxInFlightRequests, (r) => this.send(r.documents))).flat();
     this.counters.deadLetters += deadLetters.length;
     return { deadLetters };
   }

@@ -18,7 +18,7 @@ export async function runIndex(configFile: string | undefined): Promise<void> {
     const installed = await sink.install();
     if (installed.lifecycle === 'unavailable') console.error(`trailgate: the cluster has no lifecycle plugin (ISM/ILM); ${installed.dataStream} keeps documents until they are deleted by hand`);
     const report = await deliver(sink, readEmbeddedLog(log, sink.streams), {
-      batchSize: 1000,
+      batchSize: sink.preferredBatchSize,
       redeliveryDelayMs: 2000,
       giveUpAfterMs: 5 * 60_000,
       deadLetters,

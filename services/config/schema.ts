@@ -225,7 +225,8 @@ export const KafkaLogConfig = z
       .object({
         /** Default: <dataDir>/spool. */
         dir: z.string().min(1).optional(),
-        fsync: z.boolean().default(true),
+        /** fdatasync every batch before strict recording goes on. Default: recording.fsync (otherwise written per batch, as the embedded log, and synced every second). */
+        fsync: z.boolean().optional(),
         segmentBytes: z.number().int().min(MiB).default(64 * MiB),
         /** Bytes of spooled batches sent to Kafka in one transaction. */
         batchBytes: z.number().int().min(64 * 1024).default(4 * MiB),
@@ -234,7 +235,7 @@ export const KafkaLogConfig = z
         critical: Watermark.default({ freeBytes: 512 * MiB, spoolBytes: 16 * GiB }),
       })
       .strict()
-      .default({ fsync: true, segmentBytes: 64 * MiB, batchBytes: 4 * MiB, low: { freeBytes: 2 * GiB, spoolBytes: 4 * GiB }, critical: { freeBytes: 512 * MiB, spoolBytes: 16 * GiB } }),
+      .default({ segmentBytes: 64 * MiB, batchBytes: 4 * MiB, low: { freeBytes: 2 * GiB, spoolBytes: 4 * GiB }, critical: { freeBytes: 512 * MiB, spoolBytes: 16 * GiB } }),
   })
   .strict();
 export type KafkaLogConfig = z.infer<typeof KafkaLogConfig>;

@@ -124,7 +124,7 @@ export class Gateway {
     let sink: LogSink;
     if (onKafka) {
       try {
-        kafka = await KafkaLogSink.open({ config: config.log.kafka!, instance, spoolDir: spoolDir(config), metrics, ...(o.spoolFreeBytes ? { freeBytes: o.spoolFreeBytes } : {}) });
+        kafka = await KafkaLogSink.open({ config: config.log.kafka!, instance, spoolDir: spoolDir(config), metrics, recordingFsync: config.recording.fsync, ...(o.spoolFreeBytes ? { freeBytes: o.spoolFreeBytes } : {}) });
       } catch (err) {
         log.close();
         lock.release();

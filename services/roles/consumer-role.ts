@@ -7,9 +7,10 @@ import { embeddedLogFile } from '../gateway/gateway.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** The log a consumer reads, as configured: Kafka, or the embedded log in dataDir. */
-export async function openSource(config: TrailgateConfig, sink: Pick<RecordSink, 'name' | 'streams'>): Promise<RecordSource> {
-  if (config.log.kind === 'kafka') return KafkaRecordSource.create(config.log.kafka!, sink, config.consumers.batchSize);
-  return new EmbeddedRecordSource(embeddedLogFile(config.dataDir), sink, { batchSize: config.consumers.batchSize });
+export async function openSource(config: TrailgateConfig, sink: Pick<RecordSink, 'name' | 'streams' | 'preferredBatchSize'>): Promise<RecordSource> {
+  const batchSize = Math.max(config.consumers.batchSize, sink.preferredBatchSize ?? 0);
+  if (config.log.kind === 'kafka') return KafkaRecordSource.create(config.log.kafka!, sink, batchSize);
+  return new EmbeddedRecordSource(embeddedLogFile(config.dataDir), sink, { batchSize });
 }
 
 /** Runs the consumer framework with the sink it is given until `stop`. */

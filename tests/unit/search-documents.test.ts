@@ -239,7 +239,52 @@ describe('the search sink', () => {
     assert.equal(service.sent.length, 1);
   });
 
+  it('keeps several bulk requests of one batch in flight and stores every document once', async () => {
+    const records = Array.from({ length: 10 }, () => syntheticSession()).flat();
+    const service = new ConcurrentService(() => undefined);
+    const sink = new SearchSink(service, { maxBulkDocs: 10, maxInFlightRequests: 3 }, noWait);
+    const { deadLetters } = await sink.write(records);
+    assert.deepEqual(deadLetters, []);
+    assert.equal(service.most, 3, 'three requests at once, no more');
+    const sent = service.sent.flat();
+    assert.equal(sent.length, records.length);
+    assert.equal(new Set(sent).size, records.length, 'no document sent twice');
+    assert.equal(sink.stats.stored, records.length);
+  });
+
+  it('starts no request after one fails for good, and rejects only once those in flight have settled', async () => {
+    const records = Array.from({ length: 10 }, () => syntheticSession()).flat();
+    const service = new ConcurrentService((call) => (call === 2 ? new SearchServiceError('TG_SEARCH_AUTH', 'bulk: 401', 401, false) : undefined));
+    const sink = new SearchSink(service, { maxBulkDocs: 10, maxInFlightRequests: 3 }, noWait);
+    await assert.rejects(sink.write(records), (e: SearchServiceError) => e.code === 'TG_SEARCH_AUTH');
+    assert.equal(service.open, 0, 'nothing of this delivery is still in flight when the batch may come again');
+    assert.equal(service.sent.length, 3);
+  });
+
   it('refuses a namespace that cannot be part of a data stream name', () => {
     assert.throws(() => new SearchSink(new ScriptedService(() => []), { namespace: 'Prod-EU' }), /TG_SEARCH_NAMESPACE|not usable/);
   });
 });
+
+/** Answers every bulk request a few turns later, so that requests overlap; `fail` may refuse one call. */
+class ConcurrentService extends ScriptedService {
+  open = 0;
+  most = 0;
+  constructor(private readonly fail: (call: number) => Error | undefined) {
+    super((ids) => ids.map(() => ({ status: 201 })));
+  }
+  override async bulk(ndjson: string): Promise<BulkItemResult[]> {
+    this.open++;
+    this.most = Math.max(this.most, this.open);
+    try {
+      const refused = this.fail(this.sent.length + 1);
+      const items = await super.bulk(ndjson);
+      // A refusal comes at once, while the requests before and after it are still open.
+      if (refused) throw refused;
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      return items;
+    } finally {
+      this.open--;
+    }
+  }
+}

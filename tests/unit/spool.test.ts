@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Spool, SpoolCorrupt } from '../../connectors/kafka/spool.js';
 import { decodeRecord, encodeRecord, packMessages, unpackMessages } from '../../connectors/kafka/record-codec.js';
+import { spoolFsync } from '../../connectors/kafka/kafka-log-sink.js';
+import { KafkaLogConfig } from '../../services/config/schema.js';
 import type { AuditRecord } from '../../events/index.js';
 
 function withDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
@@ -102,5 +104,34 @@ describe('Kafka record codec', () => {
     assert.deepEqual(decodeRecord('events', m.value, m.headers), record);
     assert.throws(() => decodeRecord('events', Buffer.from('{"a":1}'), {}), /missing envelope fields/);
     assert.throws(() => decodeRecord('bytes', Buffer.from('x'), {}), /no tg-record header/);
+  });
+});
+
+describe('spool durability', () => {
+  const config = (spool?: { fsync: boolean }) => KafkaLogConfig.parse({ brokers: ['127.0.0.1:9092'], ...(spool ? { spool } : {}) });
+
+  it('syncs every batch when recording.fsync asks for power-loss safety, and only writes it (as the embedded log) when not', () => {
+    assert.equal(spoolFsync(config(), true), true);
+    assert.equal(spoolFsync(config(), false), false);
+  });
+
+  it('lets log.kafka.spool.fsync decide when it is set', () => {
+    assert.equal(spoolFsync(config({ fsync: true }), false), true);
+    assert.equal(spoolFsync(config({ fsync: false }), true), false);
+  });
+
+  it('keeps every frame written without a per-batch sync across a close and a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trailgate-spool-'));
+    try {
+      let spool = await Spool.open(dir, { fsync: false, syncMillis: 1 });
+      await spool.append([Buffer.from('one')]);
+      await spool.append([Buffer.from('two')]);
+      await spool.close();
+      spool = await Spool.open(dir, { fsync: false });
+      assert.deepEqual((await spool.read(0, 1 << 20)).map((f) => f.payload.toString()), ['one', 'two']);
+      await spool.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -15,6 +15,7 @@ import { EnvironmentPolicy } from './environment-policy.js';
 import { runTags } from './run-tags.js';
 import { SshSession } from './ssh-session.js';
 import { connectSshTarget, SshTargetError, type SshTargetLink } from './target-connection.js';
+import { coalesceRelayWrites } from './write-coalescing.js';
 
 export interface SshGatewayDeps {
   instance: string;
@@ -181,6 +182,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
     }
     clearTimeout(timer);
     state = 'ready';
+    coalesceRelayWrites(conn as unknown as { _sock?: unknown }, link.client as unknown as { _sock?: unknown });
     recordOpening();
     const applicationName = applicationNameFor(identity);
     recorder.event('target.connected', {
