@@ -41,7 +41,7 @@ interface Description {
 }
 
 /** The client messages the relay forwarded whose answers the masker must tell apart, in order. */
-type Expect = { kind: 'describe'; injected: boolean; names: boolean } | { kind: 'query'; names: boolean } | { kind: 'sync' };
+type Expect = { kind: 'describe'; injected: boolean; suspect: boolean } | { kind: 'query'; suspect: boolean } | { kind: 'sync' };
 
 export class ResultMasker implements BackendMessageHandler {
   private readonly queue: Expect[] = [];
@@ -59,16 +59,16 @@ export class ResultMasker implements BackendMessageHandler {
   // --- client side: what the relay forwards ---
 
   query(text: string): void {
-    this.queue.push({ kind: 'query', names: this.session.names(text) });
+    this.queue.push({ kind: 'query', suspect: this.session.suspect(text) });
   }
 
   clientDescribe(): void {
-    this.queue.push({ kind: 'describe', injected: false, names: false });
+    this.queue.push({ kind: 'describe', injected: false, suspect: false });
   }
 
   /** Before an Execute: the gateway's own Describe of the portal, so the rows' origins are known; its answer is kept. */
   execute(portal: string, statementText: string): Buffer {
-    this.queue.push({ kind: 'describe', injected: true, names: this.session.names(statementText) });
+    this.queue.push({ kind: 'describe', injected: true, suspect: this.session.suspect(statementText) });
     return serialize.describe({ type: 'P', name: portal });
   }
 
@@ -132,7 +132,7 @@ export class ResultMasker implements BackendMessageHandler {
       case Be.CopyOutResponse: {
         const head = this.queue[0];
         // The gate refuses COPY TO on masked relations; a COPY that still names one gets no rows.
-        if (head?.kind === 'query' && head.names) {
+        if (head?.kind === 'query' && head.suspect) {
           return this.fail(SqlState.InsufficientPrivilege, 'COPY TO of a relation with masked columns is refused: copied rows cannot be masked [TG_MASKING_COPY]', 'select the columns instead; masked columns come back masked');
         }
         return replaced;
@@ -155,9 +155,9 @@ export class ResultMasker implements BackendMessageHandler {
     if (head?.kind === 'describe') {
       this.queue.shift();
       injected = head.injected;
-      names = head.names;
+      names = head.suspect;
       if (!head.injected) return this.describe(body, names).rewritten;
-    } else if (head?.kind === 'query') names = head.names;
+    } else if (head?.kind === 'query') names = head.suspect;
     const d = this.describe(body, names);
     if (d.refusal) return this.fail(d.refusal.sqlstate, d.refusal.message, d.refusal.hint);
     this.current = d.description;
@@ -165,7 +165,7 @@ export class ResultMasker implements BackendMessageHandler {
   }
 
   /** Reads a RowDescription: each column's action, and the description as the client gets it (masked columns become text). */
-  private describe(body: Buffer, names: boolean): { description: Description; rewritten: Buffer | undefined; refusal?: { sqlstate: string; message: string; hint?: string } } {
+  private describe(body: Buffer, suspect: boolean): { description: Description; rewritten: Buffer | undefined; refusal?: { sqlstate: string; message: string; hint?: string } } {
     const origins = this.session.origins;
     const policy = this.session.policy;
     const n = body.readInt16BE(0);
@@ -208,7 +208,7 @@ export class ResultMasker implements BackendMessageHandler {
         // No source column: a view's expression over masked data, or an expression, UNION, JSON in the query.
         const fromMaskedView = mask !== undefined;
         if (policy.unattributed === 'scan') action = isBinary && !STRING_TYPES.has(typeOid) ? null : { kind: 'scan' };
-        else if (policy.unattributed === 'deny' && (fromMaskedView || names)) {
+        else if (policy.unattributed === 'deny' && (fromMaskedView || suspect)) {
           refusal ??= { sqlstate: SqlState.InsufficientPrivilege, message: `result column "${column}" cannot be traced to a table column${mask ? ` (${mask.label} reads masked columns)` : ''}, and target '${policy.target}' refuses such columns in statements that read masked relations [TG_MASKING_UNATTRIBUTED]`, hint: 'select the masked columns themselves (they come back masked), or leave them out of expressions' };
         }
       }
