@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type pg from 'pg';
@@ -202,6 +202,26 @@ describe('result masking', () => {
     assert.deepEqual(await masked('select 1 + 1 as two'), [{ two: 2 }], 'expressions not over masked relations pass');
     const scanned = await masked(sql, 'masked-scan');
     assert.equal(scanned[0].e, '[masked:email]');
+  });
+
+  it('`trailgate masking explain` shows each output column\'s origin and the rule that applies', async () => {
+    const configFile = join(h.dataDir, 'explain.yaml');
+    const pgs = h.pg;
+    writeFileSync(configFile, JSON.stringify({
+      dataDir: h.dataDir,
+      targets: { masked: { host: pgs.host, port: pgs.port, database: pgs.database, user: pgs.appUser, password: { env: 'TG_PG_APP_PASSWORD' }, ...masking('deny') } },
+    }));
+    const cli = resolve(import.meta.dirname, '../../bin/trailgate.js');
+    const run = async (sql: string) => JSON.parse((await exec(process.execPath, [cli, '--config', configFile, 'masking', 'explain', '--target', 'masked', '--json', sql])).stdout) as { columns: { column: string; origin: string; masking: string }[]; refused?: string };
+    const out = await run('select u.email as e, v.contact, v.lname, o.total, u.id + 1 as n from mask.users u join mask.orders o on o.user_id = u.id join mask.v_users v on v.id = u.id');
+    assert.deepEqual(out.columns, [
+      { column: 'e', origin: 'mask.users.email', masking: 'partial (rule mask.users.email)' },
+      { column: 'contact', origin: 'mask.v_users.contact', masking: 'partial (rule mask.users.email; source mask.users.email)' },
+      { column: 'lname', origin: 'mask.v_users.lname', masking: 'unattributed: deny (a view expression over masked columns)' },
+      { column: 'total', origin: 'mask.orders.total', masking: 'none' },
+      { column: 'n', origin: '(none: expression, UNION or function)', masking: 'unattributed: deny' },
+    ]);
+    assert.match((await run('select row_to_json(u) from mask.users u')).refused ?? '', /TG_MASKING_UNTRACEABLE/);
   });
 
   it('leaves no seeded raw value in the data directory', async () => {
