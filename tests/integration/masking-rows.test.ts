@@ -10,7 +10,9 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type pg from 'pg';
+import { serialize } from 'pg-protocol';
 import { GatewayHarness, ofType, sessionOf } from '../support/gateway-harness.js';
+import { RawPgClient, type ServerMessage } from '../support/raw-pg.js';
 
 const exec = promisify(execFile);
 
@@ -161,6 +163,58 @@ describe('result masking', () => {
     } finally {
       await c.end();
     }
+  });
+
+  it('masks rows of a statement described long before its Execute, with per-column result formats (as pgx does)', async () => {
+    const raw = await RawPgClient.connect(h.port);
+    raw.startup({ user: 'ci', database: 'masked' });
+    await raw.until('R');
+    raw.password(await h.token());
+    await raw.until('Z');
+    const collect = async (): Promise<ServerMessage[]> => {
+      const out: ServerMessage[] = [];
+      for (let m = await raw.next(); m; m = await raw.next()) {
+        out.push(m);
+        if (m.type === 'Z') return out;
+      }
+      throw new Error('the gateway closed the connection');
+    };
+    raw.send(Buffer.concat([serialize.parse({ name: 's1', text: 'select email, balance, id from mask.users where id = $1', types: [23] }), serialize.describe({ type: 'S', name: 's1' }), serialize.sync()]));
+    const described = await collect();
+    assert.deepEqual(described.map((m) => m.type), ['1', 't', 'T', 'Z']);
+    const desc = described[2]!.body;
+    const balanceAt = desc.indexOf('balance\0') + 'balance\0'.length;
+    assert.equal(desc.readUInt32BE(balanceAt + 6), 25, 'a masked int column is described as text');
+    const bind = (formats: number[]) => {
+      const head = Buffer.from('\0s1\0');
+      const params = Buffer.alloc(2 + 2 + 4 + 1);
+      params.writeInt16BE(0, 0);
+      params.writeInt16BE(1, 2);
+      params.writeInt32BE(1, 4);
+      params.write('1', 8);
+      const results = Buffer.alloc(2 + 2 * formats.length);
+      results.writeInt16BE(formats.length, 0);
+      formats.forEach((f, i) => results.writeInt16BE(f, 2 + 2 * i));
+      return raw.message('B', Buffer.concat([head, params, results]));
+    };
+    raw.send(Buffer.concat([bind([1, 0, 1]), serialize.execute({ portal: '', rows: 0 }), serialize.sync()]));
+    const answered = await collect();
+    assert.deepEqual(answered.map((m) => m.type), ['2', 'D', 'C', 'Z'], 'the gateway\'s own Describe of the portal is not seen');
+    const row = answered[1]!.body;
+    const cells: Buffer[] = [];
+    for (let i = 0, off = 2; i < row.readInt16BE(0); i++) {
+      const len = row.readInt32BE(off);
+      cells.push(row.subarray(off + 4, off + 4 + len));
+      off += 4 + len;
+    }
+    assert.match(cells[0]!.toString(), /^\*+mple$/, 'a text column masked in binary');
+    assert.equal(cells[1]!.toString(), '[masked]');
+    assert.equal(cells[2]!.readInt32BE(0), 1, 'an unmasked int in binary passes');
+    raw.send(Buffer.concat([bind([1]), serialize.execute({ portal: '', rows: 0 }), serialize.sync()]));
+    const failed = await collect();
+    assert.deepEqual(failed.map((m) => m.type), ['2', 'E', 'Z'], 'no row of a result that fails closed');
+    assert.match(failed[1]!.body.toString(), /TG_MASKING_BINARY/);
+    raw.end();
   });
 
   it('masks what psql reads', async () => {
