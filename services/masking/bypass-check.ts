@@ -192,17 +192,27 @@ class Check {
     return this.origins.relations.has(typeof rv.schemaname === 'string' ? `${rv.schemaname}.${rel}` : rel);
   }
 
+  /** CTEs whose query reads masked relations: their rows hold masked values too. */
+  private readonly maskedCtes = new Set<string>();
+
+  /** Masked relations, CTEs and subqueries over them, with their aliases: the names a whole-row reference uses. */
   private collectRowNames(node: unknown): void {
     if (Array.isArray(node)) {
       for (const n of node) this.collectRowNames(n);
       return;
     }
     if (!isObj(node)) return;
-    if (typeof node.relname === 'string' && this.masked(node)) {
+    const cte = isObj(node.CommonTableExpr) ? node.CommonTableExpr : null;
+    if (cte && typeof cte.ctename === 'string' && this.reads(cte.ctequery)) {
+      this.maskedCtes.add(cte.ctename);
+      this.rowNames.add(cte.ctename);
+    }
+    const alias = isObj(node.alias) ? node.alias.aliasname : undefined;
+    if (typeof node.relname === 'string' && (this.masked(node) || this.maskedCtes.has(node.relname))) {
       this.rowNames.add(node.relname);
-      const alias = isObj(node.alias) ? node.alias.aliasname : undefined;
       if (typeof alias === 'string') this.rowNames.add(alias);
     }
+    if ('subquery' in node && typeof alias === 'string' && this.reads(node.subquery)) this.rowNames.add(alias);
     for (const v of Object.values(node)) this.collectRowNames(v);
   }
 }
