@@ -1,9 +1,10 @@
-import { getCountrySpecifications, isValidIBAN } from 'ibantools';
+import { getCountrySpecifications, validateIBAN, ValidationErrorsIBAN } from 'ibantools';
 import { isAlnum, isDigit, type Span } from './span.js';
 
 // IBANs in electronic form (DE89370400440532013000) or print form (DE89 3704 0044 0532 0130 00), either case.
-// Validation is ibantools' isValidIBAN (per-country length, BBAN format and ISO 7064 mod-97-10): a maintained table
-// of ~100 country formats is exactly what a hand-written copy would let go stale. A candidate starts only at a
+// Validation is ibantools' validateIBAN (per-country length, BBAN format and ISO 7064 mod-97-10): a maintained table
+// of ~120 country formats is exactly what a hand-written copy would let go stale. A failed national account check
+// digit alone is still masked: mod-97 already makes a random match 1 in 97, and recall matters more in a trail. A candidate starts only at a
 // word boundary and reads at most 34 characters plus separators, so a cell costs O(length).
 const SPECS = getCountrySpecifications();
 const MAX_IBAN = 34;
@@ -33,7 +34,7 @@ export function findIbans(text: string): Span[] {
     }
     const want = ibanLength(text.slice(i, i + 2).toUpperCase());
     const end = want === undefined ? -1 : candidateEnd(text, i, want);
-    if (end !== -1 && isValidIBAN(compact(text.slice(i, end)))) {
+    if (end !== -1 && ibanChecksOut(compact(text.slice(i, end)))) {
       out.push({ start: i, end });
       i = end;
     } else {
@@ -67,4 +68,8 @@ function candidateEnd(text: string, start: number, want: number): number {
 
 function compact(value: string): string {
   return value.replace(/ /g, '').toUpperCase();
+}
+
+function ibanChecksOut(iban: string): boolean {
+  return validateIBAN(iban).errorCodes.every((code) => code === ValidationErrorsIBAN.WrongAccountBankBranchChecksum);
 }
