@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { PostgresTargetConfig, SshTargetConfig, TrailgateConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
+import { keysDir } from '../integrity/signing-keys.js';
+import { TargetMasking } from '../masking/target-masking.js';
 import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { pinnedFingerprint } from './ssh/host-key.js';
 
@@ -23,12 +25,12 @@ export function targetEndpoints(config: TrailgateConfig): Map<string, TargetEndp
   const out = new Map<string, TargetEndpoint>();
   for (const [name, t] of Object.entries(config.targets)) {
     if (t.kind !== 'postgres') continue;
-    out.set(name, postgresEndpoint(name, t));
+    out.set(name, postgresEndpoint(name, t, config.dataDir));
   }
   return out;
 }
 
-function postgresEndpoint(name: string, t: PostgresTargetConfig): TargetEndpoint {
+function postgresEndpoint(name: string, t: PostgresTargetConfig, dataDir: string): TargetEndpoint {
   const password = resolveSecret(t.password, `targets.${name}.password`);
   return {
     name,
@@ -39,6 +41,7 @@ function postgresEndpoint(name: string, t: PostgresTargetConfig): TargetEndpoint
     tls: t.tls,
     sqlcommenter: t.sqlcommenter,
     roles: t.roles,
+    ...(t.masking ? { masking: new TargetMasking(name, t.masking, keysDir(dataDir)) } : {}),
     ...(password !== undefined ? { password } : {}),
     ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
   };

@@ -1,3 +1,4 @@
+import type { TargetMasking } from '../../masking/target-masking.js';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -21,6 +22,8 @@ export interface TargetEndpoint {
   ca?: Buffer;
   /** Database roles per set of rights (targets.<name>.roles). */
   roles?: PostgresTargetRole[];
+  /** Result masking (targets.<name>.masking). */
+  masking?: TargetMasking;
 }
 
 /** An authenticated target connection, ready for queries. */

@@ -7,6 +7,7 @@ import { ClientInbox } from './client-inbox.js';
 import { CoalescingWriter } from './coalescing-writer.js';
 import { decodeNotification } from './backend-messages.js';
 import { errorResponse } from './backend-writer.js';
+import { ResultMasker } from './result-masker.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
 import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
@@ -60,6 +61,8 @@ interface Portal {
 export class RelaySession {
   private readonly tracker: CommandTracker;
   private readonly backendFramer: BackendFramer;
+  /** Rewrites result rows of masked columns (targets.<name>.masking); null when the session sees raw data. */
+  private readonly masker: ResultMasker | null;
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
   /** The client's pipelined messages; bounded by pausing the client socket. */
@@ -79,12 +82,17 @@ export class RelaySession {
 
   constructor(private readonly o: RelayOptions) {
     this.tracker = new CommandTracker({
-      completed: (cmd, result) => o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result }),
+      completed: (cmd, result) => {
+        const masking = this.masker?.takeCounts();
+        o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result, ...(masking ? { masking } : {}) });
+      },
       notification: (body) => o.recorder.event('notification.received', decodeNotification(body)),
       replaceError: (denial) => errorResponse({ severity: 'ERROR', ...denial }),
       parameterStatus: (name, value) => this.settingReported(name, value),
     });
-    this.backendFramer = new BackendFramer(this.tracker);
+    const masking = o.gateContext.masking;
+    this.masker = masking && !masking.exempt ? new ResultMasker(this.tracker, masking) : null;
+    this.backendFramer = new BackendFramer(this.masker ?? this.tracker);
     this.inbox = new ClientInbox(o.client, () => !o.target.writableNeedDrain);
     this.clientWriter = new CoalescingWriter(o.client);
   }
@@ -97,6 +105,7 @@ export class RelaySession {
   start(): void {
     const { client, target } = this.o;
     this.o.gateContext.session?.attach((sql) => this.privateQuery(sql));
+    this.o.gateContext.masking?.attach((sql) => this.privateQuery(sql));
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     target.on('data', (chunk: Buffer) => this.fromTarget(chunk));
     client.on('drain', () => target.resume());
@@ -220,6 +229,7 @@ export class RelaySession {
       case Fe.Query: {
         const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
+        this.masker?.query(statement!.text);
         if (denial) return serialize.query(DENIED_STATEMENT);
         const tagged = this.toTarget(statement!.text);
         return tagged === statement!.text ? msg.raw : serialize.query(tagged);
@@ -256,11 +266,13 @@ export class RelaySession {
           ...(stmt?.decision ? { decision: stmt.decision } : {}),
         });
         this.expect({ kind: 'execute', command });
-        return msg.raw;
+        // Masking: the gateway describes the portal itself, so each row's columns have known origins.
+        return this.masker ? Buffer.concat([this.masker.execute(e.portal, stmt?.text ?? ''), msg.raw]) : msg.raw;
       }
       case Fe.Describe:
         decodeDescribeOrClose(msg.body);
         this.expect({ kind: 'describe' });
+        this.masker?.clientDescribe();
         return msg.raw;
       case Fe.Close: {
         const c = decodeDescribeOrClose(msg.body);
@@ -275,10 +287,12 @@ export class RelaySession {
       case Fe.Sync:
         // The unnamed portal and statement live until the next Parse/Bind; named ones until Close.
         this.expect({ kind: 'sync' });
+        this.masker?.sync();
         return msg.raw;
       case Fe.FunctionCall: {
         const command = this.startCommand({ protocol: 'function', text: statement!.text, functionOid: statement!.functionOid!, ...decision });
         this.expect({ kind: 'function', command, ...(denial ? { denial } : {}) });
+        this.masker?.sync();
         return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
       }
       case Fe.CopyData:
@@ -390,6 +404,7 @@ export class RelaySession {
   private toClient(out: Buffer[]): void {
     let flushed = true;
     for (const b of out) {
+      if (b.length === 0) continue; // a message the gateway kept from the client
       this.o.recorder.bytes('server', b);
       flushed = this.clientWriter.write(b);
     }
