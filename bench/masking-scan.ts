@@ -66,7 +66,7 @@ for (const [name, values] of Object.entries(cells)) {
 }
 console.log();
 console.log(`| hostile value (one cell) | ${sets.map(([n]) => n).join(' | ')} | all detectors per character | all / JS loop |`);
-console.log(`|---|${sets.map(() => '---:').join('|')}|---:|`);
+console.log(`|---|${sets.map(() => '---:').join('|')}|---:|---:|`);
 for (const [name, value] of Object.entries(hostile)) {
   const ns = sets.map(([, f]) => nsPerCell([value], f, 100, 3));
   console.log(`| ${name} | ${ns.map(fmt).join(' | ')} | ${(ns[3]! / value.length).toFixed(1)} ns | ${(ns[3]! / ns[1]!).toFixed(1)}× |`);

@@ -87,9 +87,16 @@ function cardsInRun(text: string, groups: Group[]): Span[] {
 /** The `count` digits in text[start, end) (separators skipped) form a card number: known issuer, Luhn-valid. */
 function isCard(text: string, start: number, end: number, count: number): boolean {
   if (count < MIN || count > MAX) return false;
-  let prefix = '';
-  for (let i = start; i < end && prefix.length < 4; i++) if (isDigit(text.charCodeAt(i))) prefix += text[i];
-  if (!knownIssuer(prefix)) return false;
+  let firstFour = 0;
+  let seen = 0;
+  for (let i = start; i < end && seen < 4; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigit(c)) {
+      firstFour = firstFour * 10 + (c - 48);
+      seen++;
+    }
+  }
+  if (!knownIssuer(firstFour)) return false;
   let sum = 0;
   let double = false;
   for (let i = end - 1; i >= start; i--) {
