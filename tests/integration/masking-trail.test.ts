@@ -4,7 +4,7 @@
  * `[masked:<detector>]` markers, and no file of the data directory holds a raw value.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -124,5 +124,27 @@ describe('statement text and parameters go through the detectors before they are
     };
     walk(h.dataDir);
     assert.deepEqual(found, []);
+  });
+});
+
+describe('SSH exec command lines go through the detectors before they are recorded', () => {
+  let sh: GatewayHarness;
+  before(async () => {
+    sh = await GatewayHarness.start({ ssh: true });
+  });
+  after(async () => {
+    await sh.stop();
+  });
+
+  it('runs the command as sent and records it with the token masked', async () => {
+    const token = 'ghp_' + Array.from(randomBytes(36), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
+    const command = `printf %s ${token} | sha256sum`;
+    const ended = sh.endedSession((ev) => ofType(ev, 'command.started').some((c) => c.data.protocol === 'exec'));
+    const result = await sh.openssh().ssh(['web@127.0.0.1', command], { token: await sh.token() });
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout.toString().split(' ')[0], createHash('sha256').update(token).digest('hex'), 'the target ran the token as sent');
+    const started = ofType(await ended, 'command.started').find((c) => c.data.protocol === 'exec')!;
+    assert.equal(started.data.text, 'printf %s [masked:vcs-token] | sha256sum');
+    assert.deepEqual(started.data.detectorHits, { 'vcs-token': 1 });
   });
 });
