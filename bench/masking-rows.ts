@@ -2,6 +2,7 @@
 // (aid int4, bid int4, abalance int4, filler char(84)), two columns masked (filler partial, abalance redact).
 // Prints one JSON line. Run by bench/masking-rows.sh (the on-the-wire numbers come from there).
 import { ColumnOrigins } from '../services/masking/column-origins.js';
+import { MaskingConfig } from '../services/masking/config.js';
 import { SessionMasking } from '../services/masking/session-masking.js';
 import { TargetMasking } from '../services/masking/target-masking.js';
 import { ResultMasker } from '../services/gateway/postgres/result-masker.js';
@@ -9,15 +10,12 @@ import { Be } from '../services/gateway/postgres/protocol.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const TABLE = 16400;
-const policy = new TargetMasking('bench', {
+const policy = new TargetMasking('bench', MaskingConfig.parse({
   rules: [
     { match: 'public.pgbench_accounts.filler', strategy: 'partial', keepLast: 4 },
-    { match: 'public.pgbench_accounts.abalance', strategy: 'redact', keepLast: 4 },
+    { match: 'public.pgbench_accounts.abalance', strategy: 'redact' },
   ],
-  unattributed: 'scan',
-  detectors: [],
-  exemptRules: [],
-}, null);
+}), null);
 const cols = ['aid', 'bid', 'abalance', 'filler'];
 const session = new SessionMasking(policy, []);
 session.origins = new ColumnOrigins(policy, cols.map((c, i) => ['c', String(TABLE), String(i + 1), 'public', 'pgbench_accounts', c]));

@@ -116,6 +116,8 @@ export interface CommandStartedData {
   /** Only for the function-call protocol. */
   functionOid?: number;
   decision?: StatementDecision;
+  /** Values the trail's detectors replaced in `text` and `parameters` (`[masked:<detector>]`), per detector. */
+  detectorHits?: Record<string, number>;
 }
 
 export interface CommandCompletedData {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { PostgresTargetConfig, SshTargetConfig, TrailgateConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import { keysDir } from '../integrity/signing-keys.js';
+import { TrailRedactor } from '../masking/detectors/trail-redactor.js';
 import { TargetMasking } from '../masking/target-masking.js';
 import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { pinnedFingerprint } from './ssh/host-key.js';
@@ -43,6 +44,7 @@ export function postgresEndpoint(name: string, t: PostgresTargetConfig, dataDir:
     sqlcommenter: t.sqlcommenter,
     roles: t.roles,
     ...(t.masking ? { masking: new TargetMasking(name, t.masking, dataDir === null ? null : keysDir(dataDir)) } : {}),
+    trail: TrailRedactor.of(t.masking?.trail),
     ...(password !== undefined ? { password } : {}),
     ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
   };

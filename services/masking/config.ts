@@ -1,5 +1,6 @@
 // `targets.<name>.masking`: which result columns a target's sessions never see raw, and how they are masked.
 import { z } from 'zod';
+import { TrailScanConfig } from './detectors/trail-config.js';
 
 /** Detector names (services/masking/detectors): listed here so config validation does not load the detectors. */
 export const DETECTOR_NAMES = ['email', 'card', 'iban', 'jwt', 'cloud-token', 'vcs-token', 'private-key'] as const;
@@ -42,6 +43,8 @@ export const MaskingConfig = z
     keyFile: z.string().min(1).optional(),
     /** Claim rules (by name) whose sessions see raw data; every such session records it. */
     exemptRules: z.array(z.string().min(1)).default([]),
+    /** Statement text, parameters and client bytes through the detectors before they are recorded (detectors/trail-config.ts). */
+    trail: TrailScanConfig,
   })
   .strict();
 export type MaskingConfig = z.infer<typeof MaskingConfig>;

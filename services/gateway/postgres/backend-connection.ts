@@ -1,3 +1,4 @@
+import type { TrailRedactor } from '../../masking/detectors/trail-redactor.js';
 import type { TargetMasking } from '../../masking/target-masking.js';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
@@ -24,6 +25,8 @@ export interface TargetEndpoint {
   roles?: PostgresTargetRole[];
   /** Result masking (targets.<name>.masking). */
   masking?: TargetMasking;
+  /** Statement text, parameters and client bytes through the detectors before they are recorded (masking.trail). */
+  trail?: TrailRedactor | null;
 }
 
 /** An authenticated target connection, ready for queries. */

@@ -212,6 +212,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       recordingMode: deps.recordingMode,
       guard: { readOnly: enforcement.readOnly, authorization: !grant.rights.some((r) => r === 'all' || r === 'admin') },
       oneAtATime: readOnlyRunningCode,
+      trail: endpoint.trail ?? null,
     });
     relay.noteStartupSettings(link.parameters);
     sessions.add(relay);

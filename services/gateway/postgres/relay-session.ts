@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { CommandStartedData, EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
+import { redactedCommand, type TrailRedactor } from '../../masking/detectors/trail-redactor.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
 import { ClientInbox } from './client-inbox.js';
@@ -12,6 +13,7 @@ import { CommandTracker, type ActiveCommand, type Denial, type Pending } from '.
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
 import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
 import { PrivateReply, privateQueryText, type PrivateResult } from './private-query.js';
+import { recordedClientBytes, recordedClientMessage } from './recorded-client-bytes.js';
 import { Fe, ProtocolError, SqlState } from './protocol.js';
 import type { RunTag } from './run-tag.js';
 import { withComment } from './sqlcommenter.js';
@@ -41,6 +43,8 @@ export interface RelayOptions {
   guard?: { readOnly: boolean; authorization: boolean };
   /** Forward a statement only once the target has answered everything before it (read-only sessions that run code). */
   oneAtATime?: boolean;
+  /** The client's side as recorded (text, parameters, bytes) with detector hits masked (targets.<name>.masking.trail). */
+  trail?: TrailRedactor | null;
 }
 
 interface PreparedStatement {
@@ -84,7 +88,9 @@ export class RelaySession {
     this.tracker = new CommandTracker({
       completed: (cmd, result) => {
         const masking = this.masker?.takeCounts();
-        o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result, ...(masking ? { masking } : {}) });
+        // The target's error may quote a value of the statement ("invalid input syntax ... '4111...'").
+        const error = result.error && o.trail ? { error: o.trail.text(result.error, {}) } : {};
+        o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result, ...error, ...(masking ? { masking } : {}) });
       },
       notification: (body) => o.recorder.event('notification.received', decodeNotification(body)),
       replaceError: (denial) => errorResponse({ severity: 'ERROR', ...denial }),
@@ -123,18 +129,22 @@ export class RelaySession {
 
   private fromClient(chunk: Buffer): void {
     if (this.ended) return;
+    const trail = this.o.trail;
     if (chunk.length) {
-      this.o.recorder.bytes('client', chunk);
+      // With a trail scan, bytes are recorded per complete message, once the detectors have seen all of it.
+      if (!trail) this.o.recorder.bytes('client', chunk);
       this.o.framer.push(chunk);
     }
     let messages: FrontendMessage[];
     try {
       messages = this.o.framer.messages();
     } catch (err) {
+      this.recordUnframed();
       this.protocolFailure(err as Error);
       return;
     }
     if (messages.length === 0) return;
+    if (trail) for (const m of messages) this.o.recorder.bytes('client', recordedClientMessage(m, trail));
     this.inbox.push(messages);
     if (!this.busy) void this.pump();
   }
@@ -318,7 +328,7 @@ export class RelaySession {
 
   private startCommand(data: CommandStartedData): ActiveCommand {
     this.commands++;
-    const seq = this.o.recorder.event('command.started', data);
+    const seq = this.o.recorder.event('command.started', this.o.trail ? redactedCommand(data, this.o.trail) : data);
     return { seq, startedAt: process.hrtime.bigint(), tags: [], dataRows: 0, copyBytes: 0 };
   }
 
@@ -435,6 +445,14 @@ export class RelaySession {
     this.wakeAnswered();
   }
 
+  /** Client bytes the framer still holds (a cut-off or malformed message): recorded, scanned, when the trail scans. */
+  private recordUnframed(): void {
+    const trail = this.o.trail;
+    if (!trail) return;
+    const rest = this.o.framer.drain();
+    if (rest.length) this.o.recorder.bytes('client', recordedClientBytes(rest, trail));
+  }
+
   /** A malformed client message ends this connection with an error the client can read. */
   private protocolFailure(err: Error): void {
     if (this.ended) return;
@@ -454,6 +472,7 @@ export class RelaySession {
     if (this.ended) return;
     this.ended = true;
     const { recorder } = this.o;
+    this.recordUnframed();
     for (const cmd of this.tracker.abandon()) {
       recorder.event('command.completed', { commandSeq: cmd.seq, outcome: 'error', durationMs: 0, tags: cmd.tags, rows: cmd.dataRows, error: `session ended before the target answered (${reason})` });
     }

@@ -1,5 +1,6 @@
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { CommandCompletedData, FileOperationData, StatementDecision } from '../../../events/index.js';
+import { DEFAULT_TRAIL, redactedCommand } from '../../masking/detectors/trail-redactor.js';
 import { checkAnyRight, checkExec, checkRight, type ScpInvocation } from '../policy/ssh-policy.js';
 import { ClientOutput } from './client-output.js';
 import { ScpObserver } from './scp-observer.js';
@@ -123,7 +124,8 @@ export class SessionChannel {
     const recorder = this.s.recorder;
     recorder.closeChunks();
     this.s.commands++;
-    const seq = recorder.event('command.started', { protocol: kind, text, channel: this.id, pty: this.pty !== null, decision });
+    // The exec command line as recorded: secrets passed on it (tokens, keys) replaced by markers; the target gets it as sent.
+    const seq = recorder.event('command.started', redactedCommand({ protocol: kind, text, channel: this.id, pty: this.pty !== null, decision }, DEFAULT_TRAIL));
     this.command = { seq, startedAt: process.hrtime.bigint() };
     if (decision.outcome === 'denied') {
       const what = kind === 'shell' ? 'a shell' : kind === 'exec' ? 'this command' : `the ${text} subsystem`;

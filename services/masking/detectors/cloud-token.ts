@@ -10,13 +10,14 @@ import { spansOf, type Span } from './span.js';
 //  - Azure Storage account key in a connection string: "AccountKey=" + 64 bytes base64 (88 characters ending "==")
 //    (Azure Storage "Configure a connection string").
 //  - Azure SAS signature: "sig=" + URL-encoded base64 HMAC-SHA256 (32 bytes) (Azure Storage "Create a service SAS").
-const PATTERNS: ReadonlyArray<{ pattern: RegExp; group?: number; accept?: (value: string) => boolean }> = [
-  { pattern: /(?<![A-Za-z0-9])A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])/g },
-  { pattern: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g },
-  { pattern: /(?<![A-Za-z0-9-])xox[bpares]-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g },
-  { pattern: /(?<![A-Za-z0-9-])xapp-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g },
-  { pattern: /AccountKey=([A-Za-z0-9+/]{86}==)/dg, group: 1 },
-  { pattern: /[?&]sig=([A-Za-z0-9%+/]{43,60})(?![A-Za-z0-9%+/])/dg, group: 1, accept: isSasSignature },
+const PATTERNS: ReadonlyArray<{ literal: string; pattern: RegExp; group?: number; accept?: (value: string) => boolean }> = [
+  { literal: 'KIA', pattern: /(?<![A-Za-z0-9])AKIA[A-Z0-9]{16}(?![A-Za-z0-9])/g },
+  { literal: 'SIA', pattern: /(?<![A-Za-z0-9])ASIA[A-Z0-9]{16}(?![A-Za-z0-9])/g },
+  { literal: 'AIza', pattern: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g },
+  { literal: 'xox', pattern: /(?<![A-Za-z0-9-])xox[bpares]-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g },
+  { literal: 'xapp-', pattern: /(?<![A-Za-z0-9-])xapp-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g },
+  { literal: 'AccountKey=', pattern: /AccountKey=([A-Za-z0-9+/]{86}==)/dg, group: 1 },
+  { literal: 'sig=', pattern: /[?&]sig=([A-Za-z0-9%+/]{43,60})(?![A-Za-z0-9%+/])/dg, group: 1, accept: isSasSignature },
 ];
 
 function isSasSignature(encoded: string): boolean {
@@ -28,9 +29,10 @@ function isSasSignature(encoded: string): boolean {
   }
 }
 
-/** Cloud access keys and SaaS tokens. Cost: six linear regex passes. */
+/** Cloud access keys and SaaS tokens. Cost: seven indexOf passes, and a linear regex pass per literal found. */
 export function findCloudTokens(text: string): Span[] {
   const out: Span[] = [];
-  for (const { pattern, group, accept } of PATTERNS) out.push(...spansOf(text, pattern, accept, group));
+  // indexOf of the literal first: most cells hold none, and a miss costs one fast pass instead of a regex run.
+  for (const { literal, pattern, group, accept } of PATTERNS) if (text.includes(literal)) out.push(...spansOf(text, pattern, accept, group));
   return out;
 }

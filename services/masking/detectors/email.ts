@@ -33,8 +33,9 @@ export function findEmails(text: string): Span[] {
     while (end < text.length && end - at - 1 < MAX_DOMAIN + 1 && isDomainChar(text.charCodeAt(end))) end++;
     if (end - at - 1 > MAX_DOMAIN) continue;
     while (end > at + 1 && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 45)) end--; // sentence punctuation
-    const domain = text.slice(at + 1, end);
-    if (!validDomain(domain)) continue;
+    const dot = text.lastIndexOf('.', end - 1);
+    if (dot <= at + 1 || end - dot < 3) continue; // no dot, or a one-letter TLD: not an address, nothing sliced
+    if (!validDomain(text.slice(at + 1, end))) continue;
     out.push({ start, end });
     from = end;
   }

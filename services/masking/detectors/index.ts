@@ -9,12 +9,9 @@ import { findVcsTokens } from './vcs-token.js';
 
 // Content detectors for sensitive values inside free text (result cells whose column is unknown, statement text,
 // bind parameters, typed SSH input). Every detector is linear in the text: see each file for its cost per cell.
-export type DetectorName = 'email' | 'card' | 'iban' | 'jwt' | 'cloud-token' | 'vcs-token' | 'private-key';
+import type { DetectorName } from './names.js';
 
-export const ALL_DETECTORS: readonly DetectorName[] = ['email', 'card', 'iban', 'jwt', 'cloud-token', 'vcs-token', 'private-key'];
-
-/** The detectors whose hits are almost never wrong (checksums, documented prefixes): the default for the trail. */
-export const HIGH_PRECISION_DETECTORS: readonly DetectorName[] = ['card', 'iban', 'jwt', 'cloud-token', 'vcs-token', 'private-key'];
+export { ALL_DETECTORS, HIGH_PRECISION_DETECTORS, type DetectorName } from './names.js';
 
 export interface DetectorHit {
   detector: DetectorName;
