@@ -64,6 +64,9 @@ before(async () => {
   await admin.end();
 });
 after(async () => {
+  const admin = await h.directSuperuser();
+  await admin.query('drop schema if exists mask cascade');
+  await admin.end();
   await h.stop();
 });
 
