@@ -166,6 +166,11 @@ describe('result masking', () => {
       assert.equal(r.rows[0].name, 'Ada');
       await assert.rejects(c.query({ text: 'select balance from mask.users where id = $1', values: [1], binary: true } as pg.QueryConfig), refused('TG_MASKING_BINARY', '0A000'));
       assert.equal((await c.query('select 1 as ok')).rows[0].ok, 1, 'the session goes on');
+      // A binary cursor in the simple protocol: the FETCH fails closed, the transaction goes on.
+      await c.query('begin');
+      await c.query('declare bc binary cursor for select balance from mask.users');
+      await assert.rejects(c.query('fetch 1 from bc'), refused('TG_MASKING_BINARY', '0A000'));
+      await c.query('rollback');
     } finally {
       await c.end();
     }
