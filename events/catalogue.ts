@@ -66,6 +66,8 @@ export interface PolicyDecidedData {
   matched: { rule: string; rights: string[]; commands?: string[] }[];
   /** Why each other rule did not apply. */
   notMatched: { rule: string; reason: string }[];
+  /** Result masking: `exempt` names the rules whose grant lets this session see raw data of masked columns. */
+  masking?: { exempt: string[] };
 }
 
 /** The policy's word on one statement, carried by the command it decided. */
@@ -119,6 +121,8 @@ export interface CommandStartedData {
   decision?: StatementDecision;
   /** The approval that let this command run (approval.decided approved). */
   approvalId?: string;
+  /** Values the trail's detectors replaced in `text` and `parameters` (`[masked:<detector>]`), per detector. */
+  detectorHits?: Record<string, number>;
 }
 
 export interface CommandCompletedData {
@@ -139,6 +143,11 @@ export interface CommandCompletedData {
   exitStatus?: number;
   /** SSH: signal that ended the command on the target, without `SIG` (e.g. `TERM`). */
   exitSignal?: { name: string; coreDumped: boolean; message?: string };
+  /**
+   * Result masking: masked cells per source column (`schema.table.column`), cells of untraceable columns that
+   * went through the detectors, and the detectors' hits there. Absent when nothing was masked or scanned.
+   */
+  masking?: { cells: Record<string, number>; scanned?: number; detectorHits?: Record<string, number> };
 }
 
 /** SSH: a pty was granted on a session channel; cast replay starts from this size. */

@@ -3,6 +3,7 @@ import { SentinelConfig } from '../../connectors/sentinel/config.js';
 import { SplunkConfig } from '../../connectors/splunk/config.js';
 import { ApprovalsConfig } from '../approvals/config.js';
 import { dangerousEnvMatch } from '../gateway/ssh/dangerous-env.js';
+import { MaskingConfig } from '../masking/config.js';
 import { ReplayConfig } from './replay-schema.js';
 import { ShutdownConfig } from './shutdown-schema.js';
 
@@ -71,6 +72,8 @@ export const PostgresTargetConfig = z
     sqlcommenter: z.boolean().default(false),
     /** Database roles per set of rights; the first entry that covers all of a session's rights applies. */
     roles: z.array(PostgresTargetRole).default([]),
+    /** Result masking (services/masking/config.ts). */
+    masking: MaskingConfig.optional(),
   })
   .strict();
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetConfig>;

@@ -18,6 +18,7 @@ import { PostgresListener } from './postgres/postgres-listener.js';
 import { approvalsFor, type GatewayApprovals } from '../approvals/gateway-approvals.js';
 import type { StatementGate } from './postgres/statement-gate.js';
 import { PolicyGate } from './policy/policy-gate.js';
+import { MaskingGate } from '../masking/masking-gate.js';
 import { loadClassifier } from './policy/statement-classifier.js';
 import { loadOrCreateTlsContext } from './postgres/tls-material.js';
 import { LogWriter } from './recorder/log-writer.js';
@@ -186,7 +187,7 @@ export class Gateway {
         instance,
         verifier,
         targets,
-        gate: o.gate ?? new PolicyGate(),
+        gate: new MaskingGate(o.gate ?? new PolicyGate()),
         rules,
         writer,
         cancels: new CancelRegistry(),

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { PostgresTargetConfig, SshTargetConfig, TrailgateConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
+import { keysDir } from '../integrity/signing-keys.js';
+import { TrailRedactor } from '../masking/detectors/trail-redactor.js';
+import { TargetMasking } from '../masking/target-masking.js';
 import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { pinnedFingerprint } from './ssh/host-key.js';
 
@@ -23,12 +26,13 @@ export function targetEndpoints(config: TrailgateConfig): Map<string, TargetEndp
   const out = new Map<string, TargetEndpoint>();
   for (const [name, t] of Object.entries(config.targets)) {
     if (t.kind !== 'postgres') continue;
-    out.set(name, postgresEndpoint(name, t));
+    out.set(name, postgresEndpoint(name, t, config.dataDir));
   }
   return out;
 }
 
-function postgresEndpoint(name: string, t: PostgresTargetConfig): TargetEndpoint {
+/** `dataDir` null: the masking key is not read (commands that only explain masking). */
+export function postgresEndpoint(name: string, t: PostgresTargetConfig, dataDir: string | null): TargetEndpoint {
   const password = resolveSecret(t.password, `targets.${name}.password`);
   return {
     name,
@@ -39,6 +43,8 @@ function postgresEndpoint(name: string, t: PostgresTargetConfig): TargetEndpoint
     tls: t.tls,
     sqlcommenter: t.sqlcommenter,
     roles: t.roles,
+    ...(t.masking ? { masking: new TargetMasking(name, t.masking, dataDir === null ? null : keysDir(dataDir)) } : {}),
+    trail: TrailRedactor.of(t.masking?.trail),
     ...(password !== undefined ? { password } : {}),
     ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
   };

@@ -1,3 +1,5 @@
+import type { TrailRedactor } from '../../masking/detectors/trail-redactor.js';
+import type { TargetMasking } from '../../masking/target-masking.js';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -21,6 +23,10 @@ export interface TargetEndpoint {
   ca?: Buffer;
   /** Database roles per set of rights (targets.<name>.roles). */
   roles?: PostgresTargetRole[];
+  /** Result masking (targets.<name>.masking). */
+  masking?: TargetMasking;
+  /** Statement text, parameters and client bytes through the detectors before they are recorded (masking.trail). */
+  trail?: TrailRedactor | null;
 }
 
 /** An authenticated target connection, ready for queries. */

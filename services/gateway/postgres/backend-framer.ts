@@ -5,6 +5,8 @@ export interface BackendMessageHandler {
   message(type: number, body: Buffer): Buffer | undefined;
   /** A streamed message (rows, copy data): only its type and size are seen, its bytes pass through. */
   streamed(type: number, bodyLength: number): void;
+  /** Whether a message of a streamed type must be assembled and given to `message` instead (rows being masked). */
+  wantsWhole?(type: number): boolean;
 }
 
 /** Messages that can be large and need no inspection: forwarded as they arrive, never assembled. */
@@ -44,7 +46,7 @@ export class BackendFramer {
       const head = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
       const type = head[0]!;
       const total = messageSize(head, 0);
-      if (STREAMED.has(type)) {
+      if (STREAMED.has(type) && !this.handler.wantsWhole?.(type)) {
         this.held = [];
         this.heldBytes = 0;
         this.handler.streamed(type, total - 5);
@@ -79,7 +81,7 @@ export class BackendFramer {
       }
       const type = data[offset]!;
       const total = messageSize(data, offset);
-      if (STREAMED.has(type)) {
+      if (STREAMED.has(type) && !this.handler.wantsWhole?.(type)) {
         this.handler.streamed(type, total - 5);
         if (data.length - offset < total) {
           this.skipping = total - (data.length - offset);

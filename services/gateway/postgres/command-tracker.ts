@@ -74,6 +74,12 @@ export class CommandTracker {
     return open;
   }
 
+  /** The gateway refused the answer being read (result masking): the command is recorded as failed with this. */
+  failCurrent(error: ServerError): void {
+    const cmd = this.current()?.command;
+    if (cmd) cmd.error = error;
+  }
+
   /** COPY FROM STDIN data the client sends counts toward the running command. */
   clientCopyData(bodyLength: number): void {
     const cmd = this.current()?.command;

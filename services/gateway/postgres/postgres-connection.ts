@@ -8,6 +8,7 @@ import type { ClaimRule } from '../../config/schema.js';
 import { backendSettings } from '../policy/backend-settings.js';
 import { decide } from '../policy/claim-rules.js';
 import { SessionPolicy } from '../policy/session-policy.js';
+import { SessionMasking } from '../../masking/session-masking.js';
 import type { LogWriter } from '../recorder/log-writer.js';
 import { SessionRecorder, type CheckpointPolicy, type ChunkPolicy } from '../recorder/session-recorder.js';
 import { applicationNameFor } from './application-name.js';
@@ -134,7 +135,8 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
     }
     context.target = { name: endpoint.name, kind: 'postgres' };
     const grant = decide(deps.rules, identity, endpoint.name);
-    policy = { outcome: grant.rights.length ? 'granted' : 'denied', target: endpoint.name, rights: grant.rights, matched: grant.matched, notMatched: grant.notMatched };
+    const masking = endpoint.masking ? new SessionMasking(endpoint.masking, endpoint.masking.exemptBy(grant.matched.map((m) => m.rule))) : undefined;
+    policy = { outcome: grant.rights.length ? 'granted' : 'denied', target: endpoint.name, rights: grant.rights, matched: grant.matched, notMatched: grant.notMatched, ...(masking?.exempt ? { masking: { exempt: [...masking.exemptBy] } } : {}) };
     if (!grant.rights.length) {
       const who = identity.ci.repository ?? identity.subject;
       refuse(SqlState.InsufficientPrivilege, 'TG_POLICY_NO_RULE', `no policy rule grants ${who} access to target '${endpoint.name}'`, 'policy-denied', `run \`trailgate policy explain --target ${endpoint.name}\` with this job's token to see why each rule did not apply`);
@@ -215,13 +217,14 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       framer: hello.framer,
       recorder,
       gate: deps.gate,
-      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant, session: new SessionPolicy(!runsCode, readOnlyRunningCode) },
+      gateContext: { sessionId: context.sessionId, target: endpoint.name, identity, grant, session: new SessionPolicy(!runsCode, readOnlyRunningCode), ...(masking ? { masking } : {}) },
       statementComment: endpoint.sqlcommenter ? sqlcommenterComment(identity, context.sessionId) : '',
       runTag,
       recordingMode: deps.recordingMode,
       guard: { readOnly: enforcement.readOnly, authorization: !grant.rights.some((r) => r === 'all' || r === 'admin') },
       oneAtATime: readOnlyRunningCode,
       ...(approvalRules ? { approvals: new StatementApprovals(approvalRules, { target: endpoint.name, identity, sessionId: context.sessionId, record: (type, data) => void recorder.event(type, data) }) } : {}),
+      trail: endpoint.trail ?? null,
     });
     relay.noteStartupSettings(link.parameters);
     sessions.add(relay);

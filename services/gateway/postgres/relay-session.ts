@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { CommandStartedData, EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
+import { redactedCommand, type TrailRedactor } from '../../masking/detectors/trail-redactor.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
 import { ClientInbox } from './client-inbox.js';
@@ -9,10 +10,12 @@ import { decodeNotification } from './backend-messages.js';
 import { errorResponse, noticeResponse } from './backend-writer.js';
 import type { Hold } from '../../approvals/approval-desk.js';
 import { answerOf, type StatementApprovals } from '../../approvals/statement-approvals.js';
+import { ResultMasker } from './result-masker.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
 import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
 import { PrivateReply, privateQueryText, type PrivateResult } from './private-query.js';
+import { recordedClientBytes, recordedClientMessage } from './recorded-client-bytes.js';
 import { Fe, ProtocolError, SqlState } from './protocol.js';
 import type { RunTag } from './run-tag.js';
 import { withComment } from './sqlcommenter.js';
@@ -44,6 +47,8 @@ export interface RelayOptions {
   oneAtATime?: boolean;
   /** The approval rules of this target; absent when none names it (nothing is checked). */
   approvals?: StatementApprovals;
+  /** The client's side as recorded (text, parameters, bytes) with detector hits masked (targets.<name>.masking.trail). */
+  trail?: TrailRedactor | null;
 }
 
 interface PreparedStatement {
@@ -64,6 +69,8 @@ interface Portal {
 export class RelaySession {
   private readonly tracker: CommandTracker;
   private readonly backendFramer: BackendFramer;
+  /** Rewrites result rows of masked columns (targets.<name>.masking); null when the session sees raw data. */
+  private readonly masker: ResultMasker | null;
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
   /** The client's pipelined messages; bounded by pausing the client socket. */
@@ -85,12 +92,19 @@ export class RelaySession {
 
   constructor(private readonly o: RelayOptions) {
     this.tracker = new CommandTracker({
-      completed: (cmd, result) => o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result }),
+      completed: (cmd, result) => {
+        const masking = this.masker?.takeCounts();
+        // The target's error may quote a value of the statement ("invalid input syntax ... '4111...'").
+        const error = result.error && o.trail ? { error: o.trail.text(result.error, {}) } : {};
+        o.recorder.event('command.completed', { commandSeq: cmd.seq, ...result, ...error, ...(masking ? { masking } : {}) });
+      },
       notification: (body) => o.recorder.event('notification.received', decodeNotification(body)),
       replaceError: (denial) => errorResponse({ severity: 'ERROR', ...denial }),
       parameterStatus: (name, value) => this.settingReported(name, value),
     });
-    this.backendFramer = new BackendFramer(this.tracker);
+    const masking = o.gateContext.masking;
+    this.masker = masking && !masking.exempt ? new ResultMasker(this.tracker, masking) : null;
+    this.backendFramer = new BackendFramer(this.masker ?? this.tracker);
     this.inbox = new ClientInbox(o.client, () => !o.target.writableNeedDrain);
     this.clientWriter = new CoalescingWriter(o.client);
   }
@@ -103,6 +117,7 @@ export class RelaySession {
   start(): void {
     const { client, target } = this.o;
     this.o.gateContext.session?.attach((sql) => this.privateQuery(sql));
+    this.o.gateContext.masking?.attach((sql) => this.privateQuery(sql));
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     target.on('data', (chunk: Buffer) => this.fromTarget(chunk));
     client.on('drain', () => target.resume());
@@ -120,18 +135,22 @@ export class RelaySession {
 
   private fromClient(chunk: Buffer): void {
     if (this.ended) return;
+    const trail = this.o.trail;
     if (chunk.length) {
-      this.o.recorder.bytes('client', chunk);
+      // With a trail scan, bytes are recorded per complete message, once the detectors have seen all of it.
+      if (!trail) this.o.recorder.bytes('client', chunk);
       this.o.framer.push(chunk);
     }
     let messages: FrontendMessage[];
     try {
       messages = this.o.framer.messages();
     } catch (err) {
+      this.recordUnframed();
       this.protocolFailure(err as Error);
       return;
     }
     if (messages.length === 0) return;
+    if (trail) for (const m of messages) this.o.recorder.bytes('client', recordedClientMessage(m, trail));
     this.inbox.push(messages);
     if (!this.busy) void this.pump();
   }
@@ -265,6 +284,7 @@ export class RelaySession {
       case Fe.Query: {
         const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision, ...approved });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
+        this.masker?.query(statement!.text);
         if (denial) return serialize.query(DENIED_STATEMENT);
         const tagged = this.toTarget(statement!.text);
         return tagged === statement!.text ? msg.raw : serialize.query(tagged);
@@ -308,11 +328,13 @@ export class RelaySession {
           return serialize.parse({ name: '', text: DENIED_STATEMENT, types: [] });
         }
         this.expect({ kind: 'execute', command });
-        return msg.raw;
+        // Masking: the gateway describes the portal itself, so each row's columns have known origins.
+        return this.masker ? Buffer.concat([this.masker.execute(e.portal, stmt?.text ?? ''), msg.raw]) : msg.raw;
       }
       case Fe.Describe:
         decodeDescribeOrClose(msg.body);
         this.expect({ kind: 'describe' });
+        this.masker?.clientDescribe();
         return msg.raw;
       case Fe.Close: {
         const c = decodeDescribeOrClose(msg.body);
@@ -327,10 +349,12 @@ export class RelaySession {
       case Fe.Sync:
         // The unnamed portal and statement live until the next Parse/Bind; named ones until Close.
         this.expect({ kind: 'sync' });
+        this.masker?.sync();
         return msg.raw;
       case Fe.FunctionCall: {
         const command = this.startCommand({ protocol: 'function', text: statement!.text, functionOid: statement!.functionOid!, ...decision });
         this.expect({ kind: 'function', command, ...(denial ? { denial } : {}) });
+        this.masker?.sync();
         return denial ? serialize.query(DENIED_STATEMENT) : msg.raw;
       }
       case Fe.CopyData:
@@ -356,7 +380,7 @@ export class RelaySession {
 
   private startCommand(data: CommandStartedData): ActiveCommand {
     this.commands++;
-    const seq = this.o.recorder.event('command.started', data);
+    const seq = this.o.recorder.event('command.started', this.o.trail ? redactedCommand(data, this.o.trail) : data);
     return { seq, startedAt: process.hrtime.bigint(), tags: [], dataRows: 0, copyBytes: 0 };
   }
 
@@ -442,6 +466,7 @@ export class RelaySession {
   private toClient(out: Buffer[]): void {
     let flushed = true;
     for (const b of out) {
+      if (b.length === 0) continue; // a message the gateway kept from the client
       this.o.recorder.bytes('server', b);
       flushed = this.clientWriter.write(b);
     }
@@ -472,6 +497,14 @@ export class RelaySession {
     this.wakeAnswered();
   }
 
+  /** Client bytes the framer still holds (a cut-off or malformed message): recorded, scanned, when the trail scans. */
+  private recordUnframed(): void {
+    const trail = this.o.trail;
+    if (!trail) return;
+    const rest = this.o.framer.drain();
+    if (rest.length) this.o.recorder.bytes('client', recordedClientBytes(rest, trail));
+  }
+
   /** A malformed client message ends this connection with an error the client can read. */
   private protocolFailure(err: Error): void {
     if (this.ended) return;
@@ -492,6 +525,7 @@ export class RelaySession {
     this.ended = true;
     const { recorder } = this.o;
     this.held?.abandon(reason === 'client-disconnected' ? undefined : `the session ended (${reason}) while the statement was held`);
+    this.recordUnframed();
     for (const cmd of this.tracker.abandon()) {
       recorder.event('command.completed', { commandSeq: cmd.seq, outcome: 'error', durationMs: 0, tags: cmd.tags, rows: cmd.dataRows, error: `session ended before the target answered (${reason})` });
     }

@@ -1,4 +1,5 @@
 import type { JobIdentity, StatementDecision } from '../../../events/index.js';
+import type { SessionMasking } from '../../masking/session-masking.js';
 import type { SessionPolicy } from '../policy/session-policy.js';
 
 /** A statement the client wants to run, seen before it reaches the target. */
@@ -16,6 +17,8 @@ export interface GateContext {
   grant: { rights: readonly string[]; matched: readonly { rule: string; rights: readonly string[] }[] };
   /** What the policy keeps between this session's statements (prepared names, the target's catalogue). */
   session?: SessionPolicy;
+  /** Result masking of the session's target (services/masking), when it has rules. */
+  masking?: SessionMasking;
 }
 
 /** `decision` is recorded with the command the verdict is about. */

@@ -1,6 +1,7 @@
 import type { Hold } from '../../approvals/approval-desk.js';
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { CommandCompletedData, FileOperationData, StatementDecision } from '../../../events/index.js';
+import { DEFAULT_TRAIL, redactedCommand } from '../../masking/detectors/trail-redactor.js';
 import { checkAnyRight, checkExec, checkRight, type ScpInvocation } from '../policy/ssh-policy.js';
 import { ClientOutput } from './client-output.js';
 import { ScpObserver } from './scp-observer.js';
@@ -128,7 +129,8 @@ export class SessionChannel {
     if (this.s.ended) return;
     recorder.closeChunks();
     this.s.commands++;
-    const seq = recorder.event('command.started', { protocol: kind, text, channel: this.id, pty: this.pty !== null, decision, ...(held?.approvalId ? { approvalId: held.approvalId } : {}) });
+    // The exec command line as recorded: secrets passed on it (tokens, keys) replaced by markers; the target gets it as sent.
+    const seq = recorder.event('command.started', redactedCommand({ protocol: kind, text, channel: this.id, pty: this.pty !== null, decision, ...(held?.approvalId ? { approvalId: held.approvalId } : {}) }, DEFAULT_TRAIL));
     this.command = { seq, startedAt: process.hrtime.bigint() };
     if (held && this.clientGone) {
       this.complete('error', { error: 'the client left while the command waited for approval' });
