@@ -8,7 +8,9 @@
 #
 # Env: BENCH_RECORDING (strict | strict-fsync | async, default strict) sets recording.mode (and
 #      recording.fsync for strict-fsync); GW_NAME names the gateway when several run at once;
-#      BENCH_SKIP_BUILD=1 skips `npm run build` (then dist/ must be current).
+#      BENCH_SKIP_BUILD=1 skips `npm run build` (then dist/ must be current);
+#      GW_EXTRA_TARGETS: more YAML target entries (indented 2 spaces) whose names GW_EXTRA_TARGET_NAMES lists
+#      (comma-separated), opened by the same rule (bench/masking-rows.sh adds masked targets).
 # Expects from pgbench.sh: TRAILGATE_TEST_STATE, REPO_ROOT, and the exported TG_PG_* variables.
 # The target password reaches the gateway only as the TG_PG_APP_PASSWORD environment variable;
 # it is never written to the config file or a log.
@@ -63,13 +65,14 @@ targets:
     user: $TG_PG_APP_USER
     password: { env: TG_PG_APP_PASSWORD }
     tls: disable
+${GW_EXTRA_TARGETS:-}
 policy:
   rules:
     # What pgbench -S needs and nothing more, so every statement is classified and checked.
     - name: bench-read
       issuers: [dev]
       repository: acme/payments
-      targets: [bench]
+      targets: [bench${GW_EXTRA_TARGET_NAMES:+, $GW_EXTRA_TARGET_NAMES}]
       rights: [read, transaction, session]
 recording:
   mode: ${GW_RECORDING%-fsync}

@@ -133,6 +133,16 @@ program
   .action(async (opts: ExplainOptions) => (await import('./policy-command.js')).runPolicyExplain(program.opts<{ config?: string }>().config, opts));
 
 program
+  .command('masking')
+  .description('inspect result masking')
+  .command('explain')
+  .description("show each output column's origin on the target and the masking rule that applies (the statement is described, never run)")
+  .requiredOption('--target <name>', 'a Postgres target with a masking section')
+  .option('--json', 'the explanation as JSON')
+  .argument('<sql>', 'the statement')
+  .action(async (sql: string, opts: { target: string; json?: boolean }) => (await import('./masking-command.js')).runMaskingExplain(program.opts<{ config?: string }>().config, sql, opts));
+
+program
   .command('verify')
   .description('prove a recording whole: chain, signatures, signed end; --all also checks the gateway ledgers for deleted sessions')
   .argument('[session]', 'a session id or a unique prefix of one')

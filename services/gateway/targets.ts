@@ -31,7 +31,8 @@ export function targetEndpoints(config: TrailgateConfig): Map<string, TargetEndp
   return out;
 }
 
-function postgresEndpoint(name: string, t: PostgresTargetConfig, dataDir: string): TargetEndpoint {
+/** `dataDir` null: the masking key is not read (commands that only explain masking). */
+export function postgresEndpoint(name: string, t: PostgresTargetConfig, dataDir: string | null): TargetEndpoint {
   const password = resolveSecret(t.password, `targets.${name}.password`);
   return {
     name,
@@ -42,7 +43,7 @@ function postgresEndpoint(name: string, t: PostgresTargetConfig, dataDir: string
     tls: t.tls,
     sqlcommenter: t.sqlcommenter,
     roles: t.roles,
-    ...(t.masking ? { masking: new TargetMasking(name, t.masking, keysDir(dataDir)) } : {}),
+    ...(t.masking ? { masking: new TargetMasking(name, t.masking, dataDir === null ? null : keysDir(dataDir)) } : {}),
     trail: TrailRedactor.of(t.masking?.trail),
     ...(password !== undefined ? { password } : {}),
     ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),

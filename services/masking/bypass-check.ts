@@ -17,24 +17,38 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 /** Functions whose result tells nothing of the value passed in (sizes, counts). */
 const REVEALS_NOTHING = new Set(['count', 'length', 'char_length', 'character_length', 'octet_length', 'bit_length', 'pg_column_size']);
 
-/** The first way around masking in `text`, or null. Unparsable text is left to the policy gate, which refuses it. */
-export function bypassOf(text: string, origins: ColumnOrigins): Bypass | null {
+export interface BypassCheck {
+  /** The first way around masking, or null. */
+  bypass: Bypass | null;
+  /**
+   * Whether every computed output column is over no column at all (or only sizes and counts): then a result
+   * column without origin is not a masked value in disguise, and `unattributed: deny` lets it pass.
+   */
+  vetted: boolean;
+}
+
+/** Unparsable text is left to the policy gate, which refuses it. */
+export function bypassOf(text: string, origins: ColumnOrigins): BypassCheck {
   let tree: { stmts?: { stmt: Obj }[] };
   try {
     tree = parseSync(text) as typeof tree;
   } catch {
-    return null;
+    return { bypass: null, vetted: false };
   }
+  let vetted = true;
   for (const { stmt } of tree.stmts ?? []) {
-    const found = new Check(origins).statement(stmt);
-    if (found) return found;
+    const check = new Check(origins);
+    const found = check.statement(stmt);
+    if (found) return { bypass: found, vetted: false };
+    vetted &&= check.vetted;
   }
-  return null;
+  return { bypass: null, vetted };
 }
 
 class Check {
   /** Names that refer to a whole row of a masked relation: its name and its aliases. */
   private readonly rowNames = new Set<string>();
+  vetted = true;
 
   constructor(private readonly origins: ColumnOrigins) {}
 
@@ -123,7 +137,7 @@ class Check {
       }
       return null; // a plain column keeps its origin: masked by rule
     }
-    if (isObj(val.FuncCall) && REVEALS_NOTHING.has(sval((val.FuncCall.funcname as unknown[] | undefined)?.at(-1)))) return null;
+    if (this.vetted && this.mentionsColumn(val)) this.vetted = false;
     if (this.mentionsMasked(val)) {
       return refuse('TG_MASKING_UNTRACEABLE', 'an expression over a masked column (a function, cast, operator or subquery in the select list) is refused: its result cannot be traced to the column, so it could not be masked', 'select the masked column itself (it comes back masked), or use it only in WHERE, JOIN or ORDER BY');
     }
@@ -142,6 +156,9 @@ class Check {
   private mentionsMasked(node: unknown, star = false): boolean {
     if (Array.isArray(node)) return node.some((n) => this.mentionsMasked(n, star));
     if (!isObj(node)) return false;
+    // Sizes, counts and null tests tell nothing of the value.
+    if (isObj(node.FuncCall) && REVEALS_NOTHING.has(sval((node.FuncCall.funcname as unknown[] | undefined)?.at(-1)))) return false;
+    if (isObj(node.NullTest)) return false;
     if (isObj(node.ColumnRef)) {
       const fields = Array.isArray(node.ColumnRef.fields) ? node.ColumnRef.fields : [];
       const last = fields[fields.length - 1];
@@ -150,6 +167,16 @@ class Check {
       return this.origins.columns.has(name) || (fields.length === 1 && this.rowNames.has(name));
     }
     return Object.values(node).some((v) => this.mentionsMasked(v, star));
+  }
+
+  /** Any column reference under `node` outside sizes, counts and null tests. */
+  private mentionsColumn(node: unknown): boolean {
+    if (Array.isArray(node)) return node.some((n) => this.mentionsColumn(n));
+    if (!isObj(node)) return false;
+    if (isObj(node.FuncCall) && REVEALS_NOTHING.has(sval((node.FuncCall.funcname as unknown[] | undefined)?.at(-1)))) return false;
+    if (isObj(node.NullTest)) return false;
+    if (isObj(node.ColumnRef)) return true;
+    return Object.values(node).some((v) => this.mentionsColumn(v));
   }
 
   /** Whether `node` reads a relation with masked columns (by name, any schema). */
@@ -165,17 +192,27 @@ class Check {
     return this.origins.relations.has(typeof rv.schemaname === 'string' ? `${rv.schemaname}.${rel}` : rel);
   }
 
+  /** CTEs whose query reads masked relations: their rows hold masked values too. */
+  private readonly maskedCtes = new Set<string>();
+
+  /** Masked relations, CTEs and subqueries over them, with their aliases: the names a whole-row reference uses. */
   private collectRowNames(node: unknown): void {
     if (Array.isArray(node)) {
       for (const n of node) this.collectRowNames(n);
       return;
     }
     if (!isObj(node)) return;
-    if (typeof node.relname === 'string' && this.masked(node)) {
+    const cte = isObj(node.CommonTableExpr) ? node.CommonTableExpr : null;
+    if (cte && typeof cte.ctename === 'string' && this.reads(cte.ctequery)) {
+      this.maskedCtes.add(cte.ctename);
+      this.rowNames.add(cte.ctename);
+    }
+    const alias = isObj(node.alias) ? node.alias.aliasname : undefined;
+    if (typeof node.relname === 'string' && (this.masked(node) || this.maskedCtes.has(node.relname))) {
       this.rowNames.add(node.relname);
-      const alias = isObj(node.alias) ? node.alias.aliasname : undefined;
       if (typeof alias === 'string') this.rowNames.add(alias);
     }
+    if ('subquery' in node && typeof alias === 'string' && this.reads(node.subquery)) this.rowNames.add(alias);
     for (const v of Object.values(node)) this.collectRowNames(v);
   }
 }

@@ -42,7 +42,8 @@ export class MaskingGate implements StatementGate {
       };
     }
     if (statement.protocol === 'function' || !masking.names(statement.text)) return verdict;
-    const bypass = bypassOf(statement.text, origins);
+    const { bypass, vetted } = bypassOf(statement.text, origins);
+    if (vetted) masking.vet(statement.text);
     if (!bypass) return verdict;
     const decision: StatementDecision = { outcome: 'denied', needs: verdict.decision?.needs ?? [], ...(verdict.decision?.rules ? { rules: verdict.decision.rules } : {}) };
     return {

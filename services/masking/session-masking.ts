@@ -64,6 +64,19 @@ export class SessionMasking {
     return this.reading;
   }
 
+  /** Statement texts whose computed output columns the gate found over no column (bypass-check.ts `vetted`). */
+  private readonly vettedTexts = new Set<string>();
+
+  vet(text: string): void {
+    if (this.vettedTexts.size >= 256) this.vettedTexts.delete(this.vettedTexts.values().next().value!);
+    this.vettedTexts.add(text);
+  }
+
+  /** Whether an untraceable result column of this statement may be a masked value: it names masked relations, unvetted. */
+  suspect(text: string): boolean {
+    return this.names(text) && !this.vettedTexts.has(text);
+  }
+
   /** Whether the statement text names a relation with masked columns (a cheap test before any parsing). */
   names(text: string): boolean {
     return this.namePattern !== null && this.namePattern.test(text);

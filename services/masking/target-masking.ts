@@ -13,9 +13,11 @@ export class TargetMasking {
   constructor(
     readonly target: string,
     config: MaskingConfig,
-    keysDir: string,
+    /** Null: the key is not read (explaining, never masking), and hmac rules mask with a zero key. */
+    keysDir: string | null,
   ) {
-    const key = config.rules.some((r) => r.strategy === 'hmac') ? loadMaskingKey(target, config.keyFile, keysDir) : null;
+    const hmac = config.rules.some((r) => r.strategy === 'hmac');
+    const key = !hmac ? null : keysDir === null ? Buffer.alloc(32) : loadMaskingKey(target, config.keyFile, keysDir);
     this.rules = config.rules.map((r) => compileRule(r, key, target));
     this.unattributed = config.unattributed;
     this.detectors = config.detectors;

@@ -38,10 +38,12 @@ interface Description {
   binary: boolean[];
   /** Whether any column needs rewriting: rows of the rest stream through untouched. */
   masked: boolean;
+  /** Masked cells per column since the counts were last folded into the command's (one add per cell). */
+  counts: Uint32Array;
 }
 
 /** The client messages the relay forwarded whose answers the masker must tell apart, in order. */
-type Expect = { kind: 'describe'; injected: boolean; names: boolean } | { kind: 'query'; names: boolean } | { kind: 'sync' };
+type Expect = { kind: 'describe'; injected: boolean; suspect: boolean } | { kind: 'query'; suspect: boolean } | { kind: 'sync' };
 
 export class ResultMasker implements BackendMessageHandler {
   private readonly queue: Expect[] = [];
@@ -59,16 +61,16 @@ export class ResultMasker implements BackendMessageHandler {
   // --- client side: what the relay forwards ---
 
   query(text: string): void {
-    this.queue.push({ kind: 'query', names: this.session.names(text) });
+    this.queue.push({ kind: 'query', suspect: this.session.suspect(text) });
   }
 
   clientDescribe(): void {
-    this.queue.push({ kind: 'describe', injected: false, names: false });
+    this.queue.push({ kind: 'describe', injected: false, suspect: false });
   }
 
   /** Before an Execute: the gateway's own Describe of the portal, so the rows' origins are known; its answer is kept. */
   execute(portal: string, statementText: string): Buffer {
-    this.queue.push({ kind: 'describe', injected: true, names: this.session.names(statementText) });
+    this.queue.push({ kind: 'describe', injected: true, suspect: this.session.suspect(statementText) });
     return serialize.describe({ type: 'P', name: portal });
   }
 
@@ -78,6 +80,7 @@ export class ResultMasker implements BackendMessageHandler {
 
   /** Counts since the last call (the command just completed), or undefined when nothing was masked or scanned. */
   takeCounts(): MaskingCounts | undefined {
+    this.fold();
     if (!this.counted) return undefined;
     const c = this.counts;
     this.counts = { cells: {} };
@@ -119,7 +122,7 @@ export class ResultMasker implements BackendMessageHandler {
         if (head?.kind !== 'describe') return replaced;
         this.queue.shift();
         if (head.injected) {
-          this.current = null;
+          this.setCurrent(null);
           return EMPTY;
         }
         return replaced;
@@ -127,12 +130,12 @@ export class ResultMasker implements BackendMessageHandler {
       case Be.CommandComplete:
       case Be.PortalSuspended:
       case Be.EmptyQueryResponse:
-        this.current = null;
+        this.setCurrent(null);
         return replaced;
       case Be.CopyOutResponse: {
         const head = this.queue[0];
         // The gate refuses COPY TO on masked relations; a COPY that still names one gets no rows.
-        if (head?.kind === 'query' && head.names) {
+        if (head?.kind === 'query' && head.suspect) {
           return this.fail(SqlState.InsufficientPrivilege, 'COPY TO of a relation with masked columns is refused: copied rows cannot be masked [TG_MASKING_COPY]', 'select the columns instead; masked columns come back masked');
         }
         return replaced;
@@ -155,17 +158,17 @@ export class ResultMasker implements BackendMessageHandler {
     if (head?.kind === 'describe') {
       this.queue.shift();
       injected = head.injected;
-      names = head.names;
+      names = head.suspect;
       if (!head.injected) return this.describe(body, names).rewritten;
-    } else if (head?.kind === 'query') names = head.names;
+    } else if (head?.kind === 'query') names = head.suspect;
     const d = this.describe(body, names);
     if (d.refusal) return this.fail(d.refusal.sqlstate, d.refusal.message, d.refusal.hint);
-    this.current = d.description;
+    this.setCurrent(d.description);
     return injected ? EMPTY : d.rewritten;
   }
 
   /** Reads a RowDescription: each column's action, and the description as the client gets it (masked columns become text). */
-  private describe(body: Buffer, names: boolean): { description: Description; rewritten: Buffer | undefined; refusal?: { sqlstate: string; message: string; hint?: string } } {
+  private describe(body: Buffer, suspect: boolean): { description: Description; rewritten: Buffer | undefined; refusal?: { sqlstate: string; message: string; hint?: string } } {
     const origins = this.session.origins;
     const policy = this.session.policy;
     const n = body.readInt16BE(0);
@@ -208,64 +211,96 @@ export class ResultMasker implements BackendMessageHandler {
         // No source column: a view's expression over masked data, or an expression, UNION, JSON in the query.
         const fromMaskedView = mask !== undefined;
         if (policy.unattributed === 'scan') action = isBinary && !STRING_TYPES.has(typeOid) ? null : { kind: 'scan' };
-        else if (policy.unattributed === 'deny' && (fromMaskedView || names)) {
+        else if (policy.unattributed === 'deny' && (fromMaskedView || suspect)) {
           refusal ??= { sqlstate: SqlState.InsufficientPrivilege, message: `result column "${column}" cannot be traced to a table column${mask ? ` (${mask.label} reads masked columns)` : ''}, and target '${policy.target}' refuses such columns in statements that read masked relations [TG_MASKING_UNATTRIBUTED]`, hint: 'select the masked columns themselves (they come back masked), or leave them out of expressions' };
         }
       }
       actions.push(action);
       if (action) masked = true;
     }
-    return { description: { actions, binary, masked }, rewritten: rewrite ? frame(Be.RowDescription, rewrite) : undefined, ...(refusal ? { refusal } : {}) };
+    return { description: { actions, binary, masked, counts: new Uint32Array(n) }, rewritten: rewrite ? frame(Be.RowDescription, rewrite) : undefined, ...(refusal ? { refusal } : {}) };
   }
 
+  /** Two passes: the masked values and the new size, then one buffer written once; unmasked cells are copied as they are. */
   private maskRow(body: Buffer): Buffer | undefined {
     const d = this.current!;
     const n = body.readInt16BE(0);
-    const parts: (Buffer | null)[] = new Array(n);
+    const outs = this.outs;
+    let size = body.length;
     let changed = false;
-    let size = 2;
-    let offset = 2;
+    let off = 2;
     for (let i = 0; i < n; i++) {
-      const len = body.readInt32BE(offset);
-      offset += 4;
+      const len = body.readInt32BE(off);
+      off += 4;
       const action = d.actions[i];
-      if (len < 0 || !action) {
-        parts[i] = len < 0 ? null : body.subarray(offset, offset + len);
-        size += 4 + Math.max(len, 0);
-        offset += Math.max(len, 0);
-        continue;
-      }
-      const value = body.subarray(offset, offset + len);
-      offset += len;
-      let out: Buffer | null;
-      if (action.kind === 'rule') {
-        const rule = action.mask.rule;
-        out = rule.mask ? rule.mask(value) : null;
-        this.count(action.mask.label);
+      if (action && len >= 0) {
+        const value = body.subarray(off, off + len);
+        let out: Buffer | null;
+        if (action.kind === 'rule') {
+          const mask = action.mask.rule.mask;
+          out = mask ? mask(value) : null;
+          d.counts[i]!++;
+        } else out = this.scan(value);
+        outs[i] = out;
+        if (out !== value) {
+          changed = true;
+          size += (out ? out.length : 0) - len;
+        }
+        off += len;
       } else {
-        out = this.scan(value);
+        outs[i] = undefined;
+        if (len > 0) off += len;
       }
-      if (out !== value) changed = true;
-      parts[i] = out;
-      size += 4 + (out ? out.length : 0);
     }
     if (!changed) return undefined;
-    const msg = Buffer.allocUnsafe(5 + size);
+    const msg = Buffer.allocUnsafe(1 + 4 + size);
     msg[0] = Be.DataRow;
     msg.writeInt32BE(size + 4, 1);
     msg.writeInt16BE(n, 5);
     let w = 7;
-    for (const p of parts) {
-      if (p === null) {
+    off = 2;
+    for (let i = 0; i < n; i++) {
+      const len = body.readInt32BE(off);
+      const raw = len > 0 ? len : 0;
+      const out = outs[i];
+      if (out === undefined) {
+        body.copy(msg, w, off, off + 4 + raw);
+        w += 4 + raw;
+      } else if (out === null) {
         msg.writeInt32BE(-1, w);
         w += 4;
       } else {
-        msg.writeInt32BE(p.length, w);
-        p.copy(msg, w + 4);
-        w += 4 + p.length;
+        msg.writeInt32BE(out.length, w);
+        out.copy(msg, w + 4);
+        w += 4 + out.length;
       }
+      off += 4 + raw;
     }
     return msg;
+  }
+
+  /** Per-row scratch: each masked cell's output (null: SQL NULL; undefined: unchanged). */
+  private readonly outs: (Buffer | null | undefined)[] = [];
+
+  private setCurrent(d: Description | null): void {
+    this.fold();
+    this.current = d;
+  }
+
+  /** Adds the current description's per-column counts to the command's counts. */
+  private fold(): void {
+    const d = this.current;
+    if (!d) return;
+    for (let i = 0; i < d.counts.length; i++) {
+      const c = d.counts[i]!;
+      if (c === 0) continue;
+      const action = d.actions[i];
+      if (action?.kind === 'rule') {
+        this.counts.cells[action.mask.label] = (this.counts.cells[action.mask.label] ?? 0) + c;
+        this.counted = true;
+      }
+      d.counts[i] = 0;
+    }
   }
 
   private scan(value: Buffer): Buffer {
@@ -280,27 +315,22 @@ export class ResultMasker implements BackendMessageHandler {
     return Buffer.from(redacted);
   }
 
-  private count(label: string): void {
-    this.counted = true;
-    this.counts.cells[label] = (this.counts.cells[label] ?? 0) + 1;
-  }
-
   /** Replaces the current answer with an error and drops the rest of it, up to ReadyForQuery. */
   private fail(sqlstate: string, message: string, hint?: string): Buffer {
     this.failing = true;
-    this.current = null;
+    this.setCurrent(null);
     this.inner.failCurrent({ severity: 'ERROR', sqlstate, message });
     return errorResponse({ severity: 'ERROR', sqlstate, message, ...(hint ? { hint } : {}) });
   }
 
   /** After an error the target skips to the next Sync: describes before it get no answer. */
   private errorSeen(): void {
-    this.current = null;
+    this.setCurrent(null);
     while (this.queue.length && this.queue[0]!.kind === 'describe') this.queue.shift();
   }
 
   private readyForQuery(): void {
-    this.current = null;
+    this.setCurrent(null);
     while (this.queue.length) {
       const e = this.queue.shift()!;
       if (e.kind !== 'describe') break;
