@@ -44,7 +44,7 @@ export const MaskingConfig = z
     /** Claim rules (by name) whose sessions see raw data; every such session records it. */
     exemptRules: z.array(z.string().min(1)).default([]),
     /** Statement text, parameters and client bytes through the detectors before they are recorded (detectors/trail-config.ts). */
-    trail: TrailScanConfig,
+    trail: TrailScanConfig.optional(),
   })
   .strict();
 export type MaskingConfig = z.infer<typeof MaskingConfig>;

@@ -33,7 +33,8 @@ export function findEmails(text: string): Span[] {
     while (end < text.length && end - at - 1 < MAX_DOMAIN + 1 && isDomainChar(text.charCodeAt(end))) end++;
     if (end - at - 1 > MAX_DOMAIN) continue;
     while (end > at + 1 && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 45)) end--; // sentence punctuation
-    const dot = text.lastIndexOf('.', end - 1);
+    let dot = end - 1;
+    while (dot > at && text.charCodeAt(dot) !== 46) dot--; // within the domain only: bounded by MAX_DOMAIN
     if (dot <= at + 1 || end - dot < 3) continue; // no dot, or a one-letter TLD: not an address, nothing sliced
     if (!validDomain(text.slice(at + 1, end))) continue;
     out.push({ start, end });
