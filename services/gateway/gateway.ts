@@ -171,7 +171,7 @@ export class Gateway {
           rules.push(DEV_DEMO_RULE);
         }
       }
-      const verifier = new TokenVerifier(config.identity, { extraIssuers });
+      const verifier = new TokenVerifier(config.identity, { extraIssuers, fetchTimeoutMs: config.identity.jwksTimeoutMillis, jwksCooldownMs: config.identity.jwksCooldownSeconds * 1000 });
       const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
       const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
       tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
