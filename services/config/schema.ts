@@ -265,9 +265,13 @@ export const TrailgateConfig = z
         clockSkewSeconds: z.number().int().min(0).max(300).default(60),
         /** How long keys fetched from a JWKS endpoint stay usable while the issuer is unreachable. */
         jwksCacheMaxAgeSeconds: z.number().int().min(60).default(3600),
+        /** Time allowed for one discovery or JWKS request: a slow issuer refuses the login, it never holds it. */
+        jwksTimeoutMillis: z.number().int().min(100).max(60_000).default(5000),
+        /** Least time between JWKS refetches caused by a token with an unknown kid. */
+        jwksCooldownSeconds: z.number().int().min(0).max(3600).default(30),
       })
       .strict()
-      .default({ issuers: [], clockSkewSeconds: 60, jwksCacheMaxAgeSeconds: 3600 }),
+      .default({ issuers: [], clockSkewSeconds: 60, jwksCacheMaxAgeSeconds: 3600, jwksTimeoutMillis: 5000, jwksCooldownSeconds: 30 }),
     postgres: z
       .object({
         listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(6432) }).strict().default({ host: '127.0.0.1', port: 6432 }),

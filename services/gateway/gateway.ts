@@ -176,7 +176,7 @@ export class Gateway {
           rules.push(DEV_DEMO_RULE);
         }
       }
-      const verifier = new TokenVerifier(config.identity, { extraIssuers });
+      const verifier = new TokenVerifier(config.identity, { extraIssuers, fetchTimeoutMs: config.identity.jwksTimeoutMillis, jwksCooldownMs: config.identity.jwksCooldownSeconds * 1000 });
       const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
       const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
       tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
@@ -199,7 +199,7 @@ export class Gateway {
         checkpoints,
         recordingMode: config.recording.mode,
         tokenUses,
-        admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
+        admission: () => o.admission?.() ?? logAdmission(writer) ?? (kafka ? admission(kafka) : null),
         ...(approvals ? { approvals: approvals.desk } : {}),
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
@@ -219,7 +219,7 @@ export class Gateway {
             recordingMode: config.recording.mode,
             recordInput: config.recording.sshInput,
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
-            admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
+            admission: () => o.admission?.() ?? logAdmission(writer) ?? (kafka ? admission(kafka) : null),
             tokenUses,
             ...(approvals ? { approvals: approvals.desk } : {}),
           },
@@ -252,8 +252,12 @@ export class Gateway {
     await this.ssh?.listener.close();
     await this.tokenUses.close();
     await this.approvals?.close();
-    await this.writer.flush();
-    await this.ledger.stop();
+    this.writer.stopRetrying();
+    await this.writer.flush().catch((err: Error) => {
+      // The files are closed all the same; a restart on a repaired disk closes the held sessions as aborted.
+      console.error(`trailgate: ${this.writer.heldRecords} record(s) could not be written before the stop: ${err.message}`);
+    });
+    await this.ledger.stop().catch((err: Error) => console.error(`trailgate: the last ledger entry could not be written: ${err.message}`));
     await this.sink.close();
     await this.demo?.stop();
     this.local.close();
@@ -273,6 +277,13 @@ function publishedLedger(local: EmbeddedLog, kafka: KafkaLogSink): LedgerStore {
       void kafka.publishLedger(entry);
     },
   };
+}
+
+/** While the log refuses writes, a new session could record nothing: it is turned away, and told why. */
+function logAdmission(writer: LogWriter): { code: string; message: string; reason: 'recording-unavailable' } | null {
+  const failure = writer.unwritable;
+  if (!failure) return null;
+  return { code: failure.code, message: `the gateway is refusing new sessions: ${failure.message.replace(/^TG_LOG_UNWRITABLE: /, '')}`, reason: 'recording-unavailable' };
 }
 
 /** At the low watermark new sessions are turned away; their refusal is recorded like any other. */

@@ -25,7 +25,12 @@ export class InstanceLock {
   }
 
   release(): void {
-    rmSync(this.file, { force: true });
+    try {
+      rmSync(this.file, { force: true });
+    } catch (err) {
+      // A read-only or failing disk keeps the file; the next start finds its process gone and takes it over.
+      console.error(`trailgate: the instance lock ${this.file} could not be removed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
   }
 }
 

@@ -221,7 +221,7 @@ describe('strict recording', () => {
       broken.gateway.log.close();
       const r = await client.ssh(['web@127.0.0.1', `touch ${join(dir, 'ran')}`], { token });
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /the command was not run because it could not be recorded: TG_RECORDING_FAILED/);
+      assert.match(r.stderr, /the command was not run because it could not be recorded: TG_LOG_UNWRITABLE/);
       assert.equal(existsSync(join(dir, 'ran')), false);
     } finally {
       // Stopping flushes the log, which fails here; the data dir goes all the same.

@@ -99,6 +99,7 @@ export class HecStandIn {
   /** Request number -> whether its ack was answered true, for `after` plans. */
   private readonly ackedRequests = new Set<number>();
   private requestNo = 0;
+  private port = 0;
 
   private constructor(
     private readonly server: http.Server | https.Server,
@@ -127,7 +128,9 @@ export class HecStandIn {
   }
 
   get url(): string {
-    return `${this.scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    // Kept across stop() and listenAgain(): the sink's configured URL outlives an outage.
+    this.port ||= (this.server.address() as AddressInfo).port;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   /** Adds a token and returns it. */
@@ -143,6 +146,12 @@ export class HecStandIn {
   /** Drops every pending ack of every channel, as Splunk's ackIdleCleanup does: later queries answer false. */
   forgetAcks(): void {
     for (const c of this.channels.values()) c.acks.clear();
+  }
+
+  /** Answers again on the same port after stop(): Splunk back from an outage. */
+  async listenAgain(): Promise<void> {
+    const port = this.port;
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
   }
 
   async stop(): Promise<void> {

@@ -21,6 +21,8 @@ import { postgresService, sshService, type PostgresService } from './test-env.js
 export interface HarnessOptions {
   gate?: StatementGate;
   issuers?: IssuerConfig[];
+  /** More keys of the `identity` section (clockSkewSeconds, jwksTimeoutMillis, jwksCooldownSeconds, ...). */
+  identity?: Record<string, unknown>;
   /** Settings of the development issuer the harness mints with, e.g. { tokenReuse: 'any' }. */
   devIssuer?: Partial<IssuerConfig>;
   maxMessageBytes?: number;
@@ -79,7 +81,7 @@ export class GatewayHarness {
       dataDir,
       instance: o.instance ?? 'test-gw',
       ...(o.log ? { log: o.log } : {}),
-      identity: { issuers: o.issuers ?? [] },
+      identity: { issuers: o.issuers ?? [], ...o.identity },
       postgres: { listen: { host: '127.0.0.1', port: 0 }, ...(o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {}) },
       targets: {
         app: target,

@@ -16,6 +16,8 @@ export class FakeOidcIssuer {
   readonly jwksUrl: string;
   /** Requests served per path, to assert caching and rate limits. */
   readonly hits = { discovery: 0, jwks: 0 };
+  /** Milliseconds every discovery and JWKS answer is held back: an issuer that is slow, not down. */
+  delayMs = 0;
   /** Requests of the sign-in flow for people. */
   readonly signInHits = { authorize: 0, token: 0 };
   /** The person the authorization endpoint signs in (it asks nothing: the stand-in's user has already consented). */
@@ -62,7 +64,9 @@ export class FakeOidcIssuer {
           : req.url === '/oauth/discovery/keys'
             ? (fake.hits.jwks++, { keys: fake.published })
             : undefined;
-      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? { error: 'not found' }));
+      const answer = () => res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? { error: 'not found' }));
+      if (fake.delayMs > 0) setTimeout(answer, fake.delayMs).unref();
+      else answer();
     });
     await fake.rotate();
     return fake;
@@ -131,6 +135,17 @@ export class FakeOidcIssuer {
     if (createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) return refuse('PKCE verifier does not match');
     const idToken = await this.mint({ aud: grant.clientId, ...(grant.nonce ? { nonce: grant.nonce } : {}), ...grant.claims });
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ access_token: randomBytes(16).toString('base64url'), token_type: 'Bearer', expires_in: 300, id_token: idToken }));
+  }
+
+  /** Every kid it has signed with, the current one included. */
+  kids(): string[] {
+    return [...this.signers.keys()];
+  }
+
+  /** Answers again on the same address after stop(): an issuer back from an outage. */
+  async listenAgain(): Promise<void> {
+    const { port } = new URL(this.issuer);
+    await new Promise<void>((resolve) => this.server.listen(Number(port), '127.0.0.1', resolve));
   }
 
   /** Stops answering: the port refuses connections from now on. */

@@ -11,6 +11,8 @@ import { sshService } from './test-env.js';
 
 export interface SshdVariant {
   port: number;
+  /** The listening sshd's process id (its sessions are its descendants). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -76,5 +78,5 @@ export async function startSshdVariant(acceptEnv: string): Promise<SshdVariant> 
     await stop();
     throw new Error(`${(err as Error).message}\n${log}`);
   }
-  return { port, stop };
+  return { port, pid: child.pid!, stop };
 }

@@ -6,7 +6,8 @@ import type { IssuerConfig, TrailgateConfig } from '../../config/schema.js';
 import { ciContextFromClaims, scalarClaims } from './claims.js';
 import { IdentityError, shown, shownList } from './errors.js';
 
-export type IdentitySettings = TrailgateConfig['identity'];
+/** What the verifier reads from `identity`; its timeouts come as options. */
+export type IdentitySettings = Pick<TrailgateConfig['identity'], 'issuers' | 'clockSkewSeconds' | 'jwksCacheMaxAgeSeconds'>;
 
 /** An issuer whose keys are known in memory, such as the built-in dev issuer. */
 export interface StaticIssuer {

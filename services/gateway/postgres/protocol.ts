@@ -63,6 +63,9 @@ export const SqlState = {
   InvalidCatalogName: '3D000',
   AdminShutdown: '57P01',
   InternalError: 'XX000',
+  /** The gateway's event log is full (53100 disk_full) or cannot be written (58030 io_error). */
+  DiskFull: '53100',
+  IoError: '58030',
 } as const;
 
 export class ProtocolError extends Error {

@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { CommandStartedData, EventDataByType, EventType, ParameterValue, SessionEndedData, StatementDecision } from '../../../events/index.js';
 import { redactedCommand, type TrailRedactor } from '../../masking/detectors/trail-redactor.js';
+import { LogUnwritableError } from '../recorder/log-unwritable.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import { BackendFramer } from './backend-framer.js';
 import { ClientInbox } from './client-inbox.js';
@@ -508,6 +509,14 @@ export class RelaySession {
   /** A malformed client message ends this connection with an error the client can read. */
   private protocolFailure(err: Error): void {
     if (this.ended) return;
+    if (err instanceof LogUnwritableError) {
+      // Strict recording: the statement was not sent, because its record could not be made durable.
+      const reply = errorResponse({ severity: 'FATAL', sqlstate: err.diskFull ? SqlState.DiskFull : SqlState.IoError, message: err.message });
+      this.o.recorder.bytes('server', reply);
+      this.o.client.end(reply);
+      this.end('recording-unavailable', err.message);
+      return;
+    }
     const pe = err instanceof ProtocolError ? err : new ProtocolError('TG_PG_INTERNAL', err.message, SqlState.InternalError);
     const reply = errorResponse({ severity: 'FATAL', sqlstate: pe.sqlstate, message: `${pe.message} [${pe.code}]` });
     this.o.recorder.bytes('server', reply);

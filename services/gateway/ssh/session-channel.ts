@@ -393,11 +393,25 @@ export class SessionChannel {
   }
 
   /** The session is ending under this channel (client or target connection gone, gateway shutdown). */
-  abort(reason: string): void {
+  /** Ends the command with the session; resolves once what the client is told has left (the caller closes the connection then). */
+  abort(reason: string, detail?: string): Promise<void> {
     this.held?.abandon(`the session ended (${reason}) while the command waited for approval`);
-    if (this.finished) return;
+    if (this.finished) return Promise.resolve();
+    const client = this.client;
+    let told = Promise.resolve();
+    if (client && this.output && !this.clientGone && reason === 'target-disconnected') {
+      // The client would otherwise see only the gateway's disconnect, not that the host went away.
+      const text = Buffer.from(`trailgate: the target host closed the connection before the command finished${detail ? ` (${detail})` : ''} [TG_TARGET_DISCONNECTED]\r\n`);
+      this.s.recorder.bytes('server', text, this.id, { stderr: true, timed: this.pty !== null });
+      this.output.write(text, true);
+      told = this.output.flushed().then(() => {
+        client.exit(255);
+        client.end();
+      });
+    }
     this.complete('error', { error: `session ended before the command finished (${reason})` });
     this.target?.close();
+    return told;
   }
 
   private refuseCommand(message: string, outcome: 'denied' | 'error'): void {

@@ -226,13 +226,14 @@ export class SshSession {
   end(reason: SessionEndedData['reason'], detail?: string): void {
     if (this.ended) return;
     this.ended = true;
-    for (const channel of this.channels) channel.abort(reason);
+    const told = [...this.channels].map((channel) => channel.abort(reason, detail));
     for (const f of this.forwards) f.close();
     const recorder = this.recorder;
     recorder.closeChunks();
     recorder.event('session.ended', { reason, ...(detail ? { detail } : {}), bytesFromClient: this.bytesFromClient, bytesToClient: this.bytesToClient, commands: this.commands });
     this.o.target.end();
-    this.o.conn.end();
+    // What a channel tells its client (the host went away) leaves before the connection closes; bounded.
+    void Promise.race([Promise.all(told), new Promise((resolve) => setTimeout(resolve, 2000).unref())]).then(() => this.o.conn.end());
     this.resolveDone();
   }
 }
