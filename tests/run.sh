@@ -56,11 +56,11 @@ bash tests/services/kafka.sh start
 bash tests/services/opensearch.sh start
 source_env postgres kafka opensearch sshd
 
-# A hung test fails after ten minutes instead of holding the run; a file whose handles stay open still exits.
+# A hung test, or a test file whose process does not exit, fails after ten minutes instead of holding the run.
 run_suites() {
   local tap="$1"
   shift
-  node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-force-exit \
+  node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
     --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$tap" \
     "$@"
