@@ -28,6 +28,7 @@ bash tests/services/sshd.sh start
 bash tests/services/kafka.sh start
 bash tests/services/chromium.sh install
 bash tests/services/clients.sh install
+bash tests/services/schemathesis.sh install
 bash tests/services/opensearch.sh start
 bash tests/services/splunk-tools.sh install
 # Deployment checks: helm and compose-go from Go modules; the image with buildah (all cached).
@@ -42,6 +43,8 @@ set -a
 . "$TRAILGATE_TEST_STATE/chromium.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/clients.env"
+# shellcheck disable=SC1091
+. "$TRAILGATE_TEST_STATE/schemathesis.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/opensearch.env"
 # shellcheck disable=SC1091
