@@ -73,7 +73,7 @@ describe('replay API under schemathesis', () => {
       '--generation-database', 'none', '--request-timeout', '10', '--report', 'junit', '--report-junit-path', report,
     ];
     try {
-      const { stdout, stderr } = await run(BIN!, args, { env: { ...process.env, TG_ST_TOKEN: token ?? '' }, timeout: (MAX_SECONDS + 60) * 1000, maxBuffer: 32 * 1024 * 1024 });
+      const { stdout, stderr } = await run(BIN!, args, { cwd: dir, env: { ...process.env, TG_ST_TOKEN: token ?? '' }, timeout: (MAX_SECONDS + 60) * 1000, maxBuffer: 32 * 1024 * 1024 });
       return { code: 0, output: `${stdout}\n${stderr}` };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
