@@ -55,13 +55,13 @@ begin
   return out;
 end $$;
 revoke all on schema ${OBSERVER_SCHEMA} from public;
-truncate ${OBSERVER_SCHEMA}.ddl_log; -- what the triggers saw of this setup is not a statement's doing
 `;
 
 /** Grants the statements' role what the probe needs, nothing more. */
 export const observerGrants = (role: string) => `
 grant usage on schema ${OBSERVER_SCHEMA} to ${role};
 grant execute on all functions in schema ${OBSERVER_SCHEMA} to ${role};
+truncate ${OBSERVER_SCHEMA}.ddl_log; -- what the triggers saw of this setup is not a statement's doing
 `;
 
 export interface Snapshot {

@@ -38,6 +38,8 @@ export interface RunOptions {
   statementTimeoutMs?: number;
   /** Called every 500 statements with how many are done. */
   progress?: (done: number) => void;
+  /** Replaces the gateway's judgement (to show that each kind of effect is caught). */
+  needsOf?: (sql: string) => StatementClass[] | undefined;
 }
 
 /** Every right but the two that let a statement run code the gateway cannot see: the catalogue then judges names. */
@@ -60,7 +62,7 @@ function skipReason(sql: string): string | undefined {
 
 export async function runCorpus(connection: pg.ClientConfig, corpus: readonly CorpusEntry[], options: RunOptions = {}): Promise<Report> {
   const started = process.hrtime.bigint();
-  const run = new Run(connection, options.statementTimeoutMs ?? 1000);
+  const run = new Run(connection, options.statementTimeoutMs ?? 1000, options.needsOf);
   const bySource = new Map<string, CorpusEntry[]>();
   for (const e of corpus) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e]);
   let done = 0;
@@ -91,6 +93,7 @@ class Run {
   constructor(
     private readonly connection: pg.ClientConfig,
     private readonly timeout: number,
+    private readonly needsOf?: (sql: string) => StatementClass[] | undefined,
   ) {}
 
   async open(): Promise<void> {
@@ -144,7 +147,7 @@ class Run {
     await client.query('savepoint differential'); // the gate may read the catalogue first: a failure stays inside
     const context = { sessionId: 'differential', target: 'scratch', identity: IDENTITY, grant: GRANT, session: this.session };
     const verdict = await this.gate.check({ protocol: 'simple', text: sql }, context);
-    const needs = (verdict.decision?.needs ?? ['admin']) as StatementClass[];
+    const needs = this.needsOf?.(sql) ?? ((verdict.decision?.needs ?? ['admin']) as StatementClass[]);
     if (verdict.action === 'deny') this.session.forwarded(needs); // the gateway would refuse it; here it runs all the same
     const { snapshot: before } = await snapshot(client);
     let error: string | undefined;
