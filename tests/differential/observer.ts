@@ -81,7 +81,8 @@ export interface Snapshot {
 const SNAPSHOT = `
 select
   (select coalesce(json_object_agg(relid, n_tup_ins + n_tup_upd + n_tup_del), '{}') from pg_stat_xact_user_tables where schemaname <> '${OBSERVER_SCHEMA}') as rows,
-  (select coalesce(json_object_agg(funcid, calls), '{}') from pg_stat_xact_user_functions where schemaname <> '${OBSERVER_SCHEMA}') as calls,
+  -- track_functions = all also counts built-in SQL functions (obj_description, bit_length, ...): only user ones matter
+  (select coalesce(json_object_agg(funcid, calls), '{}') from pg_stat_xact_user_functions where schemaname <> '${OBSERVER_SCHEMA}' and funcid >= 16384) as calls,
   (select coalesce(json_object_agg(c.oid, case when c.relkind = 'S' and not pg_is_other_temp_schema(c.relnamespace)
      then case when has_sequence_privilege(c.oid, 'select') then pg_sequence_last_value(c.oid) end end), '{}')
      from pg_class c where c.relkind = 'S') as sequences,
