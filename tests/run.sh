@@ -44,6 +44,7 @@ builds_log="$TRAILGATE_TEST_STATE/builds.log"
   nice -n 10 bash tests/services/chromium.sh install
   nice -n 10 bash tests/services/clients.sh install
   nice -n 10 bash tests/services/splunk-tools.sh install
+  nice -n 10 bash tests/services/schemathesis.sh install
   # Deployment checks: helm and compose-go from Go modules; the image with buildah.
   nice -n 10 bash tests/services/go-tools.sh build
   nice -n 10 bash tests/services/container.sh build
@@ -67,7 +68,7 @@ run_suites() {
 }
 
 # Suites that use what the background builds make (their env files, or the browser through tests/support) run last.
-late_pattern='TG_CHROMIUM|support/browser|TG_CLIENT_|TG_APPINSPECT|TG_CIM_DATA_MODELS|HELM_BIN|COMPOSE_CHECK_BIN|TRAILGATE_IMAGE|TRAILGATE_CONTAINER_'
+late_pattern='TG_SCHEMATHESIS_BIN|TG_CHROMIUM|support/browser|TG_CLIENT_|TG_APPINSPECT|TG_CIM_DATA_MODELS|HELM_BIN|COMPOSE_CHECK_BIN|TRAILGATE_IMAGE|TRAILGATE_CONTAINER_'
 mapfile -t files < <(find tests/unit tests/integration -name '*.test.ts' | sort)
 mapfile -t late < <(grep -lE "$late_pattern" "${files[@]}" || true)
 mapfile -t early < <(printf '%s\n' "${files[@]}" | grep -vxF -f <(printf '%s\n' "${late[@]}"))
@@ -81,7 +82,7 @@ echo "== client and deployment builds"
 if wait "$builds_pid"; then
   builds_pid=""
   cat "$builds_log"
-  source_env chromium clients splunk-tools go-tools container
+  source_env chromium clients splunk-tools schemathesis go-tools container
   echo "== tests that use them (${#late[@]} files)"
   run_suites "$TRAILGATE_TEST_STATE/results-late.tap" "${late[@]}" || status=$?
 else

@@ -8,8 +8,24 @@ export type CatalogueRowKind = 'function' | 'attribute' | 'operator' | 'type' | 
 
 const USER = 16384;
 
+/**
+ * Volatile built-ins that only read: every other volatile built-in (nextval, setval, set_config, pg_notify, advisory
+ * locks, large objects, ...) acts when a view, domain check, policy or default calls it, and pg_depend does not record
+ * calls of built-ins (they are pinned), so their calls are found by oid in the stored expression trees.
+ */
+const HARMLESS_VOLATILE = ['random', 'random_normal', 'clock_timestamp', 'timeofday', 'gen_random_uuid'];
+/** What a statement with `write` may do anyway: a default or check that steps a sequence (serial columns) is plain writing. */
+const SEQUENCE_STEPS = ['nextval', 'setval'];
+const sqlList = (names: string[]) => names.map((n) => `'${n}'`).join(', ');
+
 export const CATALOGUE_QUERY = `
 with recursive
+side_effect(calls, write_calls) as (
+  select ':funcid (' || pg_catalog.string_agg(p.oid::text, '|') || ') ',
+         ':funcid (' || pg_catalog.string_agg(p.oid::text, '|') filter (where p.proname not in (${sqlList(SEQUENCE_STEPS)})) || ') '
+  from pg_catalog.pg_proc p
+  where p.oid < ${USER} and p.provolatile = 'v' and p.proname not in (${sqlList(HARMLESS_VOLATILE)})
+),
 code_dep as (
   select d.classid, d.objid from pg_catalog.pg_depend d
   where d.refclassid in ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass) and d.refobjid >= ${USER}
@@ -25,6 +41,8 @@ unsafe_type(oid) as (
   where c.contypid <> 0
   union
   select x.t from pg_catalog.pg_cast k, lateral (values (k.castsource), (k.casttarget)) as x(t) where k.castfunc >= ${USER} and x.t >= ${USER}
+  union
+  select c.contypid from pg_catalog.pg_constraint c, side_effect s where c.contypid <> 0 and c.conbin::text ~ s.calls
   union
   select e.outer_type from unsafe_type u join type_edge e on e.inner_type = u.oid
 ),
@@ -47,6 +65,11 @@ unsafe_read(oid) as (
   select p.polrelid from pg_catalog.pg_policy p
   where exists (select 1 from code_dep d where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid)
   union
+  select r.ev_class from pg_catalog.pg_rewrite r, side_effect s where r.oid >= ${USER} and r.ev_action::text ~ s.calls
+  union
+  select p.polrelid from pg_catalog.pg_policy p, side_effect s
+  where coalesce(p.polqual::text, '') ~ s.calls or coalesce(p.polwithcheck::text, '') ~ s.calls
+  union
   select e.viewer from unsafe_read u join view_edge e on e.used = u.oid
 ),
 write_edge(changed, via) as (
@@ -61,6 +84,8 @@ unsafe_write(oid) as (
   union select a.attrelid from pg_catalog.pg_attribute a where not a.attisdropped and a.atttypid in (select oid from unsafe_type)
   union select ad.adrelid from pg_catalog.pg_attrdef ad
     where exists (select 1 from code_dep d where d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass and d.objid = ad.oid)
+  union select ad.adrelid from pg_catalog.pg_attrdef ad, side_effect s where ad.adbin::text ~ s.write_calls
+  union select c.conrelid from pg_catalog.pg_constraint c, side_effect s where c.conrelid <> 0 and c.conbin::text ~ s.write_calls
   union select c.conrelid from pg_catalog.pg_constraint c
     where c.conrelid <> 0 and exists (select 1 from code_dep d where d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass and d.objid = c.oid)
   union select i.indrelid from pg_catalog.pg_index i

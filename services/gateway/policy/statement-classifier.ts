@@ -168,7 +168,7 @@ const FIXED: Record<string, { classes: StatementClass[]; children: Mode }> = {
   UnlistenStmt: f(['read']),
   DeclareCursorStmt: f([], 'exec'), // the cursor's query supplies the classes
   NotifyStmt: f(['write']),
-  RefreshMatViewStmt: f(['write']),
+  RefreshMatViewStmt: f(['write', 'ddl']), // swaps the view's storage in pg_class under an ACCESS EXCLUSIVE lock, like TRUNCATE
   LockStmt: f(['write']), // every lock mode: even ACCESS SHARE can hold up DDL of others
   LockingClause: f(['write'], 'exec'), // SELECT ... FOR UPDATE/SHARE takes row locks
   // TruncateStmt: destructive, skips row triggers and takes an ACCESS EXCLUSIVE lock (in STATEMENT_RULES)

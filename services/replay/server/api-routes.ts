@@ -65,8 +65,8 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ReplayContext): voi
         security: secured,
         params: sessionIdParams,
         querystring: { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', enum: [2, 3], default: 2 }, channel: { type: 'integer', minimum: 0 }, input: { type: 'boolean', default: false } } },
-        produces: ['application/x-asciicast'],
-        response: { 200: { type: 'string', description: 'asciicast v2 or v3' }, ...denied },
+        // The cast is asciicast; errors are JSON like every other route (a global `produces` would say otherwise).
+        response: { 200: { description: 'asciicast v2 or v3', content: { 'application/x-asciicast': { schema: { type: 'string' } } } }, ...denied },
       },
     },
     async (req, reply) => {
@@ -90,7 +90,13 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ReplayContext): voi
         security: secured,
         params: sessionIdParams,
         querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['json', 'text', 'cast'], default: 'json', description: 'json, readable text, or an asciicast for the player' } } },
-        response: { 200: transcriptSchema, ...denied },
+        response: {
+          200: {
+            description: 'the transcript in the format asked for',
+            content: { 'application/json': { schema: transcriptSchema }, 'text/plain': { schema: { type: 'string' } }, 'application/x-asciicast': { schema: { type: 'string' } } },
+          },
+          ...denied,
+        },
       },
     },
     async (req, reply) => {
