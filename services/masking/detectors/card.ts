@@ -1,14 +1,15 @@
 import { knownIssuer } from './card-issuers.js';
 import { isAlnum, isDigit, type Span } from './span.js';
 
-// Payment card numbers: 13-19 digits, either unbroken or in groups of 3+ digits joined by one space or one dash
-// (4-4-4-4, 4-6-5, 4-4-4-4-3), Luhn-valid and under a known issuer prefix. An unbroken run of digits is a card
+// Payment card numbers: 13-19 digits, either unbroken or in groups of 3-6 digits joined by one space or one dash
+// (4-4-4-4, 4-6-5, 4-4-4-4-3; never a longer group, so "41234-1764606000000", a pid and a timestamp, is none), Luhn-valid and under a known issuer prefix. An unbroken run of digits is a card
 // only when the whole run is: a 25-digit integer holds no card. Each character is read O(1) times per run and a
 // grouped run tries at most 19 digits from each group start, without allocating, so a cell costs O(length).
 // Luhn (ISO/IEC 7812-1 annex B) is inlined over the text, separators skipped: ten lines, smaller than any library.
 const MIN = 13;
 const MAX = 19;
 const MIN_GROUP = 3;
+const MAX_GROUP = 6;
 
 interface Group {
   start: number;
@@ -69,7 +70,7 @@ function cardsInRun(text: string, groups: Group[]): Span[] {
     let found = -1;
     for (let j = k; j < groups.length; j++) {
       const g = groups[j]!;
-      if (g.end - g.start < MIN_GROUP) break;
+      if (g.end - g.start < MIN_GROUP || g.end - g.start > MAX_GROUP) break;
       count += g.end - g.start;
       if (count > MAX) break;
       if (count >= MIN && isCard(text, groups[k]!.start, g.end, count)) found = j;
