@@ -147,6 +147,7 @@ export const AUDIT_MAPPINGS: Mapping = {
       token_reuse: object({ token_id: keyword, policy: keyword, outcome: keyword, code: keyword, same_client: bool, first_session: keyword, first_client: keyword, first_instance: keyword, first_at: date }),
       environment: object({ channel: long, name: keyword, value: keyword, masked: bool, outcome: keyword, reason: textWithKeyword, rules: keyword }),
       cancel: object({ forwarded: bool }),
+      kube: object({ method: keyword, verb: keyword, path: keyword, api_group: keyword, api_version: keyword, resource: keyword, subresource: keyword, namespace: keyword, name: keyword, status: long, outcome: keyword, bytes_in: long, bytes_out: long, duration_ms: { type: 'double' }, code: keyword, upgrade: keyword, subprotocol: keyword, user_agent: keyword }),
       notification: object({ channel: keyword, payload: textWithKeyword, process_id: long }),
     }),
   },
