@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { embeddedLogFile } from '../../connectors/embedded-log/log-file.js';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
@@ -241,10 +242,13 @@ export class Gateway {
       const kubeTargets = kubeEndpoints(config);
       if (config.kubernetes || kubeTargets.size > 0) {
         const settings = config.kubernetes ?? { listen: { host: '127.0.0.1', port: 6443 }, tls: {}, idleTimeoutSeconds: 120 };
-        const kubeTls = settings.tls.certFile || settings.tls.keyFile ? await loadOrCreateTlsContext(settings.tls, config.dataDir) : tlsMaterial;
+        // The Postgres listener's certificate unless the kubernetes section names its own.
+        const own = settings.tls.certFile || settings.tls.keyFile;
+        const kubeTls = own ? await loadOrCreateTlsContext(settings.tls, config.dataDir) : tlsMaterial;
+        const keyFile = own ? settings.tls.keyFile! : (config.postgres.tls.keyFile ?? join(config.dataDir, 'tls', 'gateway.key'));
         const listener = new KubeListener(
           { instance, verifier, targets: kubeTargets, rules, writer, chunkPolicy, checkpoints, recordingMode: config.recording.mode, tokenUses, admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null) },
-          kubeTls.context,
+          { cert: readFileSync(kubeTls.certFile), key: readFileSync(keyFile) },
           settings.idleTimeoutSeconds * 1000,
         );
         try {

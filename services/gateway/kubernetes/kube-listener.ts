@@ -50,11 +50,11 @@ export class KubeListener {
 
   constructor(
     private readonly deps: KubeGatewayDeps,
-    tlsContext: tls.SecureContext,
+    tlsFiles: { cert: Buffer; key: Buffer },
     idleTimeoutMs: number,
   ) {
     // HTTP/1.1 only: kubectl then sends upgrades as upgrades (over h2 it would not ask for WebSocket).
-    this.server = https.createServer({ secureContext: tlsContext, ALPNProtocols: ['http/1.1'], keepAliveTimeout: idleTimeoutMs, requestTimeout: 0 });
+    this.server = https.createServer({ ...tlsFiles, ALPNProtocols: ['http/1.1'], keepAliveTimeout: idleTimeoutMs, requestTimeout: 0 });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res).catch((err: Error) => this.failed(res, err)));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head).catch(() => socket.destroy()));
     this.server.on('secureConnection', (socket: tls.TLSSocket) => {
