@@ -111,7 +111,8 @@ current-context: gw
   }
 
   /** Runs a kubectl build with the kubeconfig; resolves with its exit code and output. */
-  kubectl(version: string, kubeconfig: string, args: string[], input?: string | Buffer): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /** `stopAfterMs`: for a command that never ends by itself (`logs -f` on a live pod), interrupted like a user would. */
+  kubectl(version: string, kubeconfig: string, args: string[], input?: string | Buffer, stopAfterMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
       const child = spawn(kubectlPath(version), ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args], {
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -123,7 +124,11 @@ current-context: gw
       child.stdout.on('data', (d: Buffer) => out.push(d));
       child.stderr.on('data', (d: Buffer) => err.push(d));
       child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+      const stop = stopAfterMs ? setTimeout(() => child.kill('SIGINT'), stopAfterMs) : null;
+      child.on('close', (code) => {
+        if (stop) clearTimeout(stop);
+        resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
       child.stdin.on('error', () => undefined);
       if (input !== undefined) child.stdin.end(input);
       else child.stdin.end();

@@ -100,7 +100,7 @@ export class KubeListener {
       throw new KubeRefusal(403, 'TG_KUBE_IMPERSONATION_REFUSED', `the gateway impersonates the job itself; ${asked.join(', ')} from the client is refused (remove --as / --as-group)`);
     }
     const d = checkKubeRequest(session.grants, p.info);
-    if (d.decision.outcome === 'denied') throw new KubeRefusal(403, 'TG_POLICY_DENIED', `${d.reason ?? 'not granted'}; \`trailgate policy explain --target ${p.target}\` shows the rules`);
+    if (d.decision.outcome === 'denied') throw new KubeRefusal(403, 'TG_POLICY_DENIED', `${d.reason ?? 'not granted'}; \`trailgate policy explain --target ${p.target}\` shows the rules`, d.decision);
     return d;
   }
 
@@ -128,7 +128,8 @@ export class KubeListener {
     const message = `${err.code}: ${err.message}`;
     const bytesOut = answer(err.status, message);
     const needs = err.code === 'TG_KUBE_IMPERSONATION_REFUSED' ? ['impersonate'] : [];
-    this.record(session, req, p, startedAt, { status: err.status, outcome: 'denied', bytesIn: 0, bytesOut, decision: { outcome: 'denied', needs, missing: needs }, code: err.code, reason: err.message });
+    const decision = err.decision ?? { outcome: 'denied' as const, needs, missing: needs };
+    this.record(session, req, p, startedAt, { status: err.status, outcome: 'denied', bytesIn: 0, bytesOut, decision, code: err.code, reason: err.message });
     // A connection whose first request was refused never served a job: it ends here.
     if (!session.ready) {
       session.end(err.status === 401 ? 'auth-failed' : 'policy-denied', message);

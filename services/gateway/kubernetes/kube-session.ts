@@ -1,4 +1,4 @@
-import type { JobIdentity, KubeRequestData, PolicyDecidedData, SessionContext, SessionEndedData, TokenReusedData } from '../../../events/index.js';
+import type { JobIdentity, KubeRequestData, StatementDecision, PolicyDecidedData, SessionContext, SessionEndedData, TokenReusedData } from '../../../events/index.js';
 import { newSessionId } from '../../../events/index.js';
 import type { ClaimRule } from '../../config/schema.js';
 import { IdentityError } from '../identity/errors.js';
@@ -30,6 +30,8 @@ export class KubeRefusal extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The policy's word when it refused, recorded with the request. */
+    readonly decision?: StatementDecision,
   ) {
     super(message);
   }
