@@ -163,6 +163,14 @@ describe('kubectl through the gateway', () => {
     if (h.backend.standIn) assert.ok(!h.backend.standIn.seen.slice(before).some((s) => s.path.includes('/exec')), 'the exec reached the cluster');
   });
 
+  it('`trailgate kube-credential` as the exec credential plugin gives kubectl the CI token', async () => {
+    const tokenFile = join(h.dir, 'ci-token');
+    writeFileSync(tokenFile, `${await h.token(RUN)}\n`, { mode: 0o600 });
+    const r = await h.kubectl('1.33', h.kubeconfigWithPlugin('cluster', tokenFile), ['get', 'pod', POD, '-o', 'name']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `pod/${POD}\n`);
+  });
+
   it('kubectl 1.29 (SPDY only): exec is refused with a clear error and recorded', async () => {
     const r = await h.kubectl('1.29', await kubeconfig(), ['exec', POD, '--', 'true']);
     assert.notEqual(r.code, 0);

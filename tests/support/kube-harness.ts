@@ -85,6 +85,19 @@ export class KubeHarness {
 
   /** A kubeconfig pointing at the gateway with the target in the path and the CI token as the bearer token. */
   kubeconfig(target: string, token: string): string {
+    return this.writeKubeconfig(target, `    token: ${token}\n`);
+  }
+
+  /** The same with `trailgate kube-credential --token-file` as the exec credential plugin. */
+  kubeconfigWithPlugin(target: string, tokenFile: string): string {
+    const bin = join(process.cwd(), 'bin', 'trailgate.js');
+    return this.writeKubeconfig(
+      target,
+      `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      interactiveMode: Never\n      command: ${process.execPath}\n      args: [${JSON.stringify(bin)}, kube-credential, --token-file, ${JSON.stringify(tokenFile)}]\n`,
+    );
+  }
+
+  private writeKubeconfig(target: string, user: string): string {
     const kube = this.gateway.kube!;
     const file = join(this.dir, `kubeconfig-${target}-${Math.random().toString(36).slice(2)}`);
     writeFileSync(
@@ -99,8 +112,7 @@ clusters:
 users:
 - name: ci
   user:
-    token: ${token}
-contexts:
+${user}contexts:
 - name: gw
   context: { cluster: gw, user: ci, namespace: default }
 current-context: gw
