@@ -17,6 +17,7 @@ npm run --silent build
 
 echo "== services"
 cleanup() {
+  bash tests/services/kube.sh stop >/dev/null 2>&1 || true
   bash tests/services/opensearch.sh stop >/dev/null 2>&1 || true
   bash tests/services/kafka.sh stop >/dev/null 2>&1 || true
   bash tests/services/sshd.sh stop >/dev/null 2>&1 || true
@@ -33,6 +34,18 @@ bash tests/services/splunk-tools.sh install
 # Deployment checks: helm and compose-go from Go modules; the image with buildah (all cached).
 bash tests/services/go-tools.sh build
 bash tests/services/container.sh build
+# Kubernetes: the real etcd + kube-apiserver + kwok when their build is cached (or TRAILGATE_KUBE_REAL=1 builds
+# it: a first build is long, see tests/services/kube.sh); otherwise the kubectl tests run against the stand-in.
+if [ "${TRAILGATE_KUBE_REAL:-}" = 1 ]; then bash tests/services/kube.sh build >/dev/null; fi
+if bash tests/services/kube.sh cached; then
+  bash tests/services/kube.sh start
+  echo "== kubernetes: REAL tier (etcd, kube-apiserver, kwok from tests/services/kube.sh)"
+else
+  rm -f "$TRAILGATE_TEST_STATE/kube.env"
+  echo "== kubernetes: SUBSET: the real kube-apiserver is not built, so kubectl runs against the STAND-IN"
+  echo "   (tests/services/kube-standin.ts; no cluster audit log, no port-forward). Build it once, about 1 h on a"
+  echo "   shared 2-core machine: bash tests/services/kube.sh build   (or TRAILGATE_KUBE_REAL=1 npm test)"
+fi
 set -a
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/postgres.env"
@@ -51,6 +64,8 @@ set -a
 . "$TRAILGATE_TEST_STATE/go-tools.env"
 # shellcheck disable=SC1091
 . "$TRAILGATE_TEST_STATE/container.env"
+# shellcheck disable=SC1091
+if [ -f "$TRAILGATE_TEST_STATE/kube.env" ]; then . "$TRAILGATE_TEST_STATE/kube.env"; fi
 set +a
 
 echo "== tests"
