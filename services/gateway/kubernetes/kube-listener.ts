@@ -58,6 +58,7 @@ export class KubeListener {
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res).catch((err: Error) => this.failed(res, err)));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head).catch(() => socket.destroy()));
     this.server.on('secureConnection', (socket: tls.TLSSocket) => {
+      socket.setNoDelay(true);
       socket.on('close', () => {
         const s = this.sessions.get(socket);
         this.sessions.delete(socket);
@@ -158,7 +159,8 @@ export class KubeListener {
     }
     const endpoint = session.endpoint!;
     const headers = upstreamHeaders(req.headers, endpoint, impersonationHeaders(session.identity!, d.grants, session.context.sessionId));
-    const o = await proxyRequest(req, res, endpoint, upstreamPath(endpoint, p.path, p.search), headers);
+    const stream = p.info.verb === 'watch' || p.query.get('follow') === 'true';
+    const o = await proxyRequest(req, res, endpoint, upstreamPath(endpoint, p.path, p.search), headers, stream);
     let bytesOut = o.bytesOut;
     if (o.error && !res.headersSent) bytesOut = sendStatus(res, 502, `TG_KUBE_UPSTREAM: the API server could not be reached: ${o.error}`);
     this.record(session, req, p, startedAt, {

@@ -36,7 +36,7 @@ const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding
  * Relays one request and its answer (a watch or a followed log stays open as long as both sides
  * do), counting body bytes; resolves when the answer has ended or either side has gone.
  */
-export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint: KubeEndpoint, path: string, headers: Record<string, string | string[]>): Promise<ProxyOutcome> {
+export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint: KubeEndpoint, path: string, headers: Record<string, string | string[]>, stream: boolean): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     const outcome: ProxyOutcome = { status: 0, bytesIn: 0, bytesOut: 0 };
     let settled = false;
@@ -55,6 +55,7 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint
       agent: endpoint.agent,
       timeout: endpoint.connectTimeoutMs,
     });
+    up.on('socket', (s) => s.setNoDelay(true));
     up.on('timeout', () => up.destroy(new Error(`no answer from the API server within ${endpoint.connectTimeoutMs / 1000} s`)));
     up.on('response', (answer) => {
       // Streams (watch, logs -f) may idle for long: the timeout covered the wait for headers only.
@@ -63,8 +64,8 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !RESPONSE_DROPPED.has(name)) out[name] = value;
       res.writeHead(outcome.status, out);
-      // Streamed answers (watch, logs -f) must reach kubectl as they come, not when a buffer fills.
-      res.flushHeaders();
+      // Streamed answers (watch, logs -f) must reach kubectl as they come, not with their first chunk.
+      if (stream) res.flushHeaders();
       answer.on('data', (chunk: Buffer) => {
         outcome.bytesOut += chunk.length;
       });
