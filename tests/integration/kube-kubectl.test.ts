@@ -9,7 +9,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord, EventRecord } from '../../events/index.js';
-import { buildCast } from '../../services/replay/cast.js';
+import { spawn } from 'node:child_process';
+import { buildCast, castText } from '../../services/replay/cast.js';
+import { kubectlPath } from '../support/kube-harness.js';
+import { screenOf, screenOfCast } from '../support/terminal-screen.js';
 import { KubeHarness } from '../support/kube-harness.js';
 
 let h: KubeHarness;
@@ -85,6 +88,39 @@ describe('kubectl through the gateway', () => {
       assert.equal(stderr, 'to-stderr\n');
     });
   }
+
+  it('exec -it on a terminal replays from its cast to the screen the client saw', async () => {
+    const kc = await kubeconfig();
+    const script = 'printf "one\\r\\ntwo\\r\\n\\033[2J\\033[Hcleared \\033[1mbold\\033[0m\\r\\n"; printf "\\033[5;10Hat 5,10"; sleep 0.2';
+    const driver = spawn('python3', [join(import.meta.dirname, '../support/pty-driver.py'), '--rows', '24', '--cols', '80', kubectlPath('1.33'), '--kubeconfig', kc, 'exec', '-it', POD, '--', 'sh', '-c', script], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir, KUBECACHEDIR: join(h.dir, 'cache-tty') },
+    });
+    const seen: Buffer[] = [];
+    let exit: number | null = null;
+    let rest = '';
+    driver.stdout.on('data', (d: Buffer) => {
+      rest += d.toString();
+      const lines = rest.split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) {
+        const m = JSON.parse(l) as { out?: string; exit?: number };
+        if (m.out) seen.push(Buffer.from(m.out, 'base64'));
+        if ('exit' in m) exit = m.exit ?? null;
+      }
+    });
+    await new Promise((r) => driver.on('close', r));
+    assert.equal(exit, 0, Buffer.concat(seen).toString());
+    const records = await sessionWith((d) => d.subresource === 'exec' && d.status === 101);
+    assert.equal((events(records, 'command.started')[0] as EventRecord<'command.started'>).data.pty, true);
+    const opened = events(records, 'terminal.opened')[0] as EventRecord<'terminal.opened'>;
+    assert.deepEqual([opened.data.cols, opened.data.rows], [80, 24]);
+    const clientScreen = await screenOf({ cols: 80, rows: 24 }, [{ output: Buffer.concat(seen) }]);
+    const castScreen = await screenOfCast(castText(buildCast(records[0]!.sessionId, records)));
+    assert.ok(clientScreen.lines.some((l) => l.includes('cleared bold')) && clientScreen.lines[4]!.includes('at 5,10'), clientScreen.lines.join('\n'));
+    assert.deepEqual(castScreen.lines, clientScreen.lines);
+    assert.deepEqual(castScreen.cursor, clientScreen.cursor);
+  });
 
   it('get, server-side apply and logs (also -f) are recorded with verb, resource, namespace, name, status and bytes', async () => {
     const kc = await kubeconfig();

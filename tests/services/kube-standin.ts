@@ -141,7 +141,10 @@ export class KubeStandIn {
   /** Runs the command as a local process, as kwok's local exec does, speaking channel protocol v4/v5. */
   private exec(ws: WebSocket, q: URLSearchParams): void {
     const command = q.getAll('command');
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    // a terminal when asked for one, as a kubelet gives (util-linux `script` allocates the pty)
+    const tty = q.get('tty') === 'true';
+    const quoted = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = tty ? spawn('script', ['-qefc', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const send = (channel: number, data: Buffer) => ws.send(Buffer.concat([Buffer.from([channel]), data]));
     child.stdout.on('data', (d: Buffer) => send(1, d));
     child.stderr.on('data', (d: Buffer) => send(2, d));
