@@ -6,6 +6,7 @@
  * gateway sent (the impersonation). It is not Kubernetes: no RBAC, no audit log, no SPDY.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,7 +50,12 @@ export class KubeStandIn {
   readonly configMaps = new Map<string, unknown>();
   /** Lines `logs` returns; a followed log writes them one by one, then ends. */
   logLines = ['first line', 'second line'];
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (offered) => ['v5.channel.k8s.io', 'v4.channel.k8s.io'].find((p) => offered.has(p)) ?? false });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 16 * 1024 * 1024,
+    handleProtocols: (offered) => ['v5.channel.k8s.io', 'v4.channel.k8s.io'].find((p) => offered.has(p)) ?? false,
+  });
 
   private constructor(
     private readonly server: https.Server,
@@ -131,11 +137,21 @@ export class KubeStandIn {
   private upgrade(req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', this.url);
     this.seen.push({ method: req.method ?? '', path: url.pathname + url.search, headers: req.headers });
-    if (!/\/pods\/[^/]+\/exec$/.test(url.pathname) || !/websocket/i.test(String(req.headers.upgrade))) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe stand-in serves exec over WebSocket only');
+    const exec = /\/pods\/[^/]+\/exec$/.test(url.pathname);
+    const forward = /\/pods\/[^/]+\/portforward$/.test(url.pathname);
+    if (!(exec || forward) || !/websocket/i.test(String(req.headers.upgrade))) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe stand-in serves exec and port-forward over WebSocket only');
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.exec(ws, url.searchParams));
+    if (forward && String(req.headers['sec-websocket-protocol']).includes('SPDY/3.1+portforward.k8s.io')) {
+      // kubectl 1.31+'s subprotocol is not a token to WebSocket libraries: the handshake by hand, then silence
+      const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n\r\n`);
+      socket.on('error', () => undefined);
+      return;
+    }
+    // port-forward: the stand-in does not speak SPDY inside the tunnel; it echoes each message back
+    this.wss.handleUpgrade(req, socket, head, (ws) => (exec ? this.exec(ws, url.searchParams) : ws.on('message', (d: Buffer, binary: boolean) => ws.send(d, { binary }))));
   }
 
   /** Runs the command as a local process, as kwok's local exec does, speaking channel protocol v4/v5. */

@@ -12,8 +12,6 @@ export const CLOSE = 255;
 
 /** Subprotocols whose messages the gateway can read (binary framing); base64 framing is not offered upstream. */
 export const EXEC_SUBPROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
-/** Port-forward tunnels over WebSocket: SPDY frames inside messages (kubectl 1.31+), or the older channel form. Only counted. */
-export const PORT_FORWARD_SUBPROTOCOLS = ['SPDY/3.1+portforward.k8s.io', 'v4.channel.k8s.io', 'portforward.k8s.io'];
 
 /** The terminal size a resize message carries (`{"Width":120,"Height":40}`), or null for garbage. */
 export function readResize(data: Buffer): { cols: number; rows: number } | null {

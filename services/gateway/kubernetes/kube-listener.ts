@@ -12,6 +12,7 @@ import { sendStatus, statusResponseText } from './kube-status.js';
 import { requestInfo, type RequestInfo } from './request-info.js';
 import { proxyRequest, upstreamHeaders, upstreamPath } from './rest-proxy.js';
 import { relayStream, type StreamKind } from './stream-relay.js';
+import { tunnelForward } from './forward-tunnel.js';
 
 const STREAM_SUBRESOURCES: Record<string, StreamKind> = { exec: 'exec', attach: 'attach', portforward: 'portforward' };
 const READ_VERBS = new Set(['get', 'list', 'watch']);
@@ -215,13 +216,16 @@ export class KubeListener {
     }
     const endpoint = session.endpoint!;
     const headers = upstreamHeaders(req.headers, endpoint, impersonationHeaders(session.identity!, d.grants, session.context.sessionId));
-    const o = await relayStream(req, socket, head, endpoint, upstreamPath(endpoint, p.path, p.search), headers, session, {
-      kind: kind!,
-      info: p.info,
-      query: p.query,
-      recordStdin: d.grants.some((g) => g.recordStdin),
-      rules: d.decision.rules ?? [],
-    });
+    const o =
+      kind === 'portforward'
+        ? await this.forward(req, socket, head, session, p, upstreamPath(endpoint, p.path, p.search), headers, d.decision.rules ?? [])
+        : await relayStream(req, socket, head, endpoint, upstreamPath(endpoint, p.path, p.search), headers, session, {
+            kind: kind!,
+            info: p.info,
+            query: p.query,
+            recordStdin: d.grants.some((g) => g.recordStdin),
+            rules: d.decision.rules ?? [],
+          });
     if (o.status === 400 && o.subprotocol === undefined && o.error?.startsWith('none of the offered')) answer(400, `TG_KUBE_SUBPROTOCOL: ${o.error}`);
     this.record(session, req, p, startedAt, {
       status: o.status,
@@ -233,6 +237,30 @@ export class KubeListener {
       ...(o.error ? { reason: o.error } : {}),
     });
     session.end('client-disconnected');
+  }
+
+  /** A port-forward tunnel: forward.opened when the cluster accepted it, forward.closed with the bytes each way. */
+  private async forward(req: IncomingMessage, socket: Duplex, head: Buffer, session: KubeSession, p: Parsed, path: string, headers: Record<string, string | string[]>, rules: string[]) {
+    const ports = p.query.getAll('ports').join(',');
+    let opened = false;
+    const o = await tunnelForward(
+      req,
+      socket,
+      head,
+      session.endpoint!,
+      path,
+      headers,
+      () => {
+        opened = true;
+        session.recorder.event('forward.opened', { direction: 'local', channel: 0, host: `${p.info.namespace}/${p.info.name}`, port: Number(ports.split(',')[0]) || 0, rules, ...(ports ? { origin: `ports ${ports}` } : {}) });
+      },
+      (end) => {
+        session.stream = { end };
+      },
+    );
+    session.stream = null;
+    if (opened && !session.ended) session.recorder.event('forward.closed', { channel: 0, bytesFromClient: o.bytesIn, bytesToClient: o.bytesOut });
+    return o;
   }
 
   /** Ends every open session with a recorded reason; the listener keeps accepting. */

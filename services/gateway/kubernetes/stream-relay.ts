@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { KubeEndpoint } from './kube-endpoint.js';
-import { CLOSE, ERROR, EXEC_SUBPROTOCOLS, PORT_FORWARD_SUBPROTOCOLS, readExitStatus, readResize, RESIZE, STDERR, STDIN, STDOUT } from './channel-protocol.js';
+import { CLOSE, ERROR, EXEC_SUBPROTOCOLS, readExitStatus, readResize, RESIZE, STDERR, STDIN, STDOUT } from './channel-protocol.js';
 import type { KubeSession } from './kube-session.js';
 import type { RequestInfo } from './request-info.js';
 
@@ -48,7 +48,7 @@ export function relayStream(
   plan: StreamPlan,
 ): Promise<StreamOutcome> {
   return new Promise((resolve) => {
-    const known = plan.kind === 'portforward' ? PORT_FORWARD_SUBPROTOCOLS : EXEC_SUBPROTOCOLS;
+    const known = EXEC_SUBPROTOCOLS;
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim())
@@ -110,17 +110,13 @@ export function relayStream(
 
 function pump(client: WebSocket, upstream: WebSocket, session: KubeSession, plan: StreamPlan, outcome: StreamOutcome, done: (error?: string) => void): void {
   const subprotocol = upstream.protocol;
-  const rec = plan.kind === 'portforward' ? null : new ExecRecording(session, plan, subprotocol);
-  rec?.start();
-  if (plan.kind === 'portforward') {
-    const ports = plan.query.getAll('ports').join(',');
-    session.recorder.event('forward.opened', { direction: 'local', channel: 0, host: `${plan.info.namespace}/${plan.info.name}`, port: Number(ports.split(',')[0]) || 0, rules: plan.rules, ...(ports ? { origin: `ports ${ports}` } : {}) });
-  }
+  const rec = new ExecRecording(session, plan, subprotocol);
+  rec.start();
   const relay = (from: WebSocket, to: WebSocket, toClient: boolean) => {
     from.on('message', (data: Buffer, isBinary: boolean) => {
       if (toClient) outcome.bytesOut += data.length;
       else outcome.bytesIn += data.length;
-      if (rec && isBinary && data.length > 0) rec.message(toClient, data);
+      if (isBinary && data.length > 0) rec.message(toClient, data);
       if (to.readyState !== WebSocket.OPEN) return;
       to.send(data, { binary: isBinary }, () => {
         if (to.bufferedAmount < HIGH_WATER / 4 && from.isPaused) from.resume();
@@ -134,8 +130,7 @@ function pump(client: WebSocket, upstream: WebSocket, session: KubeSession, plan
   const finish = (error?: string) => {
     if (finished) return;
     finished = true;
-    if (plan.kind === 'portforward') session.recorder.event('forward.closed', { channel: 0, bytesFromClient: outcome.bytesIn, bytesToClient: outcome.bytesOut });
-    rec?.finish(error);
+    rec.finish(error);
     done(error);
   };
   // A close from either side closes the other with the same code, so kubectl sees how the command ended.
