@@ -1,6 +1,7 @@
 /**
  * The gateway's WebSocket stream relay below kubectl: port-forward bytes counted exactly in both
- * directions (10 MiB, equal checksums), and an exec refused before its upgrade in strict recording
+ * directions (10 MiB, equal checksums), kubectl 1.31's port-forward subprotocol passed through, an exec
+ * refused before its upgrade in strict recording
  * when the recording cannot be written. Against the kube-apiserver STAND-IN, whose port-forward
  * echoes the tunnel's messages (it does not speak SPDY inside the tunnel as a kubelet does).
  */
@@ -84,6 +85,23 @@ describe('stream relay', () => {
     assert.equal(answer.statusCode, 101);
     assert.equal(answer.headers['sec-websocket-protocol'], 'SPDY/3.1+portforward.k8s.io');
     assert.equal(answer.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+  });
+
+  it('strict recording: when the log cannot be written, an exec is refused before its upgrade reaches the cluster', async () => {
+    const writer = h.gateway.writer;
+    const durable = writer.durable.bind(writer);
+    writer.durable = () => Promise.reject(new Error('TG_RECORDING_FAILED: disk full (simulated)'));
+    try {
+      const before = h.backend.standIn!.seen.length;
+      const ws = open('/api/v1/namespaces/default/pods/web-0/exec?command=true&stdout=true', ['v5.channel.k8s.io'], await h.token());
+      const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).on('open', () => resolve(101)).on('error', () => resolve(-1)));
+      assert.equal(status, 503);
+      assert.ok(!h.backend.standIn!.seen.slice(before).some((r) => r.path.includes('/exec')), 'the exec reached the cluster');
+    } finally {
+      writer.durable = durable;
+    }
+    const refused = [...(await h.sessions()).values()].flat().find((r) => r.stream === 'events' && r.type === 'kube.request' && (r.data as { code?: string }).code === 'TG_RECORDING_FAILED');
+    assert.ok(refused, 'the refusal is recorded once the log is back');
   });
 
   it('an upgrade offering no subprotocol the gateway can read is refused before the cluster', async () => {
