@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord, EventRecord } from '../../events/index.js';
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { buildCast, castText } from '../../services/replay/cast.js';
 import { kubectlPath } from '../support/kube-harness.js';
 import { screenOf, screenOfCast } from '../support/terminal-screen.js';
@@ -197,6 +199,48 @@ describe('kubectl through the gateway', () => {
     assert.deepEqual(denied.data.decision.missing, ['exec']);
     assert.equal(denied.data.code, 'TG_POLICY_DENIED');
     if (h.backend.standIn) assert.ok(!h.backend.standIn.seen.slice(before).some((s) => s.path.includes('/exec')), 'the exec reached the cluster');
+  });
+
+  it('kubectl 1.31 port-forward (WebSocket) carries 10 MiB each way with equal checksums and counts it', { skip: !process.env.KUBE_APISERVER_URL && 'port-forward needs a kubelet (the real tier: tests/services/kube.sh); the stand-in does not speak SPDY in the tunnel' }, async () => {
+    // kwok forwards every pod port to KUBE_FORWARD_PORT on this machine: an echo server there
+    const echo = net.createServer((c) => c.pipe(c));
+    await new Promise<void>((r) => echo.listen(Number(process.env.KUBE_FORWARD_PORT), '127.0.0.1', r));
+    const child = spawn(kubectlPath('1.31'), ['--kubeconfig', await kubeconfig(), 'port-forward', `pod/${POD}`, ':8080'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir } });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('close', (code) => reject(new Error(`kubectl port-forward exited ${code}: ${out}`)));
+      });
+      const payload = randomBytes(10 * 1024 * 1024);
+      const back = await new Promise<Buffer>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        let got = 0;
+        const c = net.connect(port, '127.0.0.1', () => c.write(payload));
+        c.on('data', (d: Buffer) => {
+          parts.push(d);
+          got += d.length;
+          if (got >= payload.length) {
+            c.end();
+            resolve(Buffer.concat(parts));
+          }
+        });
+        c.on('error', reject);
+      });
+      assert.equal(createHash('sha256').update(back).digest('hex'), createHash('sha256').update(payload).digest('hex'));
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('close', r));
+      echo.close();
+    }
+    const records = await sessionWith((d) => d.subresource === 'portforward' && d.status === 101);
+    const closed = events(records, 'forward.closed')[0] as EventRecord<'forward.closed'>;
+    // the tunnel's payload is SPDY frames around the 10 MiB: at least that much each way
+    assert.ok(closed.data.bytesFromClient >= 10 * 1024 * 1024 && closed.data.bytesToClient >= 10 * 1024 * 1024, JSON.stringify(closed.data));
   });
 
   it('`trailgate kube-credential` as the exec credential plugin gives kubectl the CI token', async () => {
