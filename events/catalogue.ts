@@ -27,6 +27,9 @@ export const EVENT_TYPES = [
   'token.reused',
   'environment.requested',
   'kube.request',
+  'approval.requested',
+  'approval.reviewed',
+  'approval.decided',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -115,6 +118,8 @@ export interface CommandStartedData {
   /** Only for the function-call protocol. */
   functionOid?: number;
   decision?: StatementDecision;
+  /** The approval that let this command run (approval.decided approved). */
+  approvalId?: string;
 }
 
 export interface CommandCompletedData {
@@ -332,6 +337,58 @@ export interface KubeRequestData {
   userAgent?: string;
 }
 
+/** The run the approval is bound to: an approval for one run never lets another run through. */
+export interface ApprovalRun {
+  repository?: string;
+  workflow?: string;
+  ref?: string;
+  runId?: string;
+  runAttempt?: string;
+  actor?: string;
+  environment?: string;
+}
+
+/** A statement or SSH command held until people approve it. */
+export interface ApprovalRequestedData {
+  approvalId: string;
+  rule: string;
+  target: string;
+  kind: 'statement' | 'command';
+  /** The SQL or the exec command line, as the client sent it. */
+  text: string;
+  /** SHA-256 (hex) of the normalised text, and of the parameters (extended protocol), together binding the approval. */
+  textSha256: string;
+  parametersSha256?: string;
+  parameters?: ParameterValue[];
+  run: ApprovalRun;
+  quorum: number;
+  expiresAt: string;
+  /** Where reviewers decide. */
+  link?: string;
+}
+
+/** One person's verdict; `counted` false when it does not count toward the decision, and why. */
+export interface ApprovalReviewedData {
+  approvalId: string;
+  reviewer: string;
+  verdict: 'approve' | 'reject';
+  reason?: string;
+  counted: boolean;
+  refusedReason?: 'self' | 'not-eligible' | 'duplicate';
+  /** The rule allows the run's actor to approve, and this reviewer is that actor. */
+  selfApproval?: boolean;
+  at: string;
+}
+
+/** How a held statement or command ended. */
+export interface ApprovalDecidedData {
+  approvalId: string;
+  state: 'approved' | 'rejected' | 'expired' | 'withdrawn' | 'abandoned' | 'refused';
+  /** Who approved (approved) or who rejected (rejected). */
+  deciders: string[];
+  reason?: string;
+}
+
 export interface EventDataByType {
   'session.started': SessionStartedData;
   'auth.decided': AuthDecidedData;
@@ -355,4 +412,7 @@ export interface EventDataByType {
   'token.reused': TokenReusedData;
   'environment.requested': EnvironmentRequestedData;
   'kube.request': KubeRequestData;
+  'approval.requested': ApprovalRequestedData;
+  'approval.reviewed': ApprovalReviewedData;
+  'approval.decided': ApprovalDecidedData;
 }

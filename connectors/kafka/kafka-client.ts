@@ -114,18 +114,46 @@ export async function ensureTopics(admin: Admin, config: KafkaLogConfig): Promis
     // Every entry is kept: a ledger whose tail is gone must be noticed, never compacted away.
     { topic: topics.ledger, numPartitions: 1, replicationFactor: config.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: '-1' }] },
   ].filter((t) => !existing.has(t.topic));
-  if (wanted.length) {
-    try {
-      await admin.createTopics({ topics: wanted, waitForLeaders: true });
-    } catch (err) {
-      // Another gateway may have created them in the meantime.
-      const now = new Set(await admin.listTopics());
-      const missing = wanted.filter((t) => !now.has(t.topic));
-      if (missing.length) throw Object.assign(new Error(`could not create Kafka topics ${missing.map((t) => t.topic).join(', ')}: ${(err as Error).message}; check log.kafka.replicationFactor against the number of brokers`), { code: 'TG_KAFKA_TOPICS' });
-    }
-  }
+  await createTopicsLed(admin, wanted, 'check log.kafka.replicationFactor against the number of brokers');
   return topics;
 }
+
+type TopicSpec = Parameters<Admin['createTopics']>[0]['topics'][number];
+
+/** How long new topics may take to have a leader for every partition. */
+const LEADERS_WAIT_MS = 30_000;
+
+/**
+ * Creates the topics that do not exist yet and waits until every partition has a leader. Under KRaft a
+ * broker learns of a new topic a moment after the controller made it and answers UNKNOWN_TOPIC_OR_PARTITION
+ * meanwhile, which kafkajs' own wait (LEADER_NOT_AVAILABLE only) gives up on: this waits for both.
+ */
+export async function createTopicsLed(admin: Admin, wanted: TopicSpec[], hint: string): Promise<void> {
+  if (!wanted.length) return;
+  const names = wanted.map((t) => t.topic);
+  try {
+    await admin.createTopics({ topics: wanted, waitForLeaders: false });
+  } catch (err) {
+    // Another gateway may have created them in the meantime.
+    const now = new Set(await admin.listTopics());
+    const missing = names.filter((t) => !now.has(t));
+    if (missing.length) throw Object.assign(new Error(`could not create Kafka topics ${missing.join(', ')}: ${(err as Error).message}; ${hint}`), { code: 'TG_KAFKA_TOPICS' });
+  }
+  const deadline = Date.now() + LEADERS_WAIT_MS;
+  for (;;) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: names });
+      if (topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      const e = err as { type?: string; cause?: { type?: string } };
+      if (!STILL_PROPAGATING.has(e.type ?? e.cause?.type ?? '')) throw err;
+    }
+    if (Date.now() > deadline) throw Object.assign(new Error(`the Kafka topics ${names.join(', ')} have no leader after ${LEADERS_WAIT_MS} ms; ${hint}`), { code: 'TG_KAFKA_TOPICS' });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const STILL_PROPAGATING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
 /** What a topic takes in one produce request when its max.message.bytes cannot be read: under the broker's 1 MiB default. */
 export const DEFAULT_REQUEST_BYTES = 768 * 1024;

@@ -1,7 +1,7 @@
 import type { Consumer, Producer } from 'kafkajs';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { TokenUse, TokenUseStore } from '../../services/gateway/identity/token-uses.js';
-import { createKafka, within } from './kafka-client.js';
+import { createKafka, createTopicsLed, within } from './kafka-client.js';
 
 /** `<prefix>.token-uses`: compacted, key = token key digest, value = JSON TokenUse; a null value forgets an expired token. */
 export function tokenUseTopic(prefix: string): string {
@@ -86,12 +86,8 @@ export class KafkaTokenUses implements TokenUseStore {
     await within(admin.connect(), CONNECT_MS, 'connecting to Kafka');
     try {
       if (!(await admin.listTopics()).includes(topic)) {
-        await admin
-          .createTopics({ topics: [{ topic, numPartitions: config.partitions, replicationFactor: config.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
-          .catch(async (err: Error) => {
-            // Another gateway may have created it in the meantime.
-            if (!(await admin.listTopics()).includes(topic)) throw Object.assign(new Error(`could not create the Kafka topic ${topic}: ${err.message}`), { code: 'TG_KAFKA_TOPICS' });
-          });
+        const spec = { topic, numPartitions: config.partitions, replicationFactor: config.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] };
+        await within(createTopicsLed(admin, [spec], 'check log.kafka.replicationFactor against the number of brokers'), CONNECT_MS, 'creating the token-use topic');
       }
     } finally {
       await admin.disconnect().catch(() => undefined);

@@ -159,6 +159,7 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
             function_oid: d.functionOid,
             channel: d.channel,
             pty: d.pty,
+            approval_id: d.approvalId,
           },
           decision: d.decision
             ? { outcome: d.decision.outcome, needs: d.decision.needs, missing: d.decision.missing, rules: d.decision.rules, parse_error: d.decision.parseError }
@@ -292,6 +293,30 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
           },
           decision: { outcome: d.decision.outcome, needs: d.decision.needs, missing: d.decision.missing, rules: d.decision.rules },
         },
+      };
+    }
+    case 'approval.requested': {
+      const d = (r as EventRecord<'approval.requested'>).data;
+      return {
+        event: { category: ['iam'], type: ['start'], outcome: 'unknown' },
+        reason: `held for approval by rule ${d.rule} (${d.quorum} approver${d.quorum === 1 ? '' : 's'})`,
+        trailgate: { approval: { id: d.approvalId, rule: d.rule, target: d.target, kind: d.kind, text: d.text, text_sha256: d.textSha256, parameters_sha256: d.parametersSha256, quorum: d.quorum, expires_at: d.expiresAt, run: { repository: d.run.repository, workflow: d.run.workflow, ref: d.run.ref, run_id: d.run.runId, run_attempt: d.run.runAttempt, actor: d.run.actor, environment: d.run.environment } } },
+      };
+    }
+    case 'approval.reviewed': {
+      const d = (r as EventRecord<'approval.reviewed'>).data;
+      return {
+        event: { category: ['iam'], type: ['info'], outcome: d.counted ? 'success' : 'failure' },
+        reason: d.counted ? `${d.reviewer}: ${d.verdict}` : `${d.reviewer}: ${d.verdict} not counted (${d.refusedReason ?? 'refused'})`,
+        trailgate: { approval: { id: d.approvalId, reviewer: d.reviewer, verdict: d.verdict, reason: d.reason, counted: d.counted, refused_reason: d.refusedReason, self_approval: d.selfApproval } },
+      };
+    }
+    case 'approval.decided': {
+      const d = (r as EventRecord<'approval.decided'>).data;
+      return {
+        event: { category: ['iam'], type: ['end'], outcome: d.state === 'approved' ? 'success' : 'failure' },
+        reason: d.reason ?? `approval ${d.state}`,
+        trailgate: { approval: { id: d.approvalId, state: d.state, deciders: d.deciders, reason: d.reason }, ...(d.state === 'approved' ? {} : { decision: { outcome: 'denied' } }) },
       };
     }
     case 'checkpoint.signed': {

@@ -161,6 +161,20 @@ keys
   .description('generate a new signing key; older public keys stay published')
   .action(async () => (await import('./keys-command.js')).runKeysRotate(program.opts<{ config?: string }>().config));
 
+const approvals = program.command('approvals').description('statements and commands held for people to approve (through the replay API: --server or TRAILGATE_REPLAY_URL, token in TRAILGATE_REPLAY_TOKEN)');
+const approvalOptions = (c: Command) => c.option('--server <url>', 'the replay server').option('--token-file <file>', 'the reviewer token, instead of TRAILGATE_REPLAY_TOKEN').option('--json', 'JSON output');
+approvalOptions(approvals.command('list').description('the queue, newest first').option('--state <state>', 'pending (default), approved, rejected, expired, withdrawn, abandoned or all')).action(async (opts: object) =>
+  (await import('./approvals-command.js')).runApprovalsList(program.opts<{ config?: string }>().config, opts),
+);
+approvalOptions(approvals.command('show').description('one approval: statement, parameters, run, reviews').argument('<id>')).action(async (id: string, opts: object) =>
+  (await import('./approvals-command.js')).runApprovalsShow(program.opts<{ config?: string }>().config, id, opts),
+);
+for (const verdict of ['approve', 'reject'] as const) {
+  approvalOptions(approvals.command(verdict).description(verdict === 'approve' ? 'approve a held statement or command' : 'reject it; the client gets 42501 with the reason').argument('<id>').option('--reason <text>', 'why (required to reject)')).action(
+    async (id: string, opts: object) => (await import('./approvals-command.js')).runApprovalsReview(program.opts<{ config?: string }>().config, verdict, id, opts),
+  );
+}
+
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   console.error(`trailgate: ${err.message}`);
   process.exit(err.code === 'TG_USAGE' ? 2 : 1);

@@ -10,6 +10,7 @@ import { startReplayServer, type RunningReplay } from '../replay/server/start.js
 import { readableLog } from '../replay/store-file.js';
 import { startReplayStore, type RunningReplayStore } from '../roles/replay-store-role.js';
 import { cliConfig } from './cli-config.js';
+import { approvalStoreFor } from '../approvals/gateway-approvals.js';
 
 /** The replay section to serve with: the configured one, plus the generated admin under --dev. */
 export function replaySettings(config: TrailgateConfig, dev: boolean): { settings: ReplayConfig; devTokenFile?: string } | null {
@@ -26,11 +27,14 @@ export async function serveReplay(config: TrailgateConfig, settings: ReplayConfi
   if (!existsSync(file)) throw Object.assign(new Error(`no event log at ${file}; start the gateway once (\`trailgate up\`) or pass --config with its configuration`), { code: 'TG_LOG_MISSING' });
   const source = new EmbeddedReplaySource(file);
   const integrity = embeddedLogIntegrity(source.log, { dataDir: config.dataDir, trustedJwksFile: config.integrity.trustedJwksFile });
-  const replay = await startReplayServer({ source, config: settings, integrity, log: (line) => console.error(line) });
+  // Reviewers decide here; the gateway holding the statement reads their reviews from the same store.
+  const approvals = config.approvals ? { store: await approvalStoreFor(config, file), people: config.approvals.people } : undefined;
+  const replay = await startReplayServer({ source, config: settings, integrity, log: (line) => console.error(line), ...(approvals ? { approvals } : {}) });
   return {
     ...replay,
     close: async () => {
       await replay.close();
+      await approvals?.store.close();
       source.close();
     },
   };

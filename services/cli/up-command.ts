@@ -1,5 +1,7 @@
 import type { Consumer } from '../../connectors/consumer/consumer.js';
 import { Gateway } from '../gateway/gateway.js';
+import { GatewayDrain } from '../gateway/gateway-drain.js';
+import { Health } from '../metrics/health.js';
 import { searchSinkFor } from '../indexer/search-connection.js';
 import { startConsumer } from '../roles/consumer-role.js';
 import { forwarderSinks, registerSinkMetrics } from '../roles/forwarder-sinks.js';
@@ -10,7 +12,9 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
   const config = cliConfig(configFile);
   // `up` is the one-machine setup: it always records to the embedded log and needs no Kafka.
   config.log = { kind: 'embedded' };
-  const gateway = await Gateway.start({ config, dev });
+  const drain = new GatewayDrain(new Health('up'), config.shutdown);
+  const gateway = await Gateway.start({ config, dev, admission: () => drain.refusal() });
+  drain.attach(gateway, config.dataDir);
   const chosen = replaySettings(config, dev);
   const replay = chosen ? await serveReplay(config, chosen.settings).catch(async (err: Error) => {
     await gateway.stop();
@@ -46,16 +50,27 @@ export async function runUp(configFile: string | undefined, dev: boolean): Promi
     lines.push('', 'try it:', `  PGPASSWORD="$(npx trailgate token)" psql "host=${host} port=${port} dbname=demo user=ci sslmode=require" -c 'select * from deployments'`, '  npx trailgate sessions');
   }
   console.log(lines.join('\n'));
+  // The first signal drains as `trailgate gateway` does; a second one stops at once.
+  let draining = false;
   const stop = (signal: string) => {
-    console.log(`\n${signal}: closing sessions and the event log`);
-    Promise.all([indexer?.stop(), ...forwarders.map((f) => Promise.all([f.stop(), 'health' in f.sink ? f.sink.close?.() : undefined])), gateway.stop(), replay?.close()]).then(
-      () => process.exit(0),
-      (err: Error) => {
-        console.error(`trailgate: shutdown failed: ${err.message}`);
-        process.exit(1);
-      },
-    );
+    if (draining) {
+      console.log(`\n${signal} again: ending open sessions now`);
+      gateway.stop().finally(() => process.exit(1));
+      return;
+    }
+    draining = true;
+    console.log(`\n${signal}: no new sessions; open ones have ${config.shutdown.drainSeconds} s to finish (${signal} again ends them now)`);
+    drain
+      .drain(signal)
+      .then(() => Promise.all([indexer?.stop(), ...forwarders.map((f) => Promise.all([f.stop(), 'health' in f.sink ? f.sink.close?.() : undefined])), replay?.close()]))
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          console.error(`trailgate: shutdown failed: ${err.message}`);
+          process.exit(1);
+        },
+      );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SentinelConfig } from '../../connectors/sentinel/config.js';
 import { SplunkConfig } from '../../connectors/splunk/config.js';
+import { ApprovalsConfig } from '../approvals/config.js';
 import { dangerousEnvMatch } from '../gateway/ssh/dangerous-env.js';
 import { KUBE_ONLY_RIGHTS, KubeRuleFields, KubernetesListenerConfig, KubernetesTargetConfig } from '../gateway/kubernetes/kube-config.js';
 import { ReplayConfig } from './replay-schema.js';
@@ -331,6 +332,8 @@ export const TrailgateConfig = z
     shutdown: ShutdownConfig.default({ drainSeconds: 30, spoolFlushSeconds: 10 }),
     /** The replay web UI and API; `trailgate up` serves it when this section is present (or with --dev). */
     replay: ReplayConfig.optional(),
+    /** Statements and SSH commands that wait for people to approve them; absent: nothing is held. */
+    approvals: ApprovalsConfig.optional(),
     integrity: z
       .object({
         /** PKCS#8 PEM Ed25519 private key; without it a key is generated into <dataDir>/keys at first start. */

@@ -16,6 +16,7 @@ import type { TargetEndpoint } from './postgres/backend-connection.js';
 import { CancelRegistry } from './postgres/cancel-registry.js';
 import type { PostgresGatewayDeps } from './postgres/postgres-connection.js';
 import { PostgresListener } from './postgres/postgres-listener.js';
+import { approvalsFor, type GatewayApprovals } from '../approvals/gateway-approvals.js';
 import type { StatementGate } from './postgres/statement-gate.js';
 import { PolicyGate } from './policy/policy-gate.js';
 import { loadClassifier } from './policy/statement-classifier.js';
@@ -104,6 +105,8 @@ export class Gateway {
     /** Null when no `ssh` section and no SSH target is configured. */
     readonly ssh: SshFrontDoor | null,
     readonly tokenUses: TokenUses,
+    /** Null when no `approvals` section is configured. */
+    readonly approvals: GatewayApprovals | null,
     /** Null when no `kubernetes` section and no Kubernetes target is configured. */
     readonly kube: KubeFrontDoor | null = null,
   ) {}
@@ -160,6 +163,7 @@ export class Gateway {
     let demo: DemoTarget | null = null;
     let postgres: PostgresListener | null = null;
     let tokenUses: TokenUses | null = null;
+    let approvals: GatewayApprovals | null = null;
     try {
       // What the previous run opened but did not get to summarize (a crash) goes into the first summary.
       const listed = ledger.listed();
@@ -189,6 +193,7 @@ export class Gateway {
       const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
       const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
       tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
+      approvals = await approvalsFor(config, instance, file);
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       postgres = new PostgresListener({
@@ -208,6 +213,7 @@ export class Gateway {
         recordingMode: config.recording.mode,
         tokenUses,
         admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
+        ...(approvals ? { approvals: approvals.desk } : {}),
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
       let ssh: SshFrontDoor | null = null;
@@ -228,6 +234,7 @@ export class Gateway {
             authTimeoutMs: settings.authTimeoutSeconds * 1000,
             admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null),
             tokenUses,
+            ...(approvals ? { approvals: approvals.desk } : {}),
           },
           hostKey.privateKey,
         );
@@ -261,9 +268,10 @@ export class Gateway {
       }
       if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null, kube?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
-      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses, kube);
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses, approvals, kube);
     } catch (err) {
       await tokenUses?.close().catch(() => undefined);
+      await approvals?.close().catch(() => undefined);
       await demo?.stop();
       await writer.flush().catch(() => undefined);
       await sink.close();
@@ -279,6 +287,7 @@ export class Gateway {
     await this.kube?.listener.close();
     for (const t of this.kube?.targets.values() ?? []) t.agent.destroy();
     await this.tokenUses.close();
+    await this.approvals?.close();
     await this.writer.flush();
     await this.ledger.stop();
     await this.sink.close();

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -28,7 +28,7 @@ interface ComposeService {
   volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
   depends_on?: Record<string, { condition: string }>;
   configs?: { source: string; target: string }[];
-  secrets?: { source: string; target?: string }[];
+  environment?: Record<string, string>;
   ports?: { target: number; published: string; host_ip?: string }[];
 }
 
@@ -36,7 +36,7 @@ interface ComposeProject {
   services: Record<string, ComposeService>;
   volumes: Record<string, unknown>;
   configs: Record<string, { file: string }>;
-  secrets: Record<string, { file: string }>;
+  secrets?: Record<string, { file: string }>;
 }
 
 async function load(file: string): Promise<ComposeProject> {
@@ -45,7 +45,7 @@ async function load(file: string): Promise<ComposeProject> {
 }
 
 const LONG_RUNNING = ['postgres', 'kafka', 'opensearch', 'opensearch-dashboards', 'gateway-1', 'gateway-2', 'indexer', 'forwarder', 'replay'];
-const ONE_SHOT = ['dashboards-init', 'issuer-init', 'token'];
+const ONE_SHOT = ['dashboards-init', 'issuer-init', 'secrets-init', 'token'];
 
 describe('docker-compose.yml', () => {
   it('loads in compose-go with the whole stack: every service its image, health check, volumes and dependencies', async () => {
@@ -76,14 +76,45 @@ describe('docker-compose.yml', () => {
       'issuer-init': { condition: 'service_completed_successfully', required: true },
       kafka: { condition: 'service_healthy', required: true },
       postgres: { condition: 'service_healthy', required: true },
+      'secrets-init': { condition: 'service_completed_successfully', required: true },
     });
     assert.notEqual(project.services['gateway-1']!.volumes![0]!.source, project.services['gateway-2']!.volumes![0]!.source, 'each gateway its own volume');
     assert.deepEqual(project.services['indexer']!.depends_on?.opensearch?.condition, 'service_healthy');
     assert.deepEqual(project.services['dashboards-init']!.depends_on?.['opensearch-dashboards']?.condition, 'service_healthy');
     assert.ok(project.services['dashboards-init']!.command!.some((a) => a.includes('/api/saved_objects/_import')));
-    // Secrets come from files, never from the environment.
-    for (const secret of Object.values(project.secrets)) assert.ok(existsSync(secret.file), `${secret.file} exists`);
-    assert.deepEqual(gw.secrets?.map((s) => s.source).sort(), ['orders_db_password', 'replay_admin_token']);
+    // Secrets are generated at the first start into their own volume, read only by the services that need them.
+    assert.equal(project.secrets, undefined, 'no secret file in the repository');
+    const readers = Object.entries(project.services).filter(([, s]) => s.volumes?.some((v) => v.source === 'secrets')).map(([n]) => n);
+    assert.deepEqual(readers.sort(), ['gateway-1', 'gateway-2', 'postgres', 'replay', 'secrets-init']);
+    for (const n of readers.filter((n) => n !== 'secrets-init')) {
+      const s = project.services[n]!;
+      assert.ok(s.volumes!.find((v) => v.source === 'secrets')!.read_only, `${n} mounts the secrets read-only`);
+      assert.equal(s.depends_on?.['secrets-init']?.condition, 'service_completed_successfully', `${n} starts after secrets-init`);
+    }
+  });
+
+  it('generates random secrets once, readable by the database user, and keeps them on the next start', async () => {
+    const project = await load(join(repo, 'docker-compose.yml'));
+    const init = project.services['secrets-init']!;
+    assert.deepEqual(init.entrypoint, ['node', '-e']);
+    const dir = mkdtempSync(join(tmpdir(), 'trailgate-secrets-'));
+    try {
+      const run = () => exec(process.execPath, ['-e', init.command![0]!], { env: { ...process.env, TG_SECRETS_DIR: dir } });
+      await run();
+      const names = ['orders_db_password', 'replay_admin_token'];
+      const first = names.map((n) => readFileSync(join(dir, n), 'utf8'));
+      for (const value of first) assert.match(value, /^[0-9a-f]{48}\n$/, '24 random bytes, hex');
+      assert.notEqual(first[0], first[1]);
+      for (const n of names) assert.equal(statSync(join(dir, n)).mode & 0o777, 0o444, `${n}: readable by postgres, written by none`);
+      await run();
+      assert.deepEqual(names.map((n) => readFileSync(join(dir, n), 'utf8')), first, 'a restart keeps the secrets');
+      // The files the stack reads are the ones it generates.
+      const config = readFileSync(join(repo, 'deploy/compose/trailgate.yaml'), 'utf8');
+      for (const n of names) assert.ok(config.includes(`{ file: /run/secrets/${n} }`), `trailgate.yaml reads ${n}`);
+      assert.equal(project.services['postgres']!.environment?.POSTGRES_PASSWORD_FILE, '/run/secrets/orders_db_password');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('mounts configuration files that trailgate itself loads', async () => {

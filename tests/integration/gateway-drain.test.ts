@@ -60,7 +60,7 @@ function start(args: string[], ready: RegExp): Promise<Started> {
   });
 }
 
-async function gatewayWith(shutdown: { drainSeconds: number; spoolFlushSeconds?: number }, extra: (dir: string) => Record<string, unknown> = () => ({})) {
+async function gatewayWith(shutdown: { drainSeconds: number; spoolFlushSeconds?: number }, extra: (dir: string) => Record<string, unknown> = () => ({}), role: 'gateway' | 'up' = 'gateway') {
   const dir = mkdtempSync(join(tmpdir(), 'trailgate-drain-'));
   dirs.push(dir);
   const issuer = await DevIssuer.openOrCreate(join(dir, 'issuer'));
@@ -81,7 +81,8 @@ async function gatewayWith(shutdown: { drainSeconds: number; spoolFlushSeconds?:
       ...extra(dir),
     }),
   );
-  const gw = await start(['--config', config, 'gateway'], /postgres\s+127\.0\.0\.1:(\d+)[\s\S]*metrics\s+http:\/\/(127\.0\.0\.1:\d+)\/metrics/);
+  const ready = role === 'up' ? /postgres\s+127\.0\.0\.1:(\d+)/ : /postgres\s+127\.0\.0\.1:(\d+)[\s\S]*metrics\s+http:\/\/(127\.0\.0\.1:\d+)\/metrics/;
+  const gw = await start(['--config', config, role], ready);
   const port = Number(gw.match[1]);
   const metrics = `http://${gw.match[2]}`;
   const connect = async () => {
@@ -190,13 +191,13 @@ describe('SIGTERM drains a gateway', () => {
     const { gw, connect, trailgate } = await gatewayWith({ drainSeconds: 1 });
     const idle = await connect();
     await idle.query('select 1');
-    const lost = new Promise<void>((r) => {
-      idle.once('error', () => r());
-      idle.once('end', () => r());
-    });
+    // The first error is the gateway's FATAL; the end of the connection follows it.
+    const lost = new Promise<Error & { code?: string; detail?: string }>((r) => idle.on('error', r));
     gw.child.kill('SIGTERM');
     assert.equal(await gw.exited, 0);
-    await lost;
+    const err = await lost;
+    assert.equal(err.code, '57P01', 'the client is told as by a PostgreSQL shutdown');
+    assert.match(err.detail ?? '', /TG_GATEWAY_DRAIN_DEADLINE/);
     assert.match(gw.out(), /drain deadline reached; ending 1 session/);
 
     const rows = await sessions(trailgate);
@@ -204,6 +205,28 @@ describe('SIGTERM drains a gateway', () => {
     assert.equal(rows[0]!.endReason, 'gateway-shutdown');
     assert.ok(rows[0]!.sealed);
     assert.match(await endDetail(trailgate, rows[0]!.sessionId), /TG_GATEWAY_DRAIN_DEADLINE/);
+    const verify = await trailgate('verify', '--all');
+    assert.equal(verify.code, 0, verify.stdout);
+  });
+
+  it('drains `trailgate up` the same way: the open session goes on, a newcomer is refused, a second signal ends the rest', async () => {
+    const { gw, port, connect, trailgate } = await gatewayWith({ drainSeconds: 300 }, () => ({}), 'up');
+    const open = await connect();
+    await open.query('select 1');
+    const ended = new Promise<Error & { code?: string }>((r) => open.on('error', r));
+    gw.child.kill('SIGTERM');
+    await eventually(() => /SIGTERM: no new sessions/.test(gw.out()), 'up to announce the drain');
+    const latecomer = new pg.Client({ host: '127.0.0.1', port, database: 'app', user: 'ci', password: 'unused' });
+    await assert.rejects(latecomer.connect(), (err: Error & { code?: string }) => err.code === '57P03' && /TG_GATEWAY_DRAINING/.test(err.message));
+    const { rows } = await open.query<{ n: number }>('select 2 as n');
+    assert.equal(rows[0]!.n, 2, 'the open session still reaches the target while up drains');
+    assert.equal(gw.child.exitCode, null, 'up waits for the open session');
+
+    gw.child.kill('SIGTERM');
+    assert.equal((await ended).code, '57P01', 'the second signal ends the session as a PostgreSQL shutdown would');
+    assert.equal(await gw.exited, 1);
+    const recorded = await sessions(trailgate);
+    assert.deepEqual(recorded.map((r) => r.endReason).sort(), ['gateway-shutdown', 'gateway-shutdown']);
     const verify = await trailgate('verify', '--all');
     assert.equal(verify.code, 0, verify.stdout);
   });

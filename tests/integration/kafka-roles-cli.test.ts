@@ -60,10 +60,13 @@ describe('roles as processes on Kafka', () => {
       await client.end();
 
       const lines = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; stream: string; data: unknown }) : []);
-      await eventually(() => lines().some((r) => r.type === 'session.ended'), 'the forwarder to write the ended session');
+      // Events and byte chunks are separate topics, read side by side: either may arrive first.
+      await eventually(() => {
+        const now = lines();
+        return now.some((r) => r.type === 'session.ended') && now.some((r) => r.stream === 'bytes');
+      }, 'the forwarder to write the ended session and its byte chunks');
       const records = lines();
       assert.ok(records.some((r) => r.type === 'command.started' && JSON.stringify(r.data).includes('through the gateway process')));
-      assert.ok(records.some((r) => r.stream === 'bytes'), 'byte chunks are forwarded too');
 
       const metrics = await (await fetch(fw.match[1]!)).text();
       assert.match(metrics, /^trailgate_consumer_records_total\{consumer="forwarder"\} \d+$/m);

@@ -179,7 +179,7 @@ for (const target of searchTargets()) {
       const bytes: AuditRecord = { ...syntheticRecord(sessionId, 22, 'cancel.requested', { forwarded: false }), stream: 'bytes', type: 'bytes', direction: 'client', offset: 0, data: Buffer.from('x') } as AuditRecord;
       const broken = { ...syntheticRecord(sessionId, 23, 'cancel.requested', { forwarded: true }), ts: 'yesterday at noon' };
       const { deadLetters } = await sink.write([...session, unknown, newer, bytes, broken]);
-      assert.deepEqual(sink.stats.skipped, { 'unknown-type:approval.requested': 1, 'schema-version:99': 1, bytes: 1 });
+      assert.deepEqual(sink.stats.skipped, { 'unknown-type:review.opened': 1, 'schema-version:99': 1, bytes: 1 });
       assert.equal(deadLetters.length, 1);
       const letter = deadLetters[0] as DeadLetter;
       assert.equal(letter.record.id, broken.id);

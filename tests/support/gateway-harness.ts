@@ -44,6 +44,8 @@ export interface HarnessOptions {
   chunkMillis?: number;
   /** More Postgres targets on the test database: each is the `app` target with these keys on top. */
   targetVariants?: Record<string, Record<string, unknown>>;
+  /** The `approvals` section. */
+  approvals?: unknown;
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -92,6 +94,7 @@ export class GatewayHarness {
       ...(o.integrity ? { integrity: o.integrity } : {}),
       ...(o.ssh ? { ssh: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
       recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}) },
+      ...(o.approvals ? { approvals: o.approvals } : {}),
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
     const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: { ...issuer.issuerConfig(), ...o.devIssuer }, jwks: issuer.jwks() }] });

@@ -4,6 +4,8 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import type { AuditRecord, EventRecord } from '../../events/index.js';
 import type { DeadLetter, RecordSink } from '../../connectors/consumer/record-sink.js';
+import { createKafka, createTopicsLed } from '../../connectors/kafka/kafka-client.js';
+import { KafkaLogConfig } from '../../services/config/schema.js';
 import { requiredEnv } from './test-env.js';
 
 const run = promisify(execFile);
@@ -25,6 +27,22 @@ export async function killBroker(): Promise<void> {
 
 export async function restartBroker(): Promise<void> {
   await run('bash', [requiredEnv('TG_KAFKA_SCRIPT'), 'restart'], { env: process.env, timeout: 180_000 });
+  await brokerLeadsNewTopics();
+}
+
+/**
+ * A restarted broker answers before the controller has unfenced it and before it leads partitions again;
+ * the next test starts once a new topic has a leader, so it meets a broker as a fresh start leaves it.
+ */
+async function brokerLeadsNewTopics(): Promise<void> {
+  const kafka = await createKafka(KafkaLogConfig.parse(kafkaLog().kafka), 'test-probe');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopicsLed(admin, [{ topic: `probe-${randomBytes(4).toString('hex')}`, numPartitions: 1, replicationFactor: 1 }], 'the test broker did not recover');
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** A sink that keeps what it gets, counts deliveries of the same record, and refuses marked records for good. */

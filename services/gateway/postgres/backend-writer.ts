@@ -44,6 +44,12 @@ export function errorResponse(fields: ErrorFields): Buffer {
   return message(Be.ErrorResponse, Buffer.concat(parts));
 }
 
+/** NoticeResponse: a line the client shows at once, even while its statement waits. */
+export function noticeResponse(text: string): Buffer {
+  const body = Buffer.concat([Buffer.from('S', 'ascii'), cstr('NOTICE'), Buffer.from('V', 'ascii'), cstr('NOTICE'), Buffer.from('C', 'ascii'), cstr('00000'), Buffer.from('M', 'ascii'), cstr(text), Buffer.from([0])]);
+  return message(Be.NoticeResponse, body);
+}
+
 export function authenticationCleartextPassword(): Buffer {
   return message(Be.Authentication, int32(3));
 }

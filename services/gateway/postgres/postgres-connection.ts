@@ -21,6 +21,8 @@ import { RelaySession } from './relay-session.js';
 import { RunTag } from './run-tag.js';
 import { sqlcommenterComment } from './sqlcommenter.js';
 import type { StatementGate } from './statement-gate.js';
+import type { ApprovalDesk } from '../../approvals/approval-desk.js';
+import { StatementApprovals } from '../../approvals/statement-approvals.js';
 
 export interface PostgresGatewayDeps {
   instance: string;
@@ -41,6 +43,8 @@ export interface PostgresGatewayDeps {
   admission?: () => { code: string; message: string; reason?: SessionEndedData['reason'] } | null;
   /** Replay protection: a token's later sessions are checked against its first (identity/token-uses.ts). */
   tokenUses?: TokenUses;
+  /** Holds statements that approval rules name until people decide. */
+  approvals?: ApprovalDesk;
 }
 
 /** SQLSTATE cannot_connect_now: the client may try again later. */
@@ -174,8 +178,14 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       ...(enforcement.role ? { role: enforcement.role } : {}),
     });
 
+    let relay: RelaySession | null = null;
     const cancelKey = deps.cancels.issue({
       cancel: async () => {
+        // A statement still waiting for approval never reached the target: the cancel withdraws it.
+        if (relay?.withdrawHeld()) {
+          recorder.event('cancel.requested', { forwarded: false });
+          return true;
+        }
         recorder.event('cancel.requested', { forwarded: true });
         try {
           await sendCancel(endpoint, link.processId, link.secretKey, deps.authTimeoutMs);
@@ -198,7 +208,8 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
 
     const runsCode = grant.rights.some((r) => r === 'all' || r === 'function');
     const readOnlyRunningCode = enforcement.readOnly && grant.rights.some((r) => r === 'function' || r === 'code');
-    const relay = new RelaySession({
+    const approvalRules = deps.approvals?.forTarget(endpoint.name);
+    relay = new RelaySession({
       client,
       target: link.socket,
       framer: hello.framer,
@@ -210,6 +221,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       recordingMode: deps.recordingMode,
       guard: { readOnly: enforcement.readOnly, authorization: !grant.rights.some((r) => r === 'all' || r === 'admin') },
       oneAtATime: readOnlyRunningCode,
+      ...(approvalRules ? { approvals: new StatementApprovals(approvalRules, { target: endpoint.name, identity, sessionId: context.sessionId, record: (type, data) => void recorder.event(type, data) }) } : {}),
     });
     relay.noteStartupSettings(link.parameters);
     sessions.add(relay);

@@ -43,10 +43,25 @@ export class PostgresListener {
 
   /** Stops accepting, ends every open session with a recorded reason, and closes client sockets. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      for (const s of this.sessions) s.end('gateway-shutdown');
-      for (const socket of this.sockets) socket.destroy();
-    });
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sessions) s.end('gateway-shutdown');
+    // An ended session's last message (its FATAL) is still queued: let it reach the client, then cut the rest.
+    await closedWithin(this.sockets, CLOSE_GRACE_MS);
+    for (const socket of this.sockets) socket.destroy();
+    await stopped;
   }
+}
+
+/** How long client sockets get to close by themselves once their sessions ended. */
+const CLOSE_GRACE_MS = 2_000;
+
+function closedWithin(sockets: ReadonlySet<net.Socket>, ms: number): Promise<void> {
+  if (sockets.size === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    Promise.all([...sockets].map((s) => new Promise((r) => s.once('close', r)))).then(() => {
+      clearTimeout(timer);
+      resolve();
+    }, resolve);
+  });
 }

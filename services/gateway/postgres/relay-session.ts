@@ -6,7 +6,9 @@ import { BackendFramer } from './backend-framer.js';
 import { ClientInbox } from './client-inbox.js';
 import { CoalescingWriter } from './coalescing-writer.js';
 import { decodeNotification } from './backend-messages.js';
-import { errorResponse } from './backend-writer.js';
+import { errorResponse, noticeResponse } from './backend-writer.js';
+import type { Hold } from '../../approvals/approval-desk.js';
+import { answerOf, type StatementApprovals } from '../../approvals/statement-approvals.js';
 import { CommandTracker, type ActiveCommand, type Denial, type Pending } from './command-tracker.js';
 import { FrontendFramer, type FrontendMessage } from './frontend-framer.js';
 import { decodeBind, decodeDescribeOrClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, type ParseMessage } from './frontend-messages.js';
@@ -40,6 +42,8 @@ export interface RelayOptions {
   guard?: { readOnly: boolean; authorization: boolean };
   /** Forward a statement only once the target has answered everything before it (read-only sessions that run code). */
   oneAtATime?: boolean;
+  /** The approval rules of this target; absent when none names it (nothing is checked). */
+  approvals?: StatementApprovals;
 }
 
 interface PreparedStatement {
@@ -74,6 +78,8 @@ export class RelaySession {
   private answeredWaiters: (() => void)[] = [];
   /** Settings the backend reported at startup, to compare later reports with. */
   private readonly startupSettings = new Map<string, string>();
+  /** The statement waiting for approval, if any. */
+  private held: Hold | null = null;
   private resolveEnded!: () => void;
   readonly done: Promise<void> = new Promise((resolve) => (this.resolveEnded = resolve));
 
@@ -151,19 +157,39 @@ export class RelaySession {
             if (this.ended) return;
           }
           const statement = this.statementOf(msg);
-          const verdict = statement ? this.o.gate.check(statement, this.o.gateContext) : FORWARD;
-          let forward: Buffer | null;
+          let verdict = statement ? this.o.gate.check(statement, this.o.gateContext) : FORWARD;
+          let paused = false;
           if (verdict instanceof Promise) {
             // Hold: stop reading from the client until the decision is in.
             this.o.client.pause();
+            paused = true;
             await this.send(out, recorded);
             out.length = 0;
             recorded = false;
-            forward = this.handle(msg, await verdict, statement);
-            this.o.client.resume();
-          } else {
-            forward = this.handle(msg, verdict, statement);
+            verdict = await verdict;
           }
+          let approvalId: string | undefined;
+          if (this.o.approvals && verdict.action === 'forward' && (msg.type === Fe.Query || msg.type === Fe.Execute)) {
+            const check = this.approvalCheck(msg, statement, verdict);
+            if (check && 'refuse' in check) verdict = { action: 'deny', ...check.refuse, ...(verdict.decision ? { decision: verdict.decision } : {}) };
+            else if (check) {
+              // Held for people: what came before goes on; the client keeps being read, so a disconnect is seen.
+              if (paused) this.o.client.resume();
+              paused = false;
+              await this.send(out, recorded);
+              out.length = 0;
+              recorded = false;
+              this.held = check.hold;
+              const outcome = await check.hold.outcome;
+              this.held = null;
+              if (this.ended) return;
+              const answer = answerOf(outcome);
+              if (answer) verdict = { action: 'deny', ...answer, ...(verdict.decision ? { decision: verdict.decision } : {}) };
+              else approvalId = outcome.approvalId;
+            }
+          }
+          const forward = this.handle(msg, verdict, statement, approvalId);
+          if (paused) this.o.client.resume();
           if (this.ended) return;
           if (forward) appendSlice(out, forward);
           if (isCommand(msg.type)) recorded = true;
@@ -212,13 +238,32 @@ export class RelaySession {
     }
   }
 
+  /** Whether an approval rule holds this Query or Execute (only called when the target has rules). */
+  private approvalCheck(msg: FrontendMessage, statement: DecodedStatement | null, verdict: GateVerdict) {
+    const inTransaction = this.tracker.status !== 'I';
+    const notice = (text: string) => this.toClient([noticeResponse(text)]);
+    if (msg.type === Fe.Query) return this.o.approvals!.check({ text: statement!.text, needs: verdict.decision?.needs ?? [], inTransaction }, notice);
+    const portal = this.portals.get(decodeExecute(msg.body).portal);
+    const stmt = portal ? this.statements.get(portal.statement) : undefined;
+    if (!stmt) return null;
+    return this.o.approvals!.check({ text: stmt.text, needs: stmt.decision?.needs ?? [], parameters: portal!.parameters, inTransaction }, notice);
+  }
+
+  /** The client's CancelRequest: a statement waiting for approval is withdrawn (true) instead of cancelled on the target. */
+  withdrawHeld(): boolean {
+    if (!this.held) return false;
+    this.held.withdraw();
+    return true;
+  }
+
   /** Records the message, tells the tracker what answer to expect, and returns what to forward. */
-  private handle(msg: FrontendMessage, verdict: GateVerdict, statement: DecodedStatement | null): Buffer | null {
+  private handle(msg: FrontendMessage, verdict: GateVerdict, statement: DecodedStatement | null, approvalId?: string): Buffer | null {
     const denial: Denial | undefined = verdict.action === 'deny' ? denialOf(verdict) : undefined;
     const decision = verdict.decision ? { decision: verdict.decision } : {};
+    const approved = approvalId ? { approvalId } : {};
     switch (msg.type) {
       case Fe.Query: {
-        const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision });
+        const command = this.startCommand({ protocol: 'simple', text: statement!.text, ...decision, ...approved });
         this.expect({ kind: 'query', command, ...(denial ? { denial } : {}) });
         if (denial) return serialize.query(DENIED_STATEMENT);
         const tagged = this.toTarget(statement!.text);
@@ -254,7 +299,14 @@ export class RelaySession {
           ...(portal?.parameters.length ? { parameters: portal.parameters } : {}),
           ...(stmt?.parameterTypes.length ? { parameterTypes: stmt.parameterTypes } : {}),
           ...(stmt?.decision ? { decision: stmt.decision } : {}),
+          ...approved,
         });
+        if (denial) {
+          // Refused after its Parse and Bind went through: a Parse that fails in the target stands in, so the
+          // batch (and any open transaction) fails as PostgreSQL's own error would fail it.
+          this.expect({ kind: 'parse', command, denial });
+          return serialize.parse({ name: '', text: DENIED_STATEMENT, types: [] });
+        }
         this.expect({ kind: 'execute', command });
         return msg.raw;
       }
@@ -439,12 +491,15 @@ export class RelaySession {
     if (this.ended) return;
     this.ended = true;
     const { recorder } = this.o;
+    this.held?.abandon(reason === 'client-disconnected' ? undefined : `the session ended (${reason}) while the statement was held`);
     for (const cmd of this.tracker.abandon()) {
       recorder.event('command.completed', { commandSeq: cmd.seq, outcome: 'error', durationMs: 0, tags: cmd.tags, rows: cmd.dataRows, error: `session ended before the target answered (${reason})` });
     }
-    if (this.pendingFatal && !this.o.client.destroyed) {
-      recorder.bytes('server', this.pendingFatal);
-      this.o.client.write(this.pendingFatal);
+    // A shutdown ends the session as PostgreSQL's own shutdown would, so drivers report and retry it as one.
+    const fatal = this.pendingFatal ?? (reason === 'gateway-shutdown' ? shutdownFatal(detail) : null);
+    if (fatal && !this.o.client.destroyed) {
+      recorder.bytes('server', fatal);
+      this.o.client.write(fatal);
     }
     recorder.closeChunks();
     const counts = recorder.byteCounts;
@@ -458,6 +513,10 @@ export class RelaySession {
 }
 
 const FORWARD: GateVerdict = { action: 'forward' };
+
+function shutdownFatal(detail: string | undefined): Buffer {
+  return errorResponse({ severity: 'FATAL', sqlstate: SqlState.AdminShutdown, message: 'terminating connection due to administrator command', ...(detail ? { detail } : {}) });
+}
 
 /** Messages that can begin what runs next: a Bind may run a statement parsed long before. */
 const STARTS_WORK = new Set<number>([Fe.Query, Fe.Parse, Fe.Bind, Fe.FunctionCall]);

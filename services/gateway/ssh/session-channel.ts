@@ -1,3 +1,4 @@
+import type { Hold } from '../../approvals/approval-desk.js';
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { CommandCompletedData, FileOperationData, StatementDecision } from '../../../events/index.js';
 import { checkAnyRight, checkExec, checkRight, type ScpInvocation } from '../policy/ssh-policy.js';
@@ -45,6 +46,8 @@ export class SessionChannel {
   private sftp: SftpRelay | null = null;
   private scp: { observer: ScpObserver; invocation: ScpInvocation } | null = null;
   private clientGone = false;
+  /** The exec command waiting for approval, if any. */
+  private held: Hold | null = null;
 
   constructor(
     private readonly s: SshSession,
@@ -121,10 +124,21 @@ export class SessionChannel {
       this.target?.stderr.resume();
     });
     const recorder = this.s.recorder;
+    const held = kind === 'exec' && decision.outcome === 'allowed' ? await this.approval(text) : null;
+    if (this.s.ended) return;
     recorder.closeChunks();
     this.s.commands++;
-    const seq = recorder.event('command.started', { protocol: kind, text, channel: this.id, pty: this.pty !== null, decision });
+    const seq = recorder.event('command.started', { protocol: kind, text, channel: this.id, pty: this.pty !== null, decision, ...(held?.approvalId ? { approvalId: held.approvalId } : {}) });
     this.command = { seq, startedAt: process.hrtime.bigint() };
+    if (held && this.clientGone) {
+      this.complete('error', { error: 'the client left while the command waited for approval' });
+      this.dropTarget();
+      return;
+    }
+    if (held?.refusal) {
+      this.refuseCommand(held.refusal, 'denied');
+      return;
+    }
     if (decision.outcome === 'denied') {
       const what = kind === 'shell' ? 'a shell' : kind === 'exec' ? 'this command' : `the ${text} subsystem`;
       this.refuseCommand(`trailgate: ${what} on target '${this.s.targetName}' needs the ${decision.needs.join(' or ')} right${reason ? ` (${reason})` : ''}, which no rule grants to ${this.s.who} [TG_POLICY_DENIED]`, 'denied');
@@ -161,6 +175,38 @@ export class SessionChannel {
       this.target = target;
       this.relay(client, target);
     });
+  }
+
+  /** Holds an exec command a rule names until people decide; the client reads why on stderr meanwhile. */
+  private async approval(text: string): Promise<{ approvalId?: string; refusal?: string } | null> {
+    const rule = this.s.approvals?.commandRule(text);
+    if (!rule) return null;
+    const hold = this.s.approvals!.desk.hold({
+      rule,
+      target: this.s.targetName,
+      kind: 'command',
+      text,
+      identity: this.s.identity,
+      sessionId: this.s.sessionId,
+      record: (type, data) => void this.s.recorder.event(type, data),
+      notice: (message) => {
+        if (this.clientGone || this.s.ended) return;
+        const line = Buffer.from(`${message}\r\n`);
+        this.s.recorder.bytes('server', line, this.id, { stderr: true, timed: this.pty !== null });
+        this.output!.write(line, true);
+      },
+    });
+    this.held = hold;
+    const outcome = await hold.outcome;
+    this.held = null;
+    if (outcome.state === 'approved') return { approvalId: outcome.approvalId };
+    const why =
+      outcome.state === 'rejected'
+        ? `rejected by ${outcome.deciders.join(', ')} (approval ${outcome.approvalId}): ${outcome.reason}`
+        : outcome.state === 'withdrawn'
+          ? `approval ${outcome.approvalId} withdrawn`
+          : `approval ${outcome.approvalId} ${outcome.state}: ${outcome.reason}`;
+    return { refusal: `trailgate: the command was not run: ${why} [TG_APPROVAL_${outcome.state.toUpperCase()}]` };
   }
 
   private decide(kind: Kind, text: string): { decision: StatementDecision; scp: ScpInvocation | null; reason?: string } {
@@ -328,6 +374,7 @@ export class SessionChannel {
 
   private clientClosed(): void {
     this.clientGone = true;
+    this.held?.abandon('the client closed the channel while the command waited for approval');
     if (this.target) this.target.close();
     else {
       this.dropTarget();
@@ -345,6 +392,7 @@ export class SessionChannel {
 
   /** The session is ending under this channel (client or target connection gone, gateway shutdown). */
   abort(reason: string): void {
+    this.held?.abandon(`the session ended (${reason}) while the command waited for approval`);
     if (this.finished) return;
     this.complete('error', { error: `session ended before the command finished (${reason})` });
     this.target?.close();

@@ -1,3 +1,4 @@
+import type { ApprovalDesk } from '../../approvals/approval-desk.js';
 import type { AuthContext, ClientInfo, Connection, KeyboardAuthContext } from 'ssh2';
 import type { JobIdentity, PolicyDecidedData, SessionContext, SessionEndedData, TokenReusedData } from '../../../events/index.js';
 import { newSessionId } from '../../../events/index.js';
@@ -30,6 +31,8 @@ export interface SshGatewayDeps {
   admission?: () => { code: string; message: string; reason?: SessionEndedData['reason'] } | null;
   /** Replay protection: a token's later sessions are checked against its first (identity/token-uses.ts). */
   tokenUses?: TokenUses;
+  /** Holds exec commands that approval rules name until people decide. */
+  approvals?: ApprovalDesk;
 }
 
 type Via = 'password' | 'keyboard-interactive';
@@ -189,6 +192,7 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
       hostKey: link.hostKey,
       ...(link.serverVersion ? { serverVersion: link.serverVersion } : {}),
     });
+    const approvalRules = deps.approvals?.forTarget(endpoint.name);
     const session = new SshSession({
       conn,
       target: link.client,
@@ -201,6 +205,8 @@ export function serveSshConnection(conn: Connection, info: ClientInfo, deps: Ssh
       recordInput: deps.recordInput,
       agentForwarding: agent !== undefined,
       env: new EnvironmentPolicy(grant.matched, deps.rules),
+      sessionId: context.sessionId,
+      ...(approvalRules ? { approvals: approvalRules } : {}),
     });
     live.session = session;
     sessions.add(session);

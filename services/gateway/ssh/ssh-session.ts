@@ -4,6 +4,7 @@ import { checkRight, rulesGranting, type SshGrant } from '../policy/ssh-policy.j
 import type { SessionRecorder } from '../recorder/session-recorder.js';
 import type { EnvironmentPolicy } from './environment-policy.js';
 import { SessionChannel } from './session-channel.js';
+import type { TargetApprovals } from '../../approvals/approval-desk.js';
 
 export interface SshSessionOptions {
   conn: Connection;
@@ -20,6 +21,9 @@ export interface SshSessionOptions {
   agentForwarding: boolean;
   /** Which client environment variables reach the target. */
   env: EnvironmentPolicy;
+  /** The approval rules of this target; absent when none names it. */
+  approvals?: TargetApprovals;
+  sessionId: string;
 }
 
 /**
@@ -36,6 +40,9 @@ export class SshSession {
   readonly recordInput: boolean;
   readonly agentForwarding: boolean;
   readonly env: EnvironmentPolicy;
+  readonly approvals: TargetApprovals | undefined;
+  readonly identity: JobIdentity;
+  readonly sessionId: string;
   commands = 0;
   bytesFromClient = 0;
   bytesToClient = 0;
@@ -57,6 +64,9 @@ export class SshSession {
     this.recordInput = o.recordInput;
     this.agentForwarding = o.agentForwarding;
     this.env = o.env;
+    this.approvals = o.approvals;
+    this.identity = o.identity;
+    this.sessionId = o.sessionId;
   }
 
   /** The target used the client's forwarded agent (a command signed with it). */

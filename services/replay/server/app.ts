@@ -7,6 +7,7 @@ import type { ReplayConfig } from '../../config/replay-schema.js';
 import { UNCHECKED, type IntegrityChecker } from '../integrity.js';
 import type { ReplaySource } from '../record-source.js';
 import { registerApiRoutes } from './api-routes.js';
+import { registerApprovalRoutes, type ReplayApprovals } from './approval-routes.js';
 import { loadAssets } from './assets.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerPageRoutes } from './page-routes.js';
@@ -24,6 +25,8 @@ export interface ReplayServerOptions {
   integrity?: IntegrityChecker;
   /** Sign-ins and refusals, one line each; never carries a token. */
   log?: (line: string) => void;
+  /** Serves the approver's queue and the approvals API when set. */
+  approvals?: ReplayApprovals;
 }
 
 /** What every route module gets: where records come from and who is asking. */
@@ -127,6 +130,7 @@ export async function buildReplayServer(o: ReplayServerOptions): Promise<Fastify
   registerAuthRoutes(app, ctx);
   registerApiRoutes(app, ctx);
   registerPageRoutes(app, ctx);
+  if (o.approvals) registerApprovalRoutes(app, ctx, o.approvals);
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -5,7 +5,7 @@ import { decisionText, outcomeText, parameterText, type Transcript } from '../tr
 import { html, localHref, type SafeHtml } from './html.js';
 import type { Principal } from './principals.js';
 
-function layout(title: string, who: Principal | null, body: SafeHtml): SafeHtml {
+export function layout(title: string, who: Principal | null, body: SafeHtml): SafeHtml {
   return html`<!doctype html>
 <html lang="en">
 <head>

@@ -1,0 +1,70 @@
+/**
+ * Approvals on Kafka: two gateways share the `<prefix>.approvals` topic with a reviewer in a third
+ * process; the reviewer's decision releases the statement held by the gateway that holds it, and only that one.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type pg from 'pg';
+import { GatewayHarness } from '../support/gateway-harness.js';
+import { kafkaBrokers, kafkaLog } from '../support/kafka-env.js';
+import { approvalIdIn } from '../support/approvals.js';
+
+const log = kafkaLog();
+const approvals = { pollMillis: 50, rules: [{ name: 'ddl', targets: ['app-held'], classes: ['ddl'], quorum: 1, heartbeatSeconds: 5, timeoutSeconds: 120 }] };
+let a: GatewayHarness;
+let b: GatewayHarness;
+let admin: pg.Client;
+
+before(async () => {
+  a = await GatewayHarness.start({ instance: 'gw-a', log, targetVariants: { 'app-held': {} }, approvals });
+  b = await GatewayHarness.start({ instance: 'gw-b', log, targetVariants: { 'app-held': {} }, approvals });
+  admin = await a.directSuperuser();
+  await admin.query('drop table if exists apr_kafka_a, apr_kafka_b');
+});
+
+after(async () => {
+  await admin?.query('drop table if exists apr_kafka_a, apr_kafka_b').catch(() => undefined);
+  await admin?.end();
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+function reviewerProcess(id: string, name: string): Promise<{ status: number; code: string }> {
+  const script = join(import.meta.dirname, '../support/approval-reviewer-process.ts');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', script, kafkaBrokers().join(','), log.kafka.topicPrefix, id, name, 'approve'], { timeout: 60_000 }, (err, out, errOut) =>
+      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(JSON.parse(out) as { status: number; code: string }),
+    );
+  });
+}
+
+async function hold(h: GatewayHarness, sql: string): Promise<{ id: string; done: Promise<unknown>; client: pg.Client }> {
+  const client = await h.client({ target: 'app-held' });
+  let noticed!: (id: string) => void;
+  const firstNotice = new Promise<string>((r) => (noticed = r));
+  client.on('notice', (n) => /required by rule/.test(n.message ?? '') && noticed(approvalIdIn(n.message!)));
+  const done = client.query(sql);
+  return { id: await firstNotice, done, client };
+}
+
+async function exists(table: string): Promise<boolean> {
+  return (await admin.query('select to_regclass($1)::text as t', [table])).rows[0].t !== null;
+}
+
+describe('approvals on Kafka', () => {
+  it("releases the statement a gateway holds when a reviewer in another process approves it", async () => {
+    const [onA, onB] = await Promise.all([hold(a, 'create table apr_kafka_a (id int)'), hold(b, 'create table apr_kafka_b (id int)')]);
+    assert.deepEqual(await reviewerProcess(onA.id, 'alice'), { status: 200, code: 'TG_APPROVAL_REVIEWED' });
+    await onA.done;
+    assert.equal(await exists('apr_kafka_a'), true);
+    assert.equal(await exists('apr_kafka_b'), false, "the other gateway's statement still waits");
+    assert.equal(b.gateway.approvals!.desk.heldCount, 1);
+    assert.deepEqual(await reviewerProcess(onB.id, 'bob'), { status: 200, code: 'TG_APPROVAL_REVIEWED' });
+    await onB.done;
+    assert.equal(await exists('apr_kafka_b'), true);
+    // Decided approvals reach the reviewers too: a late approval is refused.
+    assert.equal((await reviewerProcess(onA.id, 'bob')).status, 409);
+    await Promise.all([onA.client.end(), onB.client.end()]);
+  });
+});
