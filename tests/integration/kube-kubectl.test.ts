@@ -91,6 +91,16 @@ describe('kubectl through the gateway', () => {
     });
   }
 
+  it('attach -i is relayed and recorded like exec', { skip: !!process.env.KUBE_APISERVER_URL && "kwok's fake container has no main process to attach to" }, async () => {
+    const r = await h.kubectl('1.33', await kubeconfig(), ['attach', '-i', POD], 'attached input\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /attached input/);
+    const records = await sessionWith((d) => d.subresource === 'attach' && d.status === 101);
+    const started = events(records, 'command.started')[0] as EventRecord<'command.started'>;
+    assert.equal(started.data.protocol, 'shell');
+    assert.equal((events(records, 'command.completed')[0] as EventRecord<'command.completed'>).data.exitStatus, 0);
+  });
+
   it('exec -it on a terminal replays from its cast to the screen the client saw', async () => {
     const kc = await kubeconfig();
     const script = 'printf "one\\r\\ntwo\\r\\n\\033[2J\\033[Hcleared \\033[1mbold\\033[0m\\r\\n"; printf "\\033[5;10Hat 5,10"; sleep 0.2';

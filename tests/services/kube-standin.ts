@@ -137,7 +137,9 @@ export class KubeStandIn {
   private upgrade(req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', this.url);
     this.seen.push({ method: req.method ?? '', path: url.pathname + url.search, headers: req.headers });
-    const exec = /\/pods\/[^/]+\/exec$/.test(url.pathname);
+    const exec = /\/pods\/[^/]+\/(exec|attach)$/.test(url.pathname);
+    // attach: the stand-in's container process is `cat`, started for each attach
+    if (url.pathname.endsWith('/attach')) url.searchParams.append('command', 'cat');
     const forward = /\/pods\/[^/]+\/portforward$/.test(url.pathname);
     if (!(exec || forward) || !/websocket/i.test(String(req.headers.upgrade))) {
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe stand-in serves exec and port-forward over WebSocket only');

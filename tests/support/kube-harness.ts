@@ -70,7 +70,7 @@ export class KubeHarness {
       recording: { mode: o.recordingMode ?? 'strict' },
       policy: {
         rules: o.rules ?? [
-          { name: 'deploy', issuers: ['dev'], subject: '**', targets: ['cluster'], rights: ['read', 'write', 'exec', 'logs', 'port-forward'], kubeGroups: ['trailgate:jobs'] },
+          { name: 'deploy', issuers: ['dev'], subject: '**', targets: ['cluster'], rights: ['read', 'write', 'exec', 'attach', 'logs', 'port-forward'], kubeGroups: ['trailgate:jobs'] },
           { name: 'look', issuers: ['dev'], subject: '**', targets: ['cluster-readonly'], rights: ['read'], namespaces: ['default'], kubeGroups: ['trailgate:jobs'] },
         ],
       },
