@@ -176,6 +176,13 @@ apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
   manageNodesWithAnnotationSelector: 'kwok.x-k8s.io/node=fake'
+  # kwok's own defaults (kustomize/kwok/kwok.yaml); a config file without them leaves them at 0
+  nodeLeaseParallelism: 4
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  enablePodsOnNodeSyncStreamWatch: true
+  cidr: 10.0.0.0/24
+  nodeLeaseDurationSeconds: 40
 ---
 # exec runs a local process on this machine (kwok's local exec), in the pod's place
 kind: ClusterExec
