@@ -183,6 +183,8 @@ options:
   enablePodsOnNodeSyncStreamWatch: true
   cidr: 10.0.0.0/24
   nodeLeaseDurationSeconds: 40
+  # exec, attach, logs and port-forward (off by default)
+  enableDebuggingHandlers: true
 ---
 # exec runs a local process on this machine (kwok's local exec), in the pod's place
 kind: ClusterExec
