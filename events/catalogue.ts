@@ -26,6 +26,7 @@ export const EVENT_TYPES = [
   'checkpoint.signed',
   'token.reused',
   'environment.requested',
+  'kube.request',
   'approval.requested',
   'approval.reviewed',
   'approval.decided',
@@ -313,6 +314,38 @@ export interface EnvironmentRequestedData {
   rules?: string[];
 }
 
+/**
+ * Kubernetes: one API request through the gateway, recorded when its answer ends (a watch or `logs -f`
+ * when the stream closes), or when the gateway refused it. Bodies are not recorded (Secret data never is).
+ */
+export interface KubeRequestData {
+  method: string;
+  /** The Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection, or the HTTP method in lower case for other paths. */
+  verb: string;
+  /** The path below the target (`/api/v1/namespaces/x/pods/y`), query string left out. */
+  path: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /** HTTP status the client got. */
+  status: number;
+  outcome: 'ok' | 'error' | 'denied';
+  /** Body bytes from the client and to the client. */
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  decision: StatementDecision;
+  /** Why the gateway refused or failed it: a TG_ code and the message the client got. */
+  code?: string;
+  reason?: string;
+  /** An exec, attach or port-forward: the upgrade asked for (websocket or SPDY/3.1) and the subprotocol agreed. */
+  upgrade?: { protocol: string; subprotocol?: string };
+  userAgent?: string;
+}
+
 /** The run the approval is bound to: an approval for one run never lets another run through. */
 export interface ApprovalRun {
   repository?: string;
@@ -387,6 +420,7 @@ export interface EventDataByType {
   'checkpoint.signed': CheckpointSignedData;
   'token.reused': TokenReusedData;
   'environment.requested': EnvironmentRequestedData;
+  'kube.request': KubeRequestData;
   'approval.requested': ApprovalRequestedData;
   'approval.reviewed': ApprovalReviewedData;
   'approval.decided': ApprovalDecidedData;

@@ -7,7 +7,7 @@ export const SCHEMA_VERSION = 1;
 export type Direction = 'client' | 'server';
 
 /** The protocols the gateway speaks; a target has the kind of the protocol that reaches it. */
-export type Protocol = 'postgres' | 'ssh';
+export type Protocol = 'postgres' | 'ssh' | 'kubernetes';
 
 /** What is fixed for a whole session and carried by each of its records. */
 export interface SessionContext {

@@ -279,6 +279,22 @@ function encodeByType(record: EventRecord, o: EncodeOptions): TypeFields {
         },
       };
     }
+    case 'kube.request': {
+      const d = (r as EventRecord<'kube.request'>).data;
+      return {
+        event: { category: ['web'], type: [d.verb === 'get' || d.verb === 'list' || d.verb === 'watch' ? 'access' : 'change'], outcome: d.outcome === 'ok' ? 'success' : 'failure' },
+        reason: d.reason,
+        error: d.code ? { code: d.code, message: d.reason } : undefined,
+        trailgate: {
+          kube: {
+            method: d.method, verb: d.verb, path: d.path, api_group: d.apiGroup, api_version: d.apiVersion, resource: d.resource, subresource: d.subresource,
+            namespace: d.namespace, name: d.name, status: d.status, outcome: d.outcome, bytes_in: d.bytesIn, bytes_out: d.bytesOut, duration_ms: d.durationMs,
+            code: d.code, upgrade: d.upgrade?.protocol, subprotocol: d.upgrade?.subprotocol, user_agent: d.userAgent,
+          },
+          decision: { outcome: d.decision.outcome, needs: d.decision.needs, missing: d.decision.missing, rules: d.decision.rules },
+        },
+      };
+    }
     case 'approval.requested': {
       const d = (r as EventRecord<'approval.requested'>).data;
       return {

@@ -153,6 +153,7 @@ export const AUDIT_MAPPINGS: Mapping = {
         reviewer: keyword, verdict: keyword, reason: textWithKeyword, counted: bool, refused_reason: keyword, self_approval: bool, state: keyword, deciders: keyword,
       }),
       cancel: object({ forwarded: bool }),
+      kube: object({ method: keyword, verb: keyword, path: keyword, api_group: keyword, api_version: keyword, resource: keyword, subresource: keyword, namespace: keyword, name: keyword, status: long, outcome: keyword, bytes_in: long, bytes_out: long, duration_ms: { type: 'double' }, code: keyword, upgrade: keyword, subprotocol: keyword, user_agent: keyword }),
       notification: object({ channel: keyword, payload: textWithKeyword, process_id: long }),
     }),
   },

@@ -101,6 +101,12 @@ function typeColumns(record: EventRecord, maxBytes: number): Row {
       const d = (r as EventRecord<'request.refused'>).data;
       return { Outcome: 'refused', Reason: cut(d.reason, maxBytes) };
     }
+    case 'kube.request': {
+      // Existing columns only (the DCR's stream is fixed): the request as a command line, e.g. `delete pods ci/web-0`.
+      const d = (r as EventRecord<'kube.request'>).data;
+      const what = [d.verb, d.subresource ? `${d.resource}/${d.subresource}` : d.resource, [d.namespace, d.name].filter(Boolean).join('/')].filter(Boolean).join(' ');
+      return { Outcome: d.outcome, Reason: cut(d.reason, maxBytes), CommandText: cut(what || d.path, maxBytes), CommandProtocol: 'kubernetes', DecisionNeeds: d.decision.needs };
+    }
     case 'session.ended':
       return { Reason: (r as EventRecord<'session.ended'>).data.reason };
     case 'session.aborted':

@@ -47,6 +47,14 @@ program
   .action(async (opts: { json?: boolean }) => (await import('./role-commands.js')).runConsumersStatus(program.opts<{ config?: string }>().config, opts));
 
 program
+  .command('kube-credential')
+  .description('kubectl exec credential plugin: prints an ExecCredential with the CI token for the gateway')
+  .option('--token-file <path>', 'read the token from this file')
+  .option('--token-env <name>', 'read the token from this environment variable', 'TRAILGATE_TOKEN')
+  .option('--audience <aud>', "audience asked of GitHub Actions' token endpoint", 'trailgate')
+  .action(async (opts) => (await import('./kube-credential-command.js')).runKubeCredential(opts));
+
+program
   .command('token')
   .description('mint a GitHub Actions-shaped token from the development issuer (needs `trailgate up --dev` once)')
   .option('--repository <owner/name>', 'repository claim', 'acme/payments')

@@ -4,6 +4,7 @@ import { SplunkConfig } from '../../connectors/splunk/config.js';
 import { ApprovalsConfig } from '../approvals/config.js';
 import { dangerousEnvMatch } from '../gateway/ssh/dangerous-env.js';
 import { MaskingConfig } from '../masking/config.js';
+import { KUBE_ONLY_RIGHTS, KubeRuleFields, KubernetesListenerConfig, KubernetesTargetConfig } from '../gateway/kubernetes/kube-config.js';
 import { ReplayConfig } from './replay-schema.js';
 import { ShutdownConfig } from './shutdown-schema.js';
 
@@ -101,12 +102,12 @@ export const SshTargetConfig = z
   .strict();
 export type SshTargetConfig = z.infer<typeof SshTargetConfig>;
 
-/** A target is a Postgres database (`kind` may be left out) or an SSH host (`kind: ssh`). */
+/** A target is a Postgres database (`kind` may be left out), an SSH host (`kind: ssh`) or a Kubernetes cluster (`kind: kubernetes`). */
 export const TargetConfig = z.preprocess(
   (value) => (typeof value === 'object' && value !== null && !Array.isArray(value) && !('kind' in value) ? { ...value, kind: 'postgres' } : value),
-  z.discriminatedUnion('kind', [PostgresTargetConfig, SshTargetConfig]),
+  z.discriminatedUnion('kind', [PostgresTargetConfig, SshTargetConfig, KubernetesTargetConfig]),
 );
-export type TargetConfig = PostgresTargetConfig | SshTargetConfig;
+export type TargetConfig = PostgresTargetConfig | SshTargetConfig | KubernetesTargetConfig;
 
 /**
  * Rights a rule can grant on SSH targets: an interactive shell, exec (limited by the rule's `commands`),
@@ -116,8 +117,8 @@ export const SSH_RIGHTS = ['shell', 'exec', 'sftp-read', 'sftp-write', 'forward-
 export type SshRight = (typeof SSH_RIGHTS)[number];
 
 /** Every right, Postgres classes first and `all` last; a rule may name rights of both kinds. */
-export const RIGHTS = [...POSTGRES_RIGHTS.filter((r) => r !== 'all'), ...SSH_RIGHTS, 'all'] as const;
-export type Right = PostgresRight | SshRight;
+export const RIGHTS = [...POSTGRES_RIGHTS.filter((r) => r !== 'all'), ...SSH_RIGHTS, ...KUBE_ONLY_RIGHTS, 'all'] as const;
+export type Right = PostgresRight | SshRight | (typeof KUBE_ONLY_RIGHTS)[number];
 
 /** A glob (`*` any run of characters except `/`, `**` any run, `?` one character) or a list of them. */
 const Glob = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -170,6 +171,7 @@ export const ClaimRule = z
     env: z.array(EnvName).optional(),
     /** SSH: variables whose values are not recorded (the name and outcome still are). */
     maskEnv: z.array(z.string().min(1)).optional(),
+    ...KubeRuleFields,
   })
   .strict()
   .refine((r) => r.repository !== undefined || r.repositoryOwner !== undefined || r.subject !== undefined, {
@@ -307,6 +309,8 @@ export const TrailgateConfig = z
       })
       .strict()
       .optional(),
+    /** The Kubernetes front door; it runs when this section is present or a Kubernetes target is configured. */
+    kubernetes: KubernetesListenerConfig.optional(),
     targets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'target names use letters, digits, _ . -'), TargetConfig).default({}),
     recording: z
       .object({

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { embeddedLogFile } from '../../connectors/embedded-log/log-file.js';
 import { EmbeddedLog } from '../../connectors/embedded-log/embedded-log.js';
@@ -30,7 +31,18 @@ import { SessionLedger, type LedgerStore } from '../integrity/session-ledger.js'
 import { keysDir, loadOrCreateSigningKey } from '../integrity/signing-keys.js';
 import { loadOrCreateHostKey, type GatewayHostKey } from './ssh/gateway-host-key.js';
 import { SshListener } from './ssh/ssh-listener.js';
+import { kubeEndpoints, type KubeEndpoint } from './kubernetes/kube-endpoint.js';
+import { KubeListener } from './kubernetes/kube-listener.js';
 import { sshEndpoints, targetEndpoints, type SshEndpoint } from './targets.js';
+
+/** The Kubernetes side when it runs: where it listens (HTTPS) and the clusters behind it. */
+export interface KubeFrontDoor {
+  listener: KubeListener;
+  address: { host: string; port: number };
+  /** The certificate kubeconfigs trust (certificate-authority). */
+  certFile: string;
+  targets: ReadonlyMap<string, KubeEndpoint>;
+}
 
 /** The SSH side when it runs: where it listens and the host key clients pin. */
 export interface SshFrontDoor {
@@ -96,6 +108,8 @@ export class Gateway {
     readonly tokenUses: TokenUses,
     /** Null when no `approvals` section is configured. */
     readonly approvals: GatewayApprovals | null,
+    /** Null when no `kubernetes` section and no Kubernetes target is configured. */
+    readonly kube: KubeFrontDoor | null = null,
   ) {}
 
   /** The embedded log, for reading; throws on a gateway whose log is Kafka. */
@@ -232,9 +246,30 @@ export class Gateway {
           throw err;
         }
       }
-      if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null);
+      let kube: KubeFrontDoor | null = null;
+      const kubeTargets = kubeEndpoints(config);
+      if (config.kubernetes || kubeTargets.size > 0) {
+        const settings = config.kubernetes ?? { listen: { host: '127.0.0.1', port: 6443 }, tls: {}, idleTimeoutSeconds: 120 };
+        // The Postgres listener's certificate unless the kubernetes section names its own.
+        const own = settings.tls.certFile || settings.tls.keyFile;
+        const kubeTls = own ? await loadOrCreateTlsContext(settings.tls, config.dataDir) : tlsMaterial;
+        const keyFile = own ? settings.tls.keyFile! : (config.postgres.tls.keyFile ?? join(config.dataDir, 'tls', 'gateway.key'));
+        const listener = new KubeListener(
+          { instance, verifier, targets: kubeTargets, rules, writer, chunkPolicy, checkpoints, recordingMode: config.recording.mode, tokenUses, admission: () => o.admission?.() ?? (kafka ? admission(kafka) : null) },
+          { cert: readFileSync(kubeTls.certFile), key: readFileSync(keyFile) },
+          settings.idleTimeoutSeconds * 1000,
+        );
+        try {
+          kube = { listener, address: await listener.listen(settings.listen.host, settings.listen.port), certFile: kubeTls.certFile, targets: kubeTargets };
+        } catch (err) {
+          await postgres.close();
+          await ssh?.listener.close();
+          throw err;
+        }
+      }
+      if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null, kube?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
-      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses, approvals);
+      return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses, approvals, kube);
     } catch (err) {
       await tokenUses?.close().catch(() => undefined);
       await approvals?.close().catch(() => undefined);
@@ -250,6 +285,8 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.postgres.close();
     await this.ssh?.listener.close();
+    await this.kube?.listener.close();
+    for (const t of this.kube?.targets.values() ?? []) t.agent.destroy();
     await this.tokenUses.close();
     await this.approvals?.close();
     this.writer.stopRetrying();
@@ -293,7 +330,7 @@ function admission(kafka: KafkaLogSink): { code: string; message: string } | nul
 }
 
 /** Each crossing is recorded in every open session; at critical, recorded sessions are ended. */
-function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener, ssh: SshListener | null): void {
+function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener, ssh: SshListener | null, kube: KubeListener | null): void {
   kafka.on('watermark', (data) => {
     postgres.forEachSession((s) => s.note('spool.watermark', data));
     ssh?.noteWatermark(data);
@@ -301,6 +338,7 @@ function watchWatermarks(kafka: KafkaLogSink, postgres: PostgresListener, ssh: S
       const detail = `TG_SPOOL_CRITICAL: the recording spool is short of disk (${data.freeBytes} bytes free, ${data.spoolBytes} bytes waiting for Kafka)`;
       postgres.endSessions('recording-unavailable', detail);
       ssh?.endSessions('recording-unavailable', detail);
+      kube?.endSessions('recording-unavailable', detail);
     }
   });
 }

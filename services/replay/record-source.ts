@@ -7,7 +7,7 @@ export interface SessionFilter {
   run?: string;
   actor?: string;
   target?: string;
-  protocol?: 'postgres' | 'ssh';
+  protocol?: 'postgres' | 'ssh' | 'kubernetes';
   /** ISO 8601 bounds on the session start. */
   from?: string;
   to?: string;

@@ -62,6 +62,7 @@ export const SAMPLE_DATA: { [T in EventType]: EventDataByType[T] } = {
   'session.aborted': { reason: 'gateway-restart', lastSeq: 9, detail: "gateway instance 'test-gw' stopped while the session was open" },
   'token.reused': { tokenId: 'jti-4711', policy: 'same-client', outcome: 'refused', code: 'TG_AUTH_TOKEN_REUSED', sameClient: false, first: { sessionId: '01J0000000000000000000000', client: '10.0.0.7', instance: 'test-gw', at: '2030-01-01T00:00:00.000Z' } },
   'environment.requested': { channel: 0, name: 'LD_PRELOAD', value: '/tmp/x.so', outcome: 'refused', reason: "no rule's env lists LD_PRELOAD" },
+  'kube.request': { method: 'GET', verb: 'get', path: '/api/v1/namespaces/ci/pods/web-0', apiVersion: 'v1', resource: 'pods', namespace: 'ci', name: 'web-0', status: 200, outcome: 'ok', bytesIn: 0, bytesOut: 2048, durationMs: 1.5, decision: { outcome: 'allowed', needs: ['read'], rules: ['deploy'] } },
   'approval.requested': { approvalId: 'apr_0001', rule: 'two-person-ddl', target: 'app', kind: 'statement', text: 'alter table orders add column note text', textSha256: 'a'.repeat(64), run: { repository: 'acme/payments', runId: '4711', runAttempt: '1', actor: 'octocat' }, quorum: 2, expiresAt: '2030-01-01T00:15:00.000Z' },
   'approval.reviewed': { approvalId: 'apr_0001', reviewer: 'alice', verdict: 'approve', counted: true, at: '2030-01-01T00:01:00.000Z' },
   'approval.decided': { approvalId: 'apr_0001', state: 'approved', deciders: ['alice', 'bob'] },

@@ -6,13 +6,14 @@
  */
 import type { CiContext, JobIdentity } from '../../../events/identity.js';
 import { POSTGRES_RIGHTS, SSH_RIGHTS, type ClaimRule, type Right } from '../../config/schema.js';
+import { KUBE_RIGHTS } from '../kubernetes/kube-config.js';
 import { compileGlob } from './glob.js';
 
 /** The kind of target a decision is for; a rule's rights of the other kind do not count there. */
-export type TargetKind = 'postgres' | 'ssh';
+export type TargetKind = 'postgres' | 'ssh' | 'kubernetes';
 
 /** Rights that mean something on each kind of target, in the order decisions list them; `all` grants every one. */
-const RIGHTS_OF: Record<TargetKind, readonly Right[]> = { postgres: POSTGRES_RIGHTS, ssh: [...SSH_RIGHTS, 'all'] };
+const RIGHTS_OF: Record<TargetKind, readonly Right[]> = { postgres: POSTGRES_RIGHTS, ssh: [...SSH_RIGHTS, 'all'], kubernetes: [...KUBE_RIGHTS, 'all'] };
 
 export interface RuleDecision {
   target: string;

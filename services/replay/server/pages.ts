@@ -71,7 +71,7 @@ export function sessionsPage(who: Principal, filter: SessionFilter, sessions: Se
     html`<h1>Sessions</h1>
 <form method="get" action="/" class="filters" id="filters">
 ${field('q', 'Command text')}${field('repository', 'Repository')}${field('run', 'Run')}${field('actor', 'Actor')}${field('target', 'Target')}
-<label>Protocol <select name="protocol"><option value="">any</option><option value="postgres"${filter.protocol === 'postgres' ? html` selected` : ''}>postgres</option><option value="ssh"${filter.protocol === 'ssh' ? html` selected` : ''}>ssh</option></select></label>
+<label>Protocol <select name="protocol"><option value="">any</option><option value="postgres"${filter.protocol === 'postgres' ? html` selected` : ''}>postgres</option><option value="ssh"${filter.protocol === 'ssh' ? html` selected` : ''}>ssh</option><option value="kubernetes"${filter.protocol === 'kubernetes' ? html` selected` : ''}>kubernetes</option></select></label>
 ${field('from', 'From (ISO time)')}${field('to', 'To (ISO time)')}
 <button type="submit" id="search">Search</button>
 </form>

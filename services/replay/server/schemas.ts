@@ -21,7 +21,7 @@ export const sessionFilterQuery = {
     run: { type: 'string', maxLength: 100, description: 'CI run id, optionally `id/attempt`' },
     actor: { type: 'string', maxLength: 200 },
     target: { type: 'string', maxLength: 200 },
-    protocol: { type: 'string', enum: ['postgres', 'ssh'] },
+    protocol: { type: 'string', enum: ['postgres', 'ssh', 'kubernetes'] },
     from: { type: 'string', format: 'date-time', description: 'sessions started at or after' },
     to: { type: 'string', format: 'date-time', description: 'sessions started at or before' },
     q: { type: 'string', maxLength: 500, description: 'text searched in command text' },

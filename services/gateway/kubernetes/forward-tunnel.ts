@@ -1,0 +1,132 @@
+import type { IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { KubeEndpoint } from './kube-endpoint.js';
+import type { StreamOutcome } from './stream-relay.js';
+
+/**
+ * Port-forward over WebSocket, passed through at the byte level: kubectl 1.31+ names its subprotocol
+ * `SPDY/3.1+portforward.k8s.io`, which WebSocket libraries refuse as a token, and the tunnel's payload
+ * is not recorded anyway. The handshake goes to the cluster with the client's own key (so the cluster's
+ * Sec-WebSocket-Accept is valid for the client); frames are counted, not parsed for content.
+ */
+export function tunnelForward(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  endpoint: KubeEndpoint,
+  path: string,
+  headers: Record<string, string | string[]>,
+  onOpen: (subprotocol: string | undefined) => void,
+  register: (end: (reason: string) => void) => void,
+): Promise<StreamOutcome> {
+  return new Promise((resolve) => {
+    const outcome: StreamOutcome = { status: 0, bytesIn: 0, bytesOut: 0 };
+    let settled = false;
+    const done = (error?: string) => {
+      if (settled) return;
+      settled = true;
+      if (error) outcome.error = error;
+      resolve(outcome);
+    };
+    const h: Record<string, string | string[]> = { ...headers, connection: 'Upgrade', upgrade: 'websocket' };
+    for (const name of ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol']) {
+      const v = req.headers[name];
+      if (v !== undefined) h[name] = v;
+    }
+    const up = https.request({ host: endpoint.url.hostname, port: endpoint.url.port || 443, method: 'GET', path, headers: h, ...endpoint.tls, agent: false, timeout: endpoint.connectTimeoutMs });
+    up.on('timeout', () => up.destroy(new Error(`no answer from the API server within ${endpoint.connectTimeoutMs / 1000} s`)));
+    up.on('response', (answer) => {
+      // the cluster refused the upgrade: the client gets the cluster's own answer
+      outcome.status = answer.statusCode ?? 502;
+      const parts: Buffer[] = [];
+      answer.on('data', (c: Buffer) => parts.length < 64 && parts.push(c));
+      answer.on('end', () => {
+        const body = Buffer.concat(parts);
+        socket.end(`HTTP/1.1 ${outcome.status} ${answer.statusMessage ?? ''}\r\nContent-Type: ${answer.headers['content-type'] ?? 'application/json'}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
+        done(`the API server answered ${outcome.status}`);
+      });
+    });
+    up.on('upgrade', (answer, upSocket, upHead) => {
+      up.setTimeout(0);
+      outcome.status = 101;
+      const subprotocol = answer.headers['sec-websocket-protocol'];
+      let text = 'HTTP/1.1 101 Switching Protocols\r\n';
+      for (let i = 0; i < answer.rawHeaders.length; i += 2) text += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
+      socket.write(`${text}\r\n`);
+      onOpen(subprotocol);
+      const fromClient = new FrameCounter();
+      const toClient = new FrameCounter();
+      const count = (c: FrameCounter, chunk: Buffer) => c.push(chunk);
+      socket.on('data', (d: Buffer) => count(fromClient, d));
+      upSocket.on('data', (d: Buffer) => count(toClient, d));
+      if (head.length) {
+        count(fromClient, head);
+        upSocket.write(head);
+      }
+      if (upHead.length) {
+        count(toClient, upHead);
+        socket.write(upHead);
+      }
+      socket.pipe(upSocket);
+      upSocket.pipe(socket);
+      const finish = (error?: string) => {
+        outcome.bytesIn = fromClient.payload;
+        outcome.bytesOut = toClient.payload;
+        socket.destroy();
+        upSocket.destroy();
+        done(error);
+      };
+      register((reason) => finish(reason));
+      socket.on('close', () => finish());
+      upSocket.on('close', () => finish());
+      socket.on('error', (e) => finish(e.message));
+      upSocket.on('error', (e) => finish(e.message));
+    });
+    up.on('error', (err) => {
+      if (outcome.status === 0) {
+        outcome.status = 502;
+        socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `TG_KUBE_UPSTREAM: the API server could not be reached: ${err.message}`, reason: 'InternalError', code: 502 })}`);
+      }
+      done(err.message);
+    });
+    up.end();
+  });
+}
+
+/** Counts the payload bytes of data frames in a WebSocket byte stream (headers, masks and control frames left out). */
+export class FrameCounter {
+  payload = 0;
+  private header = Buffer.alloc(0);
+  /** Payload bytes of the current frame still to come. */
+  private remaining = 0;
+  private counting = false;
+
+  push(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, chunk.length - i);
+        if (this.counting) this.payload += n;
+        this.remaining -= n;
+        i += n;
+        continue;
+      }
+      // collect a whole frame header (2 to 14 bytes)
+      const need = (h: Buffer) => {
+        if (h.length < 2) return 2;
+        const len = h[1]! & 0x7f;
+        return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + (h[1]! & 0x80 ? 4 : 0);
+      };
+      while (i < chunk.length && this.header.length < need(this.header)) this.header = Buffer.concat([this.header, chunk.subarray(i, ++i)]);
+      if (this.header.length < need(this.header)) return;
+      const h = this.header;
+      const len7 = h[1]! & 0x7f;
+      const length = len7 === 126 ? h.readUInt16BE(2) : len7 === 127 ? Number(h.readBigUInt64BE(2)) : len7;
+      const opcode = h[0]! & 0x0f;
+      this.counting = opcode < 8; // continuation, text, binary; not close/ping/pong
+      this.remaining = length;
+      this.header = Buffer.alloc(0);
+    }
+  }
+}
