@@ -23,27 +23,10 @@ SERVICE=clients.sh
 # shellcheck source=tests/services/common.sh
 . "$REPO_ROOT/tests/services/common.sh"
 
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "$* missing and apt-get is unavailable"
-  log "installing $* via apt"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
-}
-
 # psycopg (with its binary build, which bundles a recent libpq) and asyncpg in a venv keyed by the pins.
 python_clients() {
-  local req="$CLIENTS/python/requirements.txt" venv
-  venv="$CACHE/python-clients-$(sha256sum "$req" | cut -c1-12)"
-  if [[ ! -f "$venv/.complete" ]]; then
-    command -v python3 >/dev/null 2>&1 || apt_install python3
-    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-    rm -rf "$venv"
-    python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
-    log "installing $(tr '\n' ' ' <"$req")from PyPI into $venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r "$req" >&2 \
-      || die "pip could not install $req from PyPI"
-    touch "$venv/.complete"
-  fi
+  local venv
+  venv="$(pinned_venv python-clients "$CLIENTS/python/requirements.txt")" || exit 1
   "$venv/bin/python" -c 'import psycopg, asyncpg' || die "the venv $venv cannot import psycopg and asyncpg"
   PYTHON_BIN="$venv/bin/python"
 }

@@ -15,6 +15,34 @@ as_root() {
   fi
 }
 
+# Installs Debian packages a script finds missing (tests/run.sh installs them all up front; this is for a
+# script run on its own).
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "$* missing and apt-get is unavailable"
+  log "installing $* via apt"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+# A venv under $CACHE with the pins of a requirements file from PyPI (wheels only), keyed by the file's hash so
+# a changed pin makes a new one; prints its path. Usage: venv="$(pinned_venv NAME REQUIREMENTS)" || exit 1
+pinned_venv() {
+  local name="$1" req="$2" venv
+  venv="$CACHE/$name-$(sha256sum "$req" | cut -c1-12)"
+  if [[ ! -f "$venv/.complete" ]]; then
+    command -v python3 >/dev/null 2>&1 || apt_install python3 >&2
+    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv >&2
+    rm -rf "$venv"
+    mkdir -p "$CACHE"
+    python3 -m venv "$venv" >&2 || die "python3 -m venv failed: install python3-venv"
+    log "installing $(tr '\n' ' ' <"$req")from PyPI into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r "$req" >&2 \
+      || die "pip could not install $req from PyPI"
+    touch "$venv/.complete"
+  fi
+  echo "$venv"
+}
+
 # PostgreSQL and PgBouncer refuse to run as root, so as root we act as the `postgres` OS user;
 # as any other user we simply run as ourselves.
 as_pg() {
