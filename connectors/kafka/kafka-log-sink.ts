@@ -331,9 +331,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
    */
   private async deliver(link: Link, messages: KafkaMessage[], end: number): Promise<void> {
     const { producer, topics } = link;
-    const T0 = performance.now();
     const txn = link.txn ?? (await producer.transaction());
-    const T1 = performance.now();
     link.txn = txn;
     const byTopic = new Map<string, OutMessage[]>();
     for (const m of messages) {
@@ -343,14 +341,10 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       list.push({ key: m.key, value: m.value, headers: m.headers });
     }
     // Large spool batches go out in several requests, each within the topics' record size limits.
-    let nreq = 0;
-    for (const part of requestsOf(byTopic, link.budgets)) { nreq++; await txn.sendBatch({ topicMessages: part, acks: -1 }); }
-    const T2 = performance.now();
+    for (const part of requestsOf(byTopic, link.budgets)) await txn.sendBatch({ topicMessages: part, acks: -1 });
     await retryingTransient(() => txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }));
-    const T3 = performance.now();
     await txn.commit();
     link.txn = null;
-    console.error(`TXN msgs=${messages.length} req=${nreq} begin=${(T1-T0).toFixed(0)} send=${(T2-T1).toFixed(0)} offsets=${(T3-T2).toFixed(0)} commit=${(performance.now()-T3).toFixed(0)}`);
   }
 
   /**
