@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type pg from 'pg';
 import { Consumer } from '../../connectors/consumer/consumer.js';
 import { KafkaRecordSource } from '../../connectors/kafka/kafka-record-source.js';
@@ -15,7 +15,7 @@ import type { EventRecord } from '../../events/index.js';
 import { KafkaLogConfig } from '../../services/config/schema.js';
 import { Metrics } from '../../services/metrics/metrics.js';
 import { GatewayHarness } from '../support/gateway-harness.js';
-import { assertWholeSessions, CollectingSink, eventually, kafkaLog, killBroker, restartBroker } from '../support/kafka-env.js';
+import { assertWholeSessions, closeBrokerSockets, CollectingSink, eventually, kafkaLog, killBroker, restartBroker } from '../support/kafka-env.js';
 
 async function collect(log: ReturnType<typeof kafkaLog>, name: string) {
   const sink = new CollectingSink(name);
@@ -50,6 +50,13 @@ async function settle(h: GatewayHarness): Promise<void> {
   await eventually(() => h.gateway.postgres.activeSessions === 0, 'sessions to end');
   await h.gateway.writer.flush();
 }
+
+// The gateways here run in this process, and kafkajs can keep a stopped consumer's connection open (or open it
+// again) around a broker restart: close what is left, and let the process end once its results are reported.
+after(() => {
+  closeBrokerSockets();
+  setTimeout(() => process.exit(), 5_000).unref();
+});
 
 describe('Kafka log under failure', () => {
   it('loses and doubles nothing when the broker is killed and restarted under load', async () => {

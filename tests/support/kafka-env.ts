@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import type { AuditRecord, EventRecord } from '../../events/index.js';
@@ -18,6 +19,20 @@ export function kafkaBrokers(): string[] {
 /** A `log` configuration on the test broker, with topics of their own for one test. */
 export function kafkaLog(prefix = `t${randomBytes(4).toString('hex')}`, extra: Record<string, unknown> = {}) {
   return { kind: 'kafka', kafka: { brokers: kafkaBrokers(), topicPrefix: prefix, partitions: 3, replicationFactor: 1, ...extra } } as const;
+}
+
+/**
+ * Closes sockets this process still holds to the test broker. kafkajs can leave a consumer's coordinator
+ * connection open when the consumer heartbeats or leaves its group around a broker restart (seen from
+ * Consumer.disconnect -> leaveGroup); a stopped gateway's process exits and takes it along, but a test
+ * process that ran gateways in-process would never end. For the `after` hook of suites that restart the broker.
+ */
+export function closeBrokerSockets(): number {
+  const port = Number(kafkaBrokers()[0]!.split(':').at(-1));
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  const lingering = handles.filter((h): h is Socket => h instanceof Socket && h.remotePort === port);
+  for (const socket of lingering) socket.destroy();
+  return lingering.length;
 }
 
 /** SIGKILLs the broker; its data stays for `restartBroker`. */
