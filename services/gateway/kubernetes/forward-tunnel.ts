@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { KubeEndpoint } from './kube-endpoint.js';
 import type { StreamOutcome } from './stream-relay.js';
+import { settleOnce } from './settle-once.js';
 
 /**
  * Port-forward over WebSocket, passed through at the byte level: kubectl 1.31+ names its subprotocol
@@ -22,13 +23,7 @@ export function tunnelForward(
 ): Promise<StreamOutcome> {
   return new Promise((resolve) => {
     const outcome: StreamOutcome = { status: 0, bytesIn: 0, bytesOut: 0 };
-    let settled = false;
-    const done = (error?: string) => {
-      if (settled) return;
-      settled = true;
-      if (error) outcome.error = error;
-      resolve(outcome);
-    };
+    const done = settleOnce(outcome, resolve);
     const h: Record<string, string | string[]> = { ...headers, connection: 'Upgrade', upgrade: 'websocket' };
     for (const name of ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol']) {
       const v = req.headers[name];

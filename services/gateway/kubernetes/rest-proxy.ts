@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { KubeEndpoint } from './kube-endpoint.js';
+import { settleOnce } from './settle-once.js';
 
 /** Hop-by-hop and credential headers never cross the gateway; the gateway sets its own credential. */
 const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'authorization', 'proxy-authorization']);
@@ -39,13 +40,7 @@ const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding
 export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint: KubeEndpoint, path: string, headers: Record<string, string | string[]>, stream: boolean): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     const outcome: ProxyOutcome = { status: 0, bytesIn: 0, bytesOut: 0 };
-    let settled = false;
-    const done = (error?: string) => {
-      if (settled) return;
-      settled = true;
-      if (error) outcome.error = error;
-      resolve(outcome);
-    };
+    const done = settleOnce(outcome, resolve);
     const up = https.request({
       host: endpoint.url.hostname,
       port: endpoint.url.port || 443,
