@@ -152,7 +152,10 @@ export class KafkaApprovalStore implements ApprovalStore {
     const a = this.approvals.get(r.approvalId);
     if (!a) return 'unknown';
     if (a.state !== 'pending') return 'decided';
+    const before = this.reviewsOf.get(r.approvalId)?.length ?? 0;
     await this.publish(r.approvalId, { kind: 'review', review: r });
+    // Read back, so whoever decides next (a planned approval's quorum) counts this review too.
+    await this.seen(() => (this.reviewsOf.get(r.approvalId)?.length ?? 0) > before);
     return 'ok';
   }
 
@@ -172,6 +175,11 @@ export class KafkaApprovalStore implements ApprovalStore {
       .filter((a) => !o.state || a.state === o.state)
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, o.limit ?? 200);
+  }
+
+  async granted(target: string, runId: string): Promise<Approval[]> {
+    await this.link;
+    return [...this.approvals.values()].filter((a) => a.state === 'approved' && (a.kind === 'statement-set' || a.kind === 'window') && a.target === target && a.run.runId === runId);
   }
 
   async abandonInstance(instance: string): Promise<string[]> {

@@ -17,6 +17,8 @@ export interface ApprovalStore {
   get(id: string): Promise<Approval | null>;
   /** Newest first. */
   list(o?: { state?: ApprovalState; limit?: number }): Promise<Approval[]>;
+  /** Approved statement sets and windows on a target for one run id (the caller checks the whole run and the rule). */
+  granted(target: string, runId: string): Promise<Approval[]>;
   /** Pending approvals this instance held before it restarted: nothing held survives a restart. */
   abandonInstance(instance: string): Promise<string[]>;
   /** Called when reviews may have arrived (Kafka consumer, or a reviewer in this process). */
