@@ -201,7 +201,7 @@ jobOptions(
     .option('--window <duration>', 'instead: the rule holds nothing of this run for this long once approved (30m, 2h)')
     .option('--rule <name>', 'the approval rule, when several hold statements on the target'),
 ).action(async (opts: object) => (await import('./approvals-job-command.js')).runApprovalsRequest(opts));
-jobOptions(approvals.command('wait').description('wait for a decision without a database connection: exit 0 approved, 3 rejected, 4 expired, 5 withdrawn').argument('<id>')).action(
+jobOptions(approvals.command('wait').description('wait for a decision without a database connection: exit 0 approved, 3 rejected, 4 expired').argument('<id>')).action(
   async (id: string, opts: object) => (await import('./approvals-job-command.js')).runApprovalsWait(id, opts),
 );
 
