@@ -366,7 +366,10 @@ export interface ApprovalRequestedData {
   kind: 'statement' | 'command' | 'statement-set' | 'window';
   /** The SQL or the exec command line as the client sent it, detector hits masked (`[masked:card]`); a set: its statements, one per line. */
   text: string;
-  /** SHA-256 (hex) of the normalised text (as sent), and of the parameters (extended protocol), together binding the approval. */
+  /**
+   * SHA-256 (hex) of the normalised text, and of the parameters (extended protocol), together binding the approval.
+   * When the trail's detectors masked part of a held statement: of the masked text; of a planned statement: `scrypt:<hex>`.
+   */
   textSha256: string;
   parametersSha256?: string;
   parameters?: ParameterValue[];

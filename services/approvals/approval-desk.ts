@@ -123,16 +123,19 @@ export class ApprovalDesk {
     const { rule } = req;
     const id = newApprovalId();
     const now = Date.now();
-    const parametersSha256 = parametersDigest(req.parameters);
-    // Digests bind what was sent; the text and parameters kept are the trail's (a secret is never stored in clear).
-    const kept = recordedSubject(req.trail === undefined ? DEFAULT_TRAIL : req.trail, req.text, parametersSha256 ? req.parameters : undefined);
+    // The text and parameters kept are the trail's (a secret is never stored in clear), and so are the digests when
+    // it masked something: a digest of the raw text would let a masked card number be found by hashing guesses.
+    // What runs is the held bytes themselves, so nothing is matched against these digests.
+    const sent = parametersDigest(req.parameters);
+    const kept = recordedSubject(req.trail === undefined ? DEFAULT_TRAIL : req.trail, req.text, sent ? req.parameters : undefined);
+    const parametersSha256 = kept.hits ? parametersDigest(kept.parameters) : sent;
     const approval: Approval = {
       id,
       rule: rule.name,
       target: req.target,
       kind: req.kind,
       text: kept.text,
-      textSha256: sha256Hex(normalisedText(req.text)),
+      textSha256: sha256Hex(normalisedText(kept.hits ? kept.text : req.text)),
       ...(parametersSha256 ? { parametersSha256, parameters: kept.parameters! } : {}),
       run: runOf(req.identity),
       identity: req.identity,

@@ -195,7 +195,7 @@ export class JobApi {
       throw new JobApiError(400, 'TG_APPROVAL_WINDOW', `a window of ${parsed.windowSeconds} s is longer than approvals.maxWindowSeconds (${this.deps.maxWindowSeconds}); ask for less`);
     }
     const endpoint = this.deps.targets.get(parsed.target)!;
-    const { approval, hits } = plannedApproval({
+    const { approval, hits } = await plannedApproval({
       rule,
       target: parsed.target,
       identity,

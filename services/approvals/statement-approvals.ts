@@ -40,7 +40,7 @@ export class StatementApprovals {
   private async checkHeld(rule: ApprovalRule, s: { text: string; parameters?: ParameterValue[]; inTransaction: boolean }, notice: (message: string) => void): Promise<ApprovalCheck> {
     // Approved ahead for this run (plan and apply, or a window): runs unheld, in a transaction too.
     const desk = this.rules.desk;
-    const grant = await findGrant(desk.store, { rule, target: this.session.target, identity: this.session.identity, text: s.text, ...(s.parameters?.length ? { parameters: s.parameters } : {}) }, desk.now()).catch(() => null);
+    const grant = await findGrant(desk.store, { rule, target: this.session.target, identity: this.session.identity, text: s.text, ...(s.parameters?.length ? { parameters: s.parameters } : {}), trail: this.session.trail ?? null }, desk.now()).catch(() => null);
     if (grant) return { granted: grant.id };
     if (s.inTransaction && rule.inTransaction === 'refuse') {
       return {

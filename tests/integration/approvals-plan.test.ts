@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -214,5 +215,15 @@ describe('secrets in held statements', () => {
     const stored = await reviewers.store.get(planned);
     assert.ok(stored && !JSON.stringify(stored).includes(card), "the planned statement's stored text is masked");
     assert.match(stored.statements![0]!.text, /\[masked:card\]/);
+    assert.match(stored.statements![0]!.textSha256, /^scrypt:[0-9a-f]{64}$/, 'a masked value cannot be found again from a fast digest');
+    assert.doesNotMatch(asked.textSha256, new RegExp(createHash('sha256').update(`insert into apr_win values ('${card}')`).digest('hex')));
+
+    // Approved, the statement with the secret still matches in the apply session.
+    assert.equal((await review(reviewers.url, 'alice', planned, 'approve')).status, 200);
+    const apply = psqlThrough(h.port, token, ['-c', `insert into apr_win values ('${card}')`], 'app-window');
+    assert.equal(await apply.exited, 0, apply.lines.join('\n'));
+    assert.ok(!apply.lines.some((l) => /required by rule/.test(l)), apply.lines.join('\n'));
+    const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from apr_win where v = $1', [card]);
+    assert.equal(rows[0]!.n, 1);
   });
 });
