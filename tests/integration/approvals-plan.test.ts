@@ -227,3 +227,17 @@ describe('secrets in held statements', () => {
     assert.equal(rows[0]!.n, 1);
   });
 });
+
+describe('the record', () => {
+  it("verifies whole, the approvals API's sessions included", async () => {
+    const apiSessions = h.gateway.log
+      .listSessions(1000)
+      .filter((s) => h.gateway.log.readSession(s.sessionId).some((r) => r.stream === 'events' && r.type === 'session.started' && (r.data as { clientSoftware?: string }).clientSoftware === 'trailgate approvals'))
+      .map((s) => s.sessionId);
+    assert.ok(apiSessions.length >= 8, `${apiSessions.length} approvals API sessions`);
+    const report = await h.stopAndVerify();
+    assert.deepEqual(report.sessions.filter((s) => s.status !== 'intact').map((s) => [s.sessionId, s.status]), []);
+    assert.ok(apiSessions.every((id) => report.sessions.some((s) => s.sessionId === id)));
+    assert.equal(report.ok, true);
+  });
+});
