@@ -22,8 +22,10 @@ import { TargetApprovals } from './approval-desk.js';
 export interface JobApiDeps {
   instance: string;
   verifier: { verify(token: string | undefined): Promise<JobIdentity> };
-  /** Postgres targets: plan and apply, and windows, are for statements. */
+  /** Postgres targets: statement sets and windows. */
   targets: ReadonlyMap<string, TargetEndpoint>;
+  /** SSH targets: windows over the exec commands a rule holds. */
+  sshTargets: ReadonlyMap<string, unknown>;
   rules: ClaimRule[];
   writer: LogWriter;
   chunkPolicy: ChunkPolicy;
@@ -100,17 +102,18 @@ class JobCall {
       throw new JobApiError(401, code, `token rejected: ${message}`);
     }
     this.context.identity = identity;
-    const endpoint = this.deps.targets.get(targetName);
-    if (!endpoint) {
+    const kind = this.deps.targets.has(targetName) ? 'postgres' : this.deps.sshTargets.has(targetName) ? 'ssh' : null;
+    if (!kind) {
       this.open(reuse, identity);
-      throw new JobApiError(404, 'TG_TARGET_UNKNOWN', `no Postgres target named '${targetName}' on this gateway`);
+      throw new JobApiError(404, 'TG_TARGET_UNKNOWN', `no Postgres or SSH target named '${targetName}' on this gateway`);
     }
-    this.context.target = { name: endpoint.name, kind: 'postgres' };
-    const grant = decide(this.deps.rules, identity, endpoint.name);
+    this.context.protocol = kind;
+    this.context.target = { name: targetName, kind };
+    const grant = decide(this.deps.rules, identity, targetName, kind);
     this.open(reuse, identity);
-    this.recorder.event('policy.decided', { outcome: grant.rights.length ? 'granted' : 'denied', target: endpoint.name, rights: grant.rights, matched: grant.matched, notMatched: grant.notMatched });
+    this.recorder.event('policy.decided', { outcome: grant.rights.length ? 'granted' : 'denied', target: targetName, rights: grant.rights, matched: grant.matched, notMatched: grant.notMatched });
     if (!grant.rights.length) {
-      throw new JobApiError(403, 'TG_POLICY_NO_RULE', `no policy rule grants ${identity.ci.repository ?? identity.subject} access to target '${endpoint.name}'; \`trailgate policy explain --target ${endpoint.name}\` shows why`);
+      throw new JobApiError(403, 'TG_POLICY_NO_RULE', `no policy rule grants ${identity.ci.repository ?? identity.subject} access to target '${targetName}'; \`trailgate policy explain --target ${targetName}\` shows why`);
     }
     return identity;
   }
@@ -118,7 +121,7 @@ class JobCall {
   private open(reuse: TokenReusedData | undefined, identity?: JobIdentity): void {
     if (this.opened) return;
     this.opened = true;
-    this.recorder.event('session.started', { protocol: 'postgres', instance: this.context.instance, client: this.context.client, tls: true, requested: {}, clientSoftware: 'trailgate approvals' });
+    this.recorder.event('session.started', { protocol: this.context.protocol, instance: this.context.instance, client: this.context.client, tls: true, requested: {}, clientSoftware: 'trailgate approvals' });
     if (identity) this.recorder.event('auth.decided', { outcome: 'granted', method: 'oidc-token', identity });
     if (reuse) this.recorder.event('token.reused', reuse);
   }
@@ -190,11 +193,13 @@ export class JobApi {
     const identity = await call.admit(req.headers.authorization, parsed.target);
     const { desk } = this.deps;
     const rules = desk.rulesOf(parsed.target);
-    const rule = parsed.statements ? this.setRule(rules, parsed.target, parsed.statements.map((s) => s.text), parsed.rule) : this.windowRule(rules, parsed.target, parsed.rule);
+    const ssh = call.context.target?.kind === 'ssh';
+    if (ssh && parsed.statements) throw new JobApiError(400, 'TG_APPROVAL_TARGET_KIND', `'${parsed.target}' is an SSH target: ask for a window (--window), statement sets are for Postgres targets`);
+    const rule = parsed.statements ? this.setRule(rules.filter((r) => r.classes.length > 0), parsed.target, parsed.statements.map((s) => s.text), parsed.rule) : this.windowRule(rules.filter((r) => (ssh ? r.commands.length > 0 : r.classes.length > 0)), parsed.target, parsed.rule);
     if (parsed.windowSeconds && parsed.windowSeconds > this.deps.maxWindowSeconds) {
       throw new JobApiError(400, 'TG_APPROVAL_WINDOW', `a window of ${parsed.windowSeconds} s is longer than approvals.maxWindowSeconds (${this.deps.maxWindowSeconds}); ask for less`);
     }
-    const endpoint = this.deps.targets.get(parsed.target)!;
+    const endpoint = this.deps.targets.get(parsed.target);
     const { approval, hits } = await plannedApproval({
       rule,
       target: parsed.target,
@@ -203,7 +208,7 @@ export class JobApi {
       instance: this.deps.instance,
       ...(parsed.statements ? { statements: parsed.statements.map((s) => ({ text: s.text, ...(s.parameters?.length ? { parameters: s.parameters } : {}) })) } : {}),
       ...(parsed.windowSeconds ? { windowSeconds: parsed.windowSeconds } : {}),
-      trail: endpoint.trail ?? null,
+      trail: endpoint?.trail ?? null,
       now: Date.now(),
     });
     const link = await desk.openPlanned(approval, (type, data) => void call.recorder.event(type, data), hits);
@@ -238,17 +243,17 @@ export class JobApi {
     return [...found.values()][0]!;
   }
 
+  /** `rules`: those that hold what the target runs (statements on Postgres, commands on SSH). */
   private windowRule(rules: ApprovalRule[], target: string, named: string | undefined): ApprovalRule {
     if (named) return this.named(rules, target, named);
-    const statementRules = rules.filter((r) => r.classes.length > 0);
-    if (statementRules.length === 1) return statementRules[0]!;
-    if (statementRules.length === 0) throw new JobApiError(404, 'TG_APPROVAL_NO_RULE', `no approval rule holds statements on '${target}': nothing needs a window`);
-    throw new JobApiError(400, 'TG_APPROVAL_RULES', `rules ${statementRules.map((r) => r.name).join(', ')} hold statements on '${target}': name one with --rule`);
+    if (rules.length === 1) return rules[0]!;
+    if (rules.length === 0) throw new JobApiError(404, 'TG_APPROVAL_NO_RULE', `no approval rule holds anything on '${target}': nothing needs a window`);
+    throw new JobApiError(400, 'TG_APPROVAL_RULES', `rules ${rules.map((r) => r.name).join(', ')} hold what runs on '${target}': name one with --rule`);
   }
 
   private named(rules: ApprovalRule[], target: string, name: string): ApprovalRule {
-    const r = rules.find((x) => x.name === name && x.classes.length > 0);
-    if (!r) throw new JobApiError(404, 'TG_APPROVAL_NO_RULE', `no approval rule '${name}' holds statements on '${target}'`);
+    const r = rules.find((x) => x.name === name);
+    if (!r) throw new JobApiError(404, 'TG_APPROVAL_NO_RULE', `no approval rule '${name}' holds anything on '${target}'`);
     return r;
   }
 

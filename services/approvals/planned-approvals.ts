@@ -59,7 +59,7 @@ export async function plannedApproval(p: PlanRequest): Promise<{ approval: Appro
         }),
       )
     : undefined;
-  const text = statements ? statements.map((s) => s.text).join('\n') : `every statement rule ${p.rule.name} holds, for ${p.windowSeconds} s from the decision`;
+  const text = statements ? statements.map((s) => s.text).join('\n') : `everything rule ${p.rule.name} holds on ${p.target}, for ${p.windowSeconds} s from the decision`;
   const approval: Approval = {
     id,
     rule: p.rule.name,

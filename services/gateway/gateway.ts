@@ -223,7 +223,7 @@ export class Gateway {
         // The job side of approvals (plan and apply, windows): HTTPS on the Postgres listener's certificate.
         const keyFile = config.postgres.tls.keyFile ?? join(config.dataDir, 'tls', 'gateway.key');
         await approvals.startJobApi(
-          { instance, verifier, targets, rules, writer, chunkPolicy, checkpoints, recordingMode: config.recording.mode, tokenUses, admission: () => o.admission?.() ?? logAdmission(writer) ?? (kafka ? admission(kafka) : null) },
+          { instance, verifier, targets, sshTargets, rules, writer, chunkPolicy, checkpoints, recordingMode: config.recording.mode, tokenUses, admission: () => o.admission?.() ?? logAdmission(writer) ?? (kafka ? admission(kafka) : null) },
           { cert: readFileSync(tlsMaterial.certFile), key: readFileSync(keyFile) },
           config.approvals.listen,
         ).catch(async (err: Error) => {
