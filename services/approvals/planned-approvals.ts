@@ -95,8 +95,20 @@ export async function findGrant(
 ): Promise<Approval | null> {
   const run = runOf(q.identity);
   if (!run.runId) return null;
-  const candidates = (await store.granted(q.target, run.runId)).filter((a) => a.rule === q.rule.name && sameRun(a.run, run));
-  if (candidates.length === 0) return null;
+  const found = await grantIn(await store.granted(q.target, run.runId), q, run, now);
+  if (found || !store.catchUp) return found;
+  // Another process may have decided it a moment ago (Kafka): the statement would be held, so look once more, caught up.
+  await store.catchUp().catch(() => undefined);
+  return grantIn(await store.granted(q.target, run.runId), q, run, now);
+}
+
+async function grantIn(
+  approved: Approval[],
+  q: { rule: ApprovalRule; text: string; parameters?: readonly ParameterValue[]; trail: TrailRedactor | null },
+  run: ReturnType<typeof runOf>,
+  now: number,
+): Promise<Approval | null> {
+  const candidates = approved.filter((a) => a.rule === q.rule.name && sameRun(a.run, run));
   for (const a of candidates) {
     if (a.kind === 'window') {
       const from = Date.parse(a.decidedAt ?? '');

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
@@ -18,11 +19,15 @@ const log = kafkaLog();
 const approvals = { pollMillis: 50, listen: { host: '127.0.0.1', port: 0 }, rules: [{ name: 'ddl', targets: ['app-held'], classes: ['ddl'], quorum: 1, heartbeatSeconds: 5, timeoutSeconds: 120 }] };
 let a: GatewayHarness;
 let b: GatewayHarness;
+let bDir: string;
 let admin: pg.Client;
 
 before(async () => {
   a = await GatewayHarness.start({ instance: 'gw-a', log, targetVariants: { 'app-held': {} }, approvals });
-  b = await GatewayHarness.start({ instance: 'gw-b', log, targetVariants: { 'app-held': {} }, approvals });
+  // gw-b trusts the same development issuer as gw-a (a copy of its keys), so one job's token works on both.
+  bDir = mkdtempSync(join(tmpdir(), 'trailgate-test-'));
+  cpSync(join(a.dataDir, 'dev-issuer'), join(bDir, 'dev-issuer'), { recursive: true });
+  b = await GatewayHarness.start({ instance: 'gw-b', log, targetVariants: { 'app-held': {} }, approvals, dataDir: bDir });
   admin = await a.directSuperuser();
   await admin.query('drop table if exists apr_kafka_a, apr_kafka_b, apr_kafka_plan');
 });
@@ -31,6 +36,7 @@ after(async () => {
   await admin?.query('drop table if exists apr_kafka_a, apr_kafka_b, apr_kafka_plan').catch(() => undefined);
   await admin?.end();
   await Promise.all([a?.stop(), b?.stop()]);
+  if (bDir) rmSync(bDir, { recursive: true, force: true });
 });
 
 function reviewerProcess(id: string, name: string): Promise<{ status: number; code: string }> {
@@ -71,7 +77,7 @@ describe('approvals on Kafka', () => {
     await Promise.all([onA.client.end(), onB.client.end()]);
   });
 
-  it('decides a planned statement set in the reviewer process; the gateway then applies it unheld', async () => {
+  it('decides a planned statement set in the reviewer process; another gateway then applies it unheld', async () => {
     const token = await a.token();
     const file = join(a.dataDir, 'plan.sql');
     writeFileSync(file, 'create table apr_kafka_plan (id int);\n');
@@ -88,7 +94,8 @@ describe('approvals on Kafka', () => {
     assert.deepEqual(await reviewerProcess(id, 'alice'), { status: 200, code: 'TG_APPROVAL_REVIEWED' });
     const wait = cli(['wait', id]);
     assert.equal(await wait.exited, 0, wait.lines.join('\n'));
-    const client = await a.client({ token, target: 'app-held' });
+    // Applied through the other gateway: the decision reached it through the topic.
+    const client = await b.client({ token, target: 'app-held' });
     const notices: string[] = [];
     client.on('notice', (n) => notices.push(n.message ?? ''));
     await client.query('create table apr_kafka_plan (id int)');
