@@ -362,13 +362,23 @@ export interface ApprovalRequestedData {
   approvalId: string;
   rule: string;
   target: string;
-  kind: 'statement' | 'command';
-  /** The SQL or the exec command line, as the client sent it. */
+  /** A held statement or command; or asked for ahead by the job: a statement set (plan and apply) or a time window. */
+  kind: 'statement' | 'command' | 'statement-set' | 'window';
+  /** The SQL or the exec command line as the client sent it, detector hits masked (`[masked:card]`); a set: its statements, one per line. */
   text: string;
-  /** SHA-256 (hex) of the normalised text, and of the parameters (extended protocol), together binding the approval. */
+  /**
+   * SHA-256 (hex) of the normalised text, and of the parameters (extended protocol), together binding the approval.
+   * When the trail's detectors masked part of a held statement: of the masked text; of a planned statement: `scrypt:<hex>`.
+   */
   textSha256: string;
   parametersSha256?: string;
   parameters?: ParameterValue[];
+  /** statement-set: each statement's digests and recorded text. */
+  statements?: { text: string; textSha256: string; parametersSha256?: string; parameters?: ParameterValue[] }[];
+  /** window: how long the approved window lasts, from the decision. */
+  windowSeconds?: number;
+  /** Values the trail's detectors replaced in `text` and `parameters`, per detector. */
+  detectorHits?: Record<string, number>;
   run: ApprovalRun;
   quorum: number;
   expiresAt: string;

@@ -64,6 +64,8 @@ export interface GatewayOptions {
   spoolFreeBytes?: (dir: string) => Promise<number>;
   /** Asked before each new Postgres or SSH session, before the spool watermark: a drain refuses here. */
   admission?: PostgresGatewayDeps['admission'];
+  /** The clock approved approval windows are judged by (tests end a window by moving it). */
+  approvalsClock?: () => number;
 }
 
 /** In development mode, any token of the development issuer may do anything on the demo database. */
@@ -194,7 +196,7 @@ export class Gateway {
       const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
       const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
       tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
-      approvals = await approvalsFor(config, instance, file);
+      approvals = await approvalsFor(config, instance, file, o.approvalsClock);
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       postgres = new PostgresListener({
@@ -217,6 +219,18 @@ export class Gateway {
         ...(approvals ? { approvals: approvals.desk } : {}),
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
+      if (approvals && config.approvals?.listen) {
+        // The job side of approvals (plan and apply, windows): HTTPS on the Postgres listener's certificate.
+        const keyFile = config.postgres.tls.keyFile ?? join(config.dataDir, 'tls', 'gateway.key');
+        await approvals.startJobApi(
+          { instance, verifier, targets, sshTargets, rules, writer, chunkPolicy, checkpoints, recordingMode: config.recording.mode, tokenUses, admission: () => o.admission?.() ?? logAdmission(writer) ?? (kafka ? admission(kafka) : null) },
+          { cert: readFileSync(tlsMaterial.certFile), key: readFileSync(keyFile) },
+          config.approvals.listen,
+        ).catch(async (err: Error) => {
+          await postgres!.close();
+          throw err;
+        });
+      }
       let ssh: SshFrontDoor | null = null;
       if (config.ssh || sshTargets.size > 0) {
         const settings = config.ssh ?? { listen: { host: '127.0.0.1', port: 2222 }, authTimeoutSeconds: 30 };

@@ -48,6 +48,8 @@ export interface HarnessOptions {
   targetVariants?: Record<string, Record<string, unknown>>;
   /** The `approvals` section. */
   approvals?: unknown;
+  /** The clock approved approval windows are judged by. */
+  approvalsClock?: () => number;
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -99,7 +101,7 @@ export class GatewayHarness {
       ...(o.approvals ? { approvals: o.approvals } : {}),
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
-    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: { ...issuer.issuerConfig(), ...o.devIssuer }, jwks: issuer.jwks() }] });
+    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), ...(o.approvalsClock ? { approvalsClock: o.approvalsClock } : {}), extraIssuers: [{ config: { ...issuer.issuerConfig(), ...o.devIssuer }, jwks: issuer.jwks() }] });
     return new GatewayHarness(gateway, issuer, pgService, dataDir, o.dataDir === undefined);
   }
 

@@ -190,8 +190,11 @@ export class RelaySession {
           }
           let approvalId: string | undefined;
           if (this.o.approvals && verdict.action === 'forward' && (msg.type === Fe.Query || msg.type === Fe.Execute)) {
-            const check = this.approvalCheck(msg, statement, verdict);
-            if (check && 'refuse' in check) verdict = { action: 'deny', ...check.refuse, ...(verdict.decision ? { decision: verdict.decision } : {}) };
+            const pending = this.approvalCheck(msg, statement, verdict);
+            const check = pending ? await pending : null;
+            if (this.ended) return;
+            if (check && 'granted' in check) approvalId = check.granted;
+            else if (check && 'refuse' in check) verdict = { action: 'deny', ...check.refuse, ...(verdict.decision ? { decision: verdict.decision } : {}) };
             else if (check) {
               // Held for people: what came before goes on; the client keeps being read, so a disconnect is seen.
               if (paused) this.o.client.resume();
