@@ -34,7 +34,9 @@ after(async () => {
 async function createPod(): Promise<void> {
   const manifest = join(h.dir, 'pod.yaml');
   writeFileSync(manifest, `apiVersion: v1\nkind: Pod\nmetadata: { name: ${POD}, namespace: default }\nspec:\n  nodeName: ${process.env.KUBE_NODE}\n  containers: [{ name: app, image: stand-in }]\n`);
-  writeFileSync(process.env.KUBE_POD_LOG!, 'first line\nsecond line\n');
+  // kwok reads the pod's log as a kubelet does: the CRI log format (time, stream, tag, line)
+  const at = new Date().toISOString();
+  writeFileSync(process.env.KUBE_POD_LOG!, `${at} stdout F first line\n${at} stdout F second line\n`);
   const admin = process.env.KUBE_ADMIN_KUBECONFIG!;
   const applied = await h.kubectl('1.33', admin, ['apply', '-f', manifest]);
   assert.equal(applied.code, 0, applied.stderr);
@@ -49,16 +51,33 @@ async function kubeconfig(target = 'cluster'): Promise<string> {
 /** Sessions a test already took, so that the next one finds its own. */
 const claimed = new Set<string>();
 
-/** The records of the (not yet claimed) session whose kube.request matches. */
+/**
+ * The records of the (not yet claimed) session whose kube.request matches. A stream's request is recorded when the
+ * gateway sees its connection close, which may come just after kubectl exited: polled, bounded (5 s).
+ */
 async function sessionWith(match: (d: EventRecord<'kube.request'>['data']) => boolean): Promise<AuditRecord[]> {
-  for (const [id, records] of await h.sessions()) {
-    if (claimed.has(id)) continue;
-    if (records.some((r) => r.stream === 'events' && r.type === 'kube.request' && match((r as EventRecord<'kube.request'>).data))) {
-      claimed.add(id);
-      return records;
+  for (let i = 0; i < 100; i++) {
+    for (const [id, records] of await h.sessions()) {
+      if (claimed.has(id)) continue;
+      if (records.some((r) => r.stream === 'events' && r.type === 'kube.request' && match((r as EventRecord<'kube.request'>).data))) {
+        claimed.add(id);
+        return records;
+      }
     }
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('no session recorded that request');
+}
+
+/** kube.request events once `until` holds of them (a stream's request is recorded when it closes): polled, bounded (5 s). */
+async function requestsWhen(until: (all: EventRecord<'kube.request'>['data'][]) => boolean): Promise<EventRecord<'kube.request'>['data'][]> {
+  let all: EventRecord<'kube.request'>['data'][] = [];
+  for (let i = 0; i < 100; i++) {
+    all = (await h.requests()).map((e) => e.data);
+    if (until(all)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return all;
 }
 
 const events = (records: AuditRecord[], type: string) => records.filter((r): r is EventRecord => r.stream === 'events' && r.type === type);
@@ -150,7 +169,7 @@ describe('kubectl through the gateway', () => {
     const followed = await h.kubectl('1.33', kc, ['logs', '-f', '--tail=2', POD], undefined, h.backend.real ? 3000 : undefined);
     assert.match(followed.stdout, /first line\nsecond line\n/);
 
-    const requests = (await h.requests()).map((e) => e.data);
+    const requests = await requestsWhen((all) => all.filter((d) => d.subresource === 'log').length >= 2);
     const get = requests.find((d) => d.verb === 'get' && d.resource === 'pods' && d.name === POD && !d.subresource)!;
     assert.deepEqual([get.namespace, get.status, get.outcome, get.decision.needs], ['default', 200, 'ok', ['read']]);
     assert.ok(get.bytesOut > 0 && get.durationMs > 0);
@@ -158,7 +177,7 @@ describe('kubectl through the gateway', () => {
     assert.deepEqual([patch.name, patch.status, patch.decision.needs], ['deployed', 200, ['write']]);
     assert.ok(patch.bytesIn > 0);
     const log = requests.filter((d) => d.subresource === 'log');
-    assert.ok(log.length >= 2 && log.every((d) => d.status === 200 && d.decision.needs[0] === 'logs'));
+    assert.ok(log.length >= 2 && log.every((d) => d.status === 200 && d.decision.needs[0] === 'logs'), JSON.stringify(log));
   });
 
   it('impersonates the job toward the cluster: user, rule groups and the run in Impersonate-Extra', async () => {
@@ -213,7 +232,12 @@ describe('kubectl through the gateway', () => {
 
   it('kubectl 1.31 port-forward (WebSocket) carries 10 MiB each way with equal checksums and counts it', { skip: !process.env.KUBE_APISERVER_URL && 'port-forward needs a kubelet (the real tier: tests/services/kube.sh); the stand-in does not speak SPDY in the tunnel' }, async () => {
     // kwok forwards every pod port to KUBE_FORWARD_PORT on this machine: an echo server there
-    const echo = net.createServer((c) => c.pipe(c));
+    const conns = new Set<net.Socket>();
+    const echo = net.createServer((c) => {
+      conns.add(c);
+      c.on('error', () => undefined);
+      c.pipe(c);
+    });
     await new Promise<void>((r) => echo.listen(Number(process.env.KUBE_FORWARD_PORT), '127.0.0.1', r));
     const child = spawn(kubectlPath('1.31'), ['--kubeconfig', await kubeconfig(), 'port-forward', `pod/${POD}`, ':8080'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir } });
     try {
@@ -246,8 +270,12 @@ describe('kubectl through the gateway', () => {
       child.kill('SIGINT');
       await new Promise((r) => child.once('close', r));
       echo.close();
+      // kwok keeps its side of a forwarded connection open: ended here so that nothing holds the test's process
+      for (const c of conns) c.destroy();
     }
-    const records = await sessionWith((d) => d.subresource === 'portforward' && d.status === 101);
+    const records = await sessionWith((d) => d.subresource === 'portforward' && d.status === 101).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify((await h.requests()).filter((r) => r.data.subresource === 'portforward').map((r) => r.data))}`);
+    });
     const closed = events(records, 'forward.closed')[0] as EventRecord<'forward.closed'>;
     // the tunnel's payload is SPDY frames around the 10 MiB: at least that much each way
     assert.ok(closed.data.bytesFromClient >= 10 * 1024 * 1024 && closed.data.bytesToClient >= 10 * 1024 * 1024, JSON.stringify(closed.data));

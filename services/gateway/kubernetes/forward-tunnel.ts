@@ -75,6 +75,9 @@ export function tunnelForward(
       register((reason) => finish(reason));
       socket.on('close', () => finish());
       upSocket.on('close', () => finish());
+      // The client's socket stays half-open after its end (the server's allowHalfOpen), and the API server keeps a
+      // tunnel whose client sent its end: the client's end is its going away (a WebSocket closes with a frame first).
+      socket.on('end', () => finish());
       socket.on('error', (e) => finish(e.message));
       upSocket.on('error', (e) => finish(e.message));
     });

@@ -40,7 +40,19 @@ const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding
 export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint: KubeEndpoint, path: string, headers: Record<string, string | string[]>, stream: boolean): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     const outcome: ProxyOutcome = { status: 0, bytesIn: 0, bytesOut: 0 };
-    const done = settleOnce(outcome, resolve);
+    // A client that went away shows itself as the end of its socket: Node's server keeps a half-closed socket
+    // open while an answer is pending, and an idle `logs -f` or watch would then never end.
+    const clientEnded = () => {
+      up.destroy();
+      res.destroy();
+      done('the client went away');
+    };
+    const socket = req.socket;
+    const settle = settleOnce(outcome, resolve);
+    const done = (error?: string) => {
+      socket.off('end', clientEnded);
+      settle(error);
+    };
     const up = https.request({
       host: endpoint.url.hostname,
       port: endpoint.url.port || 443,
@@ -51,6 +63,7 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint
       timeout: endpoint.connectTimeoutMs,
     });
     up.on('socket', (s) => s.setNoDelay(true));
+    if (stream) socket.once('end', clientEnded);
     up.on('timeout', () => up.destroy(new Error(`no answer from the API server within ${endpoint.connectTimeoutMs / 1000} s`)));
     up.on('response', (answer) => {
       // Streams (watch, logs -f) may idle for long: the timeout covered the wait for headers only.
