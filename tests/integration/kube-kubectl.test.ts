@@ -5,7 +5,7 @@
  * suite prints which one ran.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord, EventRecord } from '../../events/index.js';
@@ -78,6 +78,31 @@ async function requestsWhen(until: (all: EventRecord<'kube.request'>['data'][]) 
     await new Promise((r) => setTimeout(r, 50));
   }
   return all;
+}
+
+/** Real tier: `logs -f` streams, a line written to the pod's log while it follows reaches kubectl; then it is interrupted. */
+async function followLog(kc: string): Promise<void> {
+  const child = spawn(kubectlPath('1.33'), ['--kubeconfig', kc, 'logs', '-f', '--tail=2', POD], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir, KUBECACHEDIR: join(h.dir, 'cache-follow') } });
+  let out = '';
+  const exited = new Promise<number | null>((r) => child.once('close', r));
+  const seen = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => out.includes(text) && resolve();
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        check();
+      });
+      check();
+      void exited.then((code) => reject(new Error(`kubectl logs -f exited ${code} before '${text}': ${out}`)));
+    });
+  try {
+    await seen('first line\nsecond line\n');
+    appendFileSync(process.env.KUBE_POD_LOG!, `${new Date().toISOString()} stdout F third line, written while followed\n`);
+    await seen('third line, written while followed\n');
+  } finally {
+    child.kill('SIGINT');
+    await exited;
+  }
 }
 
 const events = (records: AuditRecord[], type: string) => records.filter((r): r is EventRecord => r.stream === 'events' && r.type === type);
@@ -166,8 +191,11 @@ describe('kubectl through the gateway', () => {
     const logs = await h.kubectl('1.33', kc, ['logs', POD]);
     assert.equal(logs.code, 0, logs.stderr);
     assert.match(logs.stdout, /first line\nsecond line\n/);
-    const followed = await h.kubectl('1.33', kc, ['logs', '-f', '--tail=2', POD], undefined, h.backend.real ? 3000 : undefined);
-    assert.match(followed.stdout, /first line\nsecond line\n/);
+    if (h.backend.real) await followLog(kc);
+    else {
+      const followed = await h.kubectl('1.33', kc, ['logs', '-f', '--tail=2', POD]);
+      assert.match(followed.stdout, /first line\nsecond line\n/);
+    }
 
     const requests = await requestsWhen((all) => all.filter((d) => d.subresource === 'log').length >= 2);
     const get = requests.find((d) => d.verb === 'get' && d.resource === 'pods' && d.name === POD && !d.subresource)!;
