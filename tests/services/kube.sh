@@ -143,14 +143,21 @@ launch() { # name log command...
   echo $! >"$(pidfile "$name")"
 }
 
+# Whether the process just launched is alive: by pid alone, since it may not have exec'd its binary yet (a loaded machine).
+alive() { # name
+  local pid
+  pid="$(cat "$(pidfile "$1")" 2>/dev/null)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # Waits (bounded) until the command succeeds; fails naming the log when the process died or time ran out.
 wait_until() { # what pidname comm logfile seconds command...
-  local what="$1" name="$2" comm="$3" logf="$4" secs="$5" deadline
+  local what="$1" name="$2" logf="$4" secs="$5" deadline
   shift 5
   deadline=$((SECONDS + secs))
   while ! "$@" >/dev/null 2>&1; do
-    running "$name" "$comm" || { tail -n 30 "$logf" >&2; die "$what exited while starting; see $logf"; }
-    ((SECONDS < deadline)) || { tail -n 30 "$logf" >&2; die "$what not ready within $secs s; see $logf"; }
+    alive "$name" || { tail -n 30 "$logf" >&2 || true; die "$what exited while starting; see $logf"; }
+    ((SECONDS < deadline)) || { tail -n 30 "$logf" >&2 || true; die "$what not ready within $secs s; see $logf"; }
     sleep 0.3
   done
 }
