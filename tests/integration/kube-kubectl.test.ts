@@ -184,7 +184,9 @@ describe('kubectl through the gateway', () => {
     assert.equal(got.code, 0, got.stderr);
     assert.equal(got.stdout, `pod/${POD}\n`);
     const manifest = join(h.dir, 'cm.yaml');
-    writeFileSync(manifest, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deployed\n  namespace: default\ndata:\n  version: "42"\n');
+    // a token someone left in a ConfigMap: the write reaches the cluster as sent, its record holds a marker
+    const token = `ghp_${'A1b2'.repeat(9)}`;
+    writeFileSync(manifest, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deployed\n  namespace: default\ndata:\n  version: "42"\n  token: ${token}\n`);
     const applied = await h.kubectl('1.33', kc, ['apply', '--server-side', '--validate=false', '-f', manifest]);
     assert.equal(applied.code, 0, applied.stderr);
     assert.match(applied.stdout, /configmap\/deployed serverside-applied/);
@@ -202,10 +204,30 @@ describe('kubectl through the gateway', () => {
     assert.deepEqual([get.namespace, get.status, get.outcome, get.decision.needs], ['default', 200, 'ok', ['read']]);
     assert.ok(get.bytesOut > 0 && get.durationMs > 0);
     const patch = requests.find((d) => d.verb === 'patch' && d.resource === 'configmaps')!;
-    assert.deepEqual([patch.name, patch.status, patch.decision.needs], ['deployed', 200, ['write']]);
+    // server-side apply answers 201 when it created the object, 200 when it changed it
+    assert.deepEqual([patch.name, patch.decision.needs], ['deployed', ['write']]);
+    assert.ok(patch.status === 200 || patch.status === 201, String(patch.status));
     assert.ok(patch.bytesIn > 0);
+    // the write's body is recorded through the trail's detectors
+    assert.match(patch.body ?? '', /"version":"42"/);
+    assert.match(patch.body ?? '', /"token":"\[masked:vcs-token\]"/);
+    assert.deepEqual(patch.detectorHits, { 'vcs-token': 1 });
+    assert.ok(![...(await h.sessions()).values()].flat().some((r) => JSON.stringify(r).includes(token)), 'the token is in the trail');
     const log = requests.filter((d) => d.subresource === 'log');
     assert.ok(log.length >= 2 && log.every((d) => d.status === 200 && d.decision.needs[0] === 'logs'), JSON.stringify(log));
+  });
+
+  it("a Secret's body is never recorded, only that it was left out", async () => {
+    const r = await h.kubectl('1.33', await kubeconfig(), ['create', 'secret', 'generic', `db-${randomBytes(4).toString('hex')}`, '--from-literal=password=never-in-the-trail']);
+    // the stand-in does not store Secrets (404); the real cluster creates it
+    if (h.backend.real) assert.equal(r.code, 0, r.stderr);
+    const requests = await requestsWhen((all) => all.some((d) => d.resource === 'secrets' && d.verb === 'create'));
+    const created = requests.find((d) => d.resource === 'secrets' && d.verb === 'create')!;
+    assert.ok(created.bytesIn > 0);
+    assert.equal(created.bodyOmitted, 'secret');
+    assert.equal(created.body, undefined);
+    const password = Buffer.from('never-in-the-trail').toString('base64');
+    assert.ok(![...(await h.sessions()).values()].flat().some((x) => JSON.stringify(x).includes('never-in-the-trail') || JSON.stringify(x).includes(password)), 'the Secret is in the trail');
   });
 
   it('impersonates the job toward the cluster: user, rule groups and the run in Impersonate-Extra', async () => {
