@@ -31,7 +31,8 @@ export class TunnelCounter {
         const n = Math.min(this.remaining, chunk.length - i);
         if (this.counting) {
           this.payload += n;
-          if (this.spdy) this.spdy.push(this.unmask(chunk.subarray(i, i + n)));
+          if (this.spdy) this.spdy.push(chunk.subarray(i, i + n), this.mask, this.maskAt);
+          this.maskAt = (this.maskAt + n) & 3;
         }
         this.remaining -= n;
         i += n;
@@ -50,15 +51,6 @@ export class TunnelCounter {
       this.header = Buffer.alloc(0);
     }
   }
-
-  /** The frame's bytes as sent before masking (a client's frames are masked); a copy, the relayed bytes stay as they are. */
-  private unmask(bytes: Buffer): Buffer {
-    if (!this.mask) return bytes;
-    const out = Buffer.allocUnsafe(bytes.length);
-    for (let k = 0; k < bytes.length; k++) out[k] = bytes[k]! ^ this.mask[(this.maskAt + k) & 3]!;
-    this.maskAt = (this.maskAt + bytes.length) & 3;
-    return out;
-  }
 }
 
 function headerLength(h: Buffer): number {
@@ -70,11 +62,14 @@ function headerLength(h: Buffer): number {
 /** SPDY/3.1 frames in a byte stream: an 8-byte header (control bit, flags, 24-bit length), then the payload. */
 class SpdyDataCounter {
   data = 0;
-  private header = Buffer.alloc(0);
   private remaining = 0;
   private isData = false;
 
-  push(bytes: Buffer): void {
+  private readonly header = Buffer.alloc(8);
+  private have = 0;
+
+  /** `bytes` as relayed; a client's are masked with `mask`, its byte 0 at `maskAt`: only header bytes are unmasked. */
+  push(bytes: Buffer, mask: Buffer | null, maskAt: number): void {
     let i = 0;
     while (i < bytes.length) {
       if (this.remaining > 0) {
@@ -84,13 +79,14 @@ class SpdyDataCounter {
         i += n;
         continue;
       }
-      const take = Math.min(8 - this.header.length, bytes.length - i);
-      this.header = Buffer.concat([this.header, bytes.subarray(i, i + take)]);
-      i += take;
-      if (this.header.length < 8) return;
+      while (this.have < 8 && i < bytes.length) {
+        this.header[this.have++] = mask ? bytes[i]! ^ mask[(maskAt + i) & 3]! : bytes[i]!;
+        i++;
+      }
+      if (this.have < 8) return;
+      this.have = 0;
       this.isData = (this.header[0]! & 0x80) === 0;
       this.remaining = this.header.readUIntBE(5, 3);
-      this.header = Buffer.alloc(0);
     }
   }
 }
