@@ -105,6 +105,18 @@ async function followLog(kc: string): Promise<void> {
   }
 }
 
+interface AuditEvent {
+  verb: string;
+  user: { username: string };
+  impersonatedUser?: { username: string; groups?: string[]; extra?: Record<string, string[]> };
+  objectRef?: { name?: string; subresource?: string };
+}
+
+/** Real tier: the API server's own audit log (Metadata level, written before each answer: --audit-log-mode blocking). */
+function audit(): AuditEvent[] {
+  return readFileSync(process.env.KUBE_AUDIT_LOG!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+}
+
 const events = (records: AuditRecord[], type: string) => records.filter((r): r is EventRecord => r.stream === 'events' && r.type === type);
 
 describe('kubectl through the gateway', () => {
@@ -235,8 +247,7 @@ describe('kubectl through the gateway', () => {
     assert.equal(r.code, 0, r.stderr);
     if (h.backend.real) {
       // the cluster's own audit log names the job and its run
-      const audit = readFileSync(process.env.KUBE_AUDIT_LOG!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user: { username: string }; impersonatedUser?: { username: string; groups?: string[]; extra?: Record<string, string[]> }; objectRef?: { name?: string } });
-      const seen = audit.filter((a) => a.impersonatedUser && a.objectRef?.name === POD);
+      const seen = audit().filter((a) => a.impersonatedUser && a.objectRef?.name === POD);
       assert.ok(seen.length > 0, 'no impersonated request in the audit log');
       const last = seen[seen.length - 1]!;
       assert.equal(last.user.username, 'trailgate-gateway');
@@ -264,6 +275,7 @@ describe('kubectl through the gateway', () => {
     assert.equal(refused[0]!.data.status, 403);
     assert.match(refused[0]!.data.reason ?? '', /impersonate-user/);
     if (h.backend.standIn) assert.equal(h.backend.standIn.seen.length, before, 'a request went upstream');
+    else assert.ok(!audit().some((a) => a.impersonatedUser?.username === 'system:admin' || a.user.username === 'system:admin'), 'the cluster saw system:admin');
   });
 
   it('a read-only rule refuses exec with 403 before any upgrade reaches the cluster', async () => {
@@ -278,6 +290,12 @@ describe('kubectl through the gateway', () => {
     assert.deepEqual(denied.data.decision.missing, ['exec']);
     assert.equal(denied.data.code, 'TG_POLICY_DENIED');
     if (h.backend.standIn) assert.ok(!h.backend.standIn.seen.slice(before).some((s) => s.path.includes('/exec')), 'the exec reached the cluster');
+    // the cluster's audit log has the read-only rule's get, and no exec under that rule
+    else {
+      const underRule = audit().filter((a) => a.impersonatedUser?.groups?.includes('trailgate:rule:look'));
+      assert.ok(underRule.some((a) => a.verb === 'get' && a.objectRef?.name === POD), "the read-only rule's get is not in the audit log");
+      assert.ok(!underRule.some((a) => a.objectRef?.subresource === 'exec'), 'the exec reached the cluster');
+    }
   });
 
   it('kubectl 1.31 port-forward (WebSocket) carries 10 MiB each way with equal checksums and counts it', { skip: !process.env.KUBE_APISERVER_URL && 'port-forward needs a kubelet (the real tier: tests/services/kube.sh); the stand-in does not speak SPDY in the tunnel' }, async () => {
