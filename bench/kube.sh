@@ -27,6 +27,7 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$TRAILGATE_TEST_STATE" "$RESULTS_DIR"
 if bash "$REPO_ROOT/tests/services/kube.sh" cached; then
+  bash "$REPO_ROOT/tests/services/kube.sh" build >/dev/null # the patched kwok, a minute once when missing
   STARTED_KUBE=1 # also a start that fails half-way leaves nothing running
   bash "$REPO_ROOT/tests/services/kube.sh" start
   set -a
