@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Instructions per statement for the relay's per-statement steps (classification, trail scan), counted by
-# callgrind: per statement = (Ir(step, N) - Ir(none, N)) / N, all in one run. Usage: bench/statement-cost.sh [N]
-# BENCH_TOOL=cpu counts process CPU time per statement instead (warm, in-process, minus `none`): valgrind runs the
-# parser's WebAssembly so slowly that a callgrind run takes many minutes per step on a loaded 2-core machine.
+# Cost per statement of the relay's per-statement steps (classification, trail scan): the process's CPU time over a
+# warm pass of N statements, minus the step `none` (BENCH_TOOL=cpu, the default), or instructions counted by callgrind
+# (BENCH_TOOL=callgrind; per statement = (Ir(step, N) - Ir(none, N)) / N). Callgrind also counts the one-time JIT
+# compilation of the step's code, which outweighs a cached lookup unless N is large, and runs the parser's
+# WebAssembly so slowly that each step takes minutes on a loaded 2-core machine. Usage: bench/statement-cost.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N="${1:-2000}" tool="${BENCH_TOOL:-callgrind}"
+N="${1:-20000}" tool="${BENCH_TOOL:-cpu}"
 [ "$tool" = cpu ] || command -v valgrind >/dev/null || { echo "statement-cost: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
 mkdir -p bench/.work bench/results
 npx esbuild bench/statement-cost.ts --bundle --platform=node --format=esm --log-level=warning --external:libpg-query --outfile=bench/.work/statement-cost.mjs
