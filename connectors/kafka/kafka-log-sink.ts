@@ -135,12 +135,15 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     for (const ctx of sessions) this.contexts.set(ctx.sessionId, ctx);
     const messages = [];
     const now = Date.now();
+    let sealed: string[] | null = null;
     for (const r of records) {
       const ctx = this.contexts.get(r.sessionId);
       if (!ctx) return Promise.reject(new Error(`record ${r.sessionId}:${r.seq} belongs to no open session`));
       messages.push(encodeRecord(toAuditRecord(ctx, r)));
       // Records may follow the end (the final signed checkpoint): forget the context a while later.
       if (r.stream === 'events' && (r.type === 'session.ended' || r.type === 'session.aborted')) this.ended.set(r.sessionId, now);
+      // Nothing follows a session's final checkpoint: its context can go as soon as the spool has the batch.
+      if (r.stream === 'events' && r.type === 'checkpoint.signed' && (r.data as { final?: boolean }).final) (sealed ??= []).push(r.sessionId);
     }
     for (const [id, at] of this.ended) {
       if (now - at < ENDED_CONTEXT_MS) break;
@@ -148,7 +151,14 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       this.contexts.delete(id);
     }
     if (messages.length === 0) return Promise.resolve();
-    return this.spool.append([packMessages(messages)]);
+    const appended = this.spool.append([packMessages(messages)]);
+    if (!sealed) return appended;
+    return appended.then(() => {
+      for (const id of sealed) {
+        this.contexts.delete(id);
+        this.ended.delete(id);
+      }
+    });
   }
 
   /** Sessions of `instance` the spool holds without a signed end (at start: what a crash left open), with their chain heads. */
