@@ -153,7 +153,7 @@ export class Gateway {
       // waits for nothing, so its commits move off the event loop (measured in bench/results).
       sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
     }
-    const writer = new LogWriter(sink, onKafka ? spoolDir(config) : file);
+    const writer = new LogWriter(sink, onKafka ? spoolDir(config) : file, undefined, config.recording.maxHeldBytes);
     const signer = new HeadSigner(signingKey);
     const checkpoints: CheckpointPolicy = { signer, every: config.integrity.checkpointEvery, millis: config.integrity.checkpointSeconds * 1000 };
     const chunkPolicy = { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis };
@@ -282,6 +282,7 @@ export class Gateway {
         }
       }
       if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null, kube?.listener ?? null);
+      watchHeldLimit(writer, metrics, postgres, ssh?.listener ?? null, kube?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
       return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses, approvals, kube);
     } catch (err) {
@@ -332,9 +333,22 @@ function publishedLedger(local: EmbeddedLog, kafka: KafkaLogSink): LedgerStore {
 
 /** While the log refuses writes, a new session could record nothing: it is turned away, and told why. */
 function logAdmission(writer: LogWriter): { code: string; message: string; reason: 'recording-unavailable' } | null {
-  const failure = writer.unwritable;
+  const failure = writer.overHeldLimit ?? writer.unwritable;
   if (!failure) return null;
-  return { code: failure.code, message: `the gateway is refusing new sessions: ${failure.message.replace(/^TG_LOG_UNWRITABLE: /, '')}`, reason: 'recording-unavailable' };
+  return { code: failure.code, message: `the gateway is refusing new sessions: ${failure.message.replace(/^TG_LOG_[A-Z_]+: /, '')}`, reason: 'recording-unavailable' };
+}
+
+/** Past recording.maxHeldBytes the open sessions end, so the records held for an unwritable log stop growing. */
+function watchHeldLimit(writer: LogWriter, metrics: Metrics, postgres: PostgresListener, ssh: SshListener | null, kube: KubeListener | null): void {
+  metrics.gauge('trailgate_log_held_bytes', 'Bytes of records held in memory while the event log refuses writes.', {}, () => writer.heldBytes);
+  metrics.gauge('trailgate_log_dropped_records', 'Records of sessions refused past recording.maxHeldBytes, not kept.', {}, () => writer.droppedRecords);
+  writer.on('held-limit', (err) => {
+    console.error(`trailgate: ${err.message}`);
+    metrics.counter('trailgate_log_held_limit_total', 'Times the records held for an unwritable log reached recording.maxHeldBytes.');
+    postgres.refuseRecording(err);
+    ssh?.endSessions('recording-unavailable', err.message);
+    kube?.endSessions('recording-unavailable', err.message);
+  });
 }
 
 /** At the low watermark new sessions are turned away; their refusal is recorded like any other. */

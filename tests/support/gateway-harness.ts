@@ -44,6 +44,8 @@ export interface HarnessOptions {
   /** recording.sshInput */
   sshInput?: boolean;
   chunkMillis?: number;
+  /** recording.maxHeldBytes: what the gateway holds for an unwritable log before it ends sessions. */
+  maxHeldBytes?: number;
   /** More Postgres targets on the test database: each is the `app` target with these keys on top. */
   targetVariants?: Record<string, Record<string, unknown>>;
   /** The `approvals` section. */
@@ -97,7 +99,7 @@ export class GatewayHarness {
       },
       ...(o.integrity ? { integrity: o.integrity } : {}),
       ...(o.ssh ? { ssh: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
-      recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}) },
+      recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}), ...(o.maxHeldBytes ? { maxHeldBytes: o.maxHeldBytes } : {}) },
       ...(o.approvals ? { approvals: o.approvals } : {}),
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
