@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `trailgate sessions` on a log of 10,000 sessions, this tree against a baseline commit, in one run.
-# Usage: bench/cli-startup.sh [BASE_REV]   (default: main). BENCH_SKIP_BUILD=1 keeps dist/ as it is;
+# Usage: bench/cli-startup.sh [BASE_REV]   (default: main; each tree as published, bin/trailgate.js). BENCH_SKIP_BUILD=1 keeps dist/ as it is;
 # BASE_DIST=<dir> uses an already built baseline (a tree with dist/ and node_modules/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if [ -z "${BASE_DIST:-}" ]; then
   rm -rf "$base" && mkdir -p "$base"
   git archive "$base_rev" | tar -x -C "$base"
   ln -s "$PWD/node_modules" "$base/node_modules"
-  (cd "$base" && npx tsc -p tsconfig.build.json)
+  (cd "$base" && npm run --silent build)
 fi
 printf 'dataDir: %s\n' "$PWD/$work/data" > "$work/trailgate.yaml"
 [ -f "$work/data/trailgate.db" ] || node --import tsx bench/cli-sessions-log.ts "$work/data" 10000
@@ -29,14 +29,17 @@ out="bench/results/cli-startup-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo "- CPUs (nproc): $(nproc); model: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "- Node: $(node -v); $(hyperfine --version)"
   echo "- Load at start (uptime): $(uptime)"
-  echo "- Shared: other engineers' builds and tests ran on the same 2 cores; compare the two rows, measured interleaved in one run."
+  echo "- Shared: other engineers' builds and tests ran on the same 2 cores; compare the rows, measured one after another in the same minute or two."
   echo
-  echo "## Results (wall time, compiled dist/, \`sessions --limit 50\`)"
+  echo "## Results (wall time, \`sessions --limit 50\`; node-alone is \`node -e 0\`, Node's own start)"
   echo
 } > "$out"
+# Each tree as it is published (its bin/trailgate.js), and this tree's tsc output without the bundle.
 hyperfine --warmup 2 --runs "${BENCH_RUNS:-20}" --export-markdown "$work/hyperfine.md" --export-json "$work/hyperfine.json" \
-  -n baseline "node $base/dist/services/cli/main.js -c $work/trailgate.yaml sessions" \
-  -n lazy-commands "node dist/services/cli/main.js -c $work/trailgate.yaml sessions" >/dev/null
+  -n baseline "node $base/bin/trailgate.js -c $work/trailgate.yaml sessions" \
+  -n unbundled "node dist/services/cli/main.js -c $work/trailgate.yaml sessions" \
+  -n bundled "node bin/trailgate.js -c $work/trailgate.yaml sessions" \
+  -n node-alone "node -e 0" >/dev/null
 cat "$work/hyperfine.md" >> "$out"
 echo >> "$out"
 echo "CPU time per run (user + system, mean; less sensitive to the shared machine than wall time):" >> "$out"

@@ -62,7 +62,7 @@ function bulkBodies(records: AuditRecord[], namespace: string, dataStream: strin
 }
 
 /** OpenSearch's own ceiling: pre-built bodies POSTed to _bulk with plain fetch, `concurrency` at a time. */
-async function ceiling(records: AuditRecord[], concurrency: number): Promise<{ seconds: number; docs: number; retries: number }> {
+async function ceiling(records: AuditRecord[], concurrency: number): Promise<{ seconds: number; docs: number; retries: number; cpuMs: number }> {
   let retries = 0;
   const namespace = `bench_ceiling_${concurrency}_${Date.now()}`;
   const sink = new SearchSink(service, { namespace, replicas: 0 });
@@ -70,6 +70,7 @@ async function ceiling(records: AuditRecord[], concurrency: number): Promise<{ s
   const { bodies, docs } = bulkBodies(records, namespace, sink.dataStream, 2 * 1024 * 1024);
   let next = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < bodies.length) {
@@ -91,20 +92,29 @@ async function ceiling(records: AuditRecord[], concurrency: number): Promise<{ s
       }
     }),
   );
-  return { seconds: (performance.now() - t0) / 1000, docs, retries };
+  return { seconds: (performance.now() - t0) / 1000, docs, retries, cpuMs: cpuMs(cpu0) };
+}
+
+/** This process's CPU time (user + system) since `from`, in ms: the client's own cost, which the shared machine moves less than rates. */
+function cpuMs(from: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1000;
 }
 
 /** The indexer's sink as the consumer framework drives it: batches of `batchSize` records, each written whole. */
-async function sinkRun(records: AuditRecord[], options: Partial<SearchSinkOptions>, batchSize: number): Promise<{ seconds: number; replay: number; sink: SearchSink }> {
+async function sinkRun(records: AuditRecord[], options: Partial<SearchSinkOptions>, batchSize: number): Promise<{ seconds: number; replay: number; cpuMs: number; replayCpuMs: number; sink: SearchSink }> {
   const sink = new SearchSink(service, { namespace: `bench_${Date.now()}`, replicas: 0, ...options });
   await sink.install();
   const opts = { batchSize, redeliveryDelayMs: 500, giveUpAfterMs: 120_000, deadLetters: new DeadLetterMemory() };
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await deliver(sink, records, opts);
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuMs(cpu0);
   const t1 = performance.now();
+  const cpu1 = process.cpuUsage();
   await deliver(sink, records, opts);
-  return { seconds, replay: (performance.now() - t1) / 1000, sink };
+  return { seconds, replay: (performance.now() - t1) / 1000, cpuMs: cpu, replayCpuMs: cpuMs(cpu1), sink };
 }
 
 async function throughput(): Promise<void> {
@@ -125,18 +135,19 @@ async function throughput(): Promise<void> {
   const d = DEFAULT_SEARCH_SINK_OPTIONS;
   say('## Documents per second');
   say();
-  say(`${records.length} event records (${sessions} synthetic sessions, every event type; ${(bytes / 1e6).toFixed(1)} MB as JSON), bulk \`create\`, replicas 0, each run into a data stream of its own. The ceiling is OpenSearch's own: the same documents as pre-built bulk bodies of about 2 MiB, POSTed with plain \`fetch\` (no client library, no encoding), 1, 2 or 4 requests in flight. Runs are interleaved in the order of the table.`);
+  say(`${records.length} event records (${sessions} synthetic sessions, every event type; ${(bytes / 1e6).toFixed(1)} MB as JSON), bulk \`create\`, replicas 0, each run into a data stream of its own. The ceiling is OpenSearch's own: the same documents as pre-built bulk bodies of about 2 MiB, POSTed with plain \`fetch\` (no client library, no encoding), 1, 2 or 4 requests in flight. Runs are interleaved in the order of the table. Client CPU is this process's user + system time during the run (encoding, requests, answers; the ceiling's bodies are built before its clock starts), per 1,000 documents.`);
   say();
-  say('| run | seconds | documents/s | of the best ceiling | result |');
-  say('|---|---:|---:|---:|---|');
-  const row = (name: string, seconds: number, docs: number, result: string) => say(`| ${name} | ${seconds.toFixed(2)} | ${Math.round(docs / seconds)} | ${(docs / seconds / best).toFixed(2)} | ${result} |`);
-  row('ceiling, 1 request in flight', c1.seconds, c1.docs, `${c1.retries} bodies throttled and sent again`);
-  row(`sink as before: batches of 1000, one request of 1000 documents at a time`, before.seconds, records.length, `${before.sink.stats.stored} stored`);
-  row('ceiling, 2 requests in flight', c2.seconds, c2.docs, `${c2.retries} bodies throttled and sent again`);
-  row(`sink now: batches of ${fresh.preferredBatchSize}, requests of ${d.maxBulkBytes / 1024 / 1024} MiB (at most ${d.maxBulkDocs} documents), ${d.maxInFlightRequests} in flight`, now.seconds, records.length, `${now.sink.stats.stored} stored, ${await count(now.sink)} in the index, ${now.sink.stats.throttled} throttled`);
-  row('ceiling, 4 requests in flight', c4.seconds, c4.docs, `${c4.retries} bodies throttled and sent again`);
-  row('sink now, replay of the same records', now.replay, records.length, `${now.sink.stats.duplicates} already there (409)`);
-  row('sink as before, replay of the same records', before.replay, records.length, `${before.sink.stats.duplicates} already there (409)`);
+  say('| run | seconds | documents/s | of the best ceiling | client CPU ms per 1,000 documents | result |');
+  say('|---|---:|---:|---:|---:|---|');
+  const row = (name: string, seconds: number, docs: number, cpu: number, result: string) =>
+    say(`| ${name} | ${seconds.toFixed(2)} | ${Math.round(docs / seconds)} | ${(docs / seconds / best).toFixed(2)} | ${((cpu * 1000) / docs).toFixed(1)} | ${result} |`);
+  row('ceiling, 1 request in flight', c1.seconds, c1.docs, c1.cpuMs, `${c1.retries} bodies throttled and sent again`);
+  row(`sink as before: batches of 1000, one request of 1000 documents at a time`, before.seconds, records.length, before.cpuMs, `${before.sink.stats.stored} stored`);
+  row('ceiling, 2 requests in flight', c2.seconds, c2.docs, c2.cpuMs, `${c2.retries} bodies throttled and sent again`);
+  row(`sink now: batches of ${fresh.preferredBatchSize}, requests of ${d.maxBulkBytes / 1024 / 1024} MiB (at most ${d.maxBulkDocs} documents), ${d.maxInFlightRequests} in flight`, now.seconds, records.length, now.cpuMs, `${now.sink.stats.stored} stored, ${await count(now.sink)} in the index, ${now.sink.stats.throttled} throttled`);
+  row('ceiling, 4 requests in flight', c4.seconds, c4.docs, c4.cpuMs, `${c4.retries} bodies throttled and sent again`);
+  row('sink now, replay of the same records', now.replay, records.length, now.replayCpuMs, `${now.sink.stats.duplicates} already there (409)`);
+  row('sink as before, replay of the same records', before.replay, records.length, before.replayCpuMs, `${before.sink.stats.duplicates} already there (409)`);
   say();
 }
 

@@ -1,6 +1,6 @@
 import { Client } from '@elastic/elasticsearch';
 import type { SearchConnection } from './config.js';
-import { bulkItems, RestSearchService } from './rest.js';
+import { BULK_ANSWER_FILTER, bulkItems, RestSearchService } from './rest.js';
 import { toServiceError, type SearchService } from './service.js';
 
 /**
@@ -22,7 +22,7 @@ export function elasticsearchService(c: SearchConnection): SearchService {
     async (ndjson) => {
       try {
         // A prepared NDJSON string is sent as it is; the client serializes only arrays.
-        return bulkItems((await client.bulk({ operations: ndjson as unknown as [] })) as unknown as Parameters<typeof bulkItems>[0]);
+        return bulkItems((await client.bulk({ operations: ndjson as unknown as [], filter_path: BULK_ANSWER_FILTER })) as unknown as Parameters<typeof bulkItems>[0]);
       } catch (err) {
         throw toServiceError(err, 'bulk');
       }

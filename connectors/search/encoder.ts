@@ -414,15 +414,23 @@ function isoNow(): string {
 
 /** Drops undefined values and empty objects, so documents carry only what the record said. */
 export function compact<T extends Record<string, unknown>>(value: T): T {
+  // for...in over own keys and no intermediate arrays: this runs over every field of every document.
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    const v = value[k];
     if (v === undefined) continue;
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       const inner = compact(v as Record<string, unknown>);
-      if (Object.keys(inner).length) out[k] = inner;
+      if (!isEmpty(inner)) out[k] = inner;
       continue;
     }
     out[k] = v;
   }
   return out as T;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }

@@ -1,6 +1,6 @@
 import { Client } from '@opensearch-project/opensearch';
 import type { SearchConnection } from './config.js';
-import { bulkItems, RestSearchService } from './rest.js';
+import { BULK_ANSWER_FILTER, bulkItems, RestSearchService } from './rest.js';
 import { toServiceError, type SearchService } from './service.js';
 
 /** OpenSearch through @opensearch-project/opensearch: plain JSON, no product check. */
@@ -19,7 +19,7 @@ export function openSearchService(c: SearchConnection): SearchService {
     async (method, path, body, querystring) => (await client.transport.request({ method, path, ...(body ? { body } : {}), ...(querystring ? { querystring } : {}) })).body,
     async (ndjson) => {
       try {
-        return bulkItems((await client.bulk({ body: ndjson as unknown as [] })).body as Parameters<typeof bulkItems>[0]);
+        return bulkItems((await client.bulk({ body: ndjson as unknown as [], filter_path: BULK_ANSWER_FILTER })).body as Parameters<typeof bulkItems>[0]);
       } catch (err) {
         throw toServiceError(err, 'bulk');
       }

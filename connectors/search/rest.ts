@@ -105,6 +105,13 @@ export class RestSearchService implements SearchService {
   }
 }
 
+/**
+ * What the sink reads of a bulk answer (`filter_path`): each item's status, error and failure store,
+ * and a failed request's own error. The rest (index, id, version, shards per item) is most of the
+ * answer's bytes, for the cluster to write and for us to parse.
+ */
+export const BULK_ANSWER_FILTER = 'errors,error,status,items.*.status,items.*.error,items.*.failure_store';
+
 /** Reads the per-item results of a bulk answer (each item is `{ create: {...} }`). */
 export function bulkItems(body: { items?: Record<string, BulkItemResult>[] }): BulkItemResult[] {
   return (body.items ?? []).map((item) => Object.values(item)[0]!);

@@ -95,8 +95,11 @@ export class SearchSink implements RecordSink {
   async write(records: readonly AuditRecord[]): Promise<{ deadLetters: DeadLetter[] }> {
     await this.retrying('install', () => this.install());
     const pending: PendingDocument[] = [];
+    // One event.ingested per batch: the documents of one write are made in the same moment.
+    const ingested = new Date().toISOString();
+    const encoding = { namespace: this.options.namespace, maxCommandTextChars: this.options.maxCommandTextChars, now: () => ingested };
     for (const record of records) {
-      const encoded = encodeRecord(record, { namespace: this.options.namespace, maxCommandTextChars: this.options.maxCommandTextChars });
+      const encoded = encodeRecord(record, encoding);
       if (encoded.kind === 'skip') {
         const key = encoded.reason === 'unknown-type' ? `unknown-type:${record.type}` : encoded.reason === 'schema-version' ? `schema-version:${record.v}` : encoded.reason;
         this.counters.skipped[key] = (this.counters.skipped[key] ?? 0) + 1;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A secret: inline, `{ env: NAME }` or `{ file: PATH }` (the same shape as services/config SecretRef, kept here so config imports point one way). */
 const HecSecret = z.union([z.string().min(1), z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()]);

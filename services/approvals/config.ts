@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Statement classes a rule can hold (the policy's classes; `all` matches any statement). */
 const STATEMENT_CLASSES = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session', 'all'] as const;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SentinelConfig } from '../../connectors/sentinel/config.js';
 import { SplunkConfig } from '../../connectors/splunk/config.js';
 import { ApprovalsConfig } from '../approvals/config.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What a gateway does on SIGTERM: stop taking sessions, give open ones a deadline, flush, exit. */
 export const ShutdownConfig = z

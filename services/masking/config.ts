@@ -1,5 +1,5 @@
 // `targets.<name>.masking`: which result columns a target's sessions never see raw, and how they are masked.
-import { z } from 'zod';
+import * as z from 'zod';
 import { TrailScanConfig } from './detectors/trail-config.js';
 
 /** Detector names (services/masking/detectors): listed here so config validation does not load the detectors. */

@@ -42,6 +42,8 @@ describe('npm pack and npm install -g', () => {
     const top = [...new Set(files.map((f) => (f.startsWith('dist/') ? f.split('/').slice(0, 2).join('/') : f.split('/')[0])))].sort();
     assert.deepEqual(top, ['README.md', 'bin', 'dist/connectors', 'dist/events', 'dist/services', 'npm-shrinkwrap.json', 'package.json', 'services']);
     assert.ok(files.includes('dist/services/cli/main.js'));
+    assert.ok(files.includes('dist/services/cli/trailgate.js'), 'the bundled entry bin/trailgate.js runs');
+    assert.ok(files.some((f) => /^dist\/services\/cli\/chunks\/sessions-command-[A-Z0-9]+\.js$/.test(f)), 'the bundled read commands');
     assert.ok(files.includes('services/replay/web/replay.js'), 'the replay page\'s own script');
     assert.ok(!files.some((f) => f.endsWith('.ts') || f.endsWith('.map') || f.startsWith('tests/')), 'no sources, maps or tests');
     assert.ok(!readdirSync(repo).includes('npm-shrinkwrap.json'), 'the shrinkwrap exists only inside the tarball');

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A secret given inline, from an environment variable, or from a file (as SecretRef in schema.ts, kept here to avoid an import cycle). */
 const Secret = z.union([z.string().min(1), z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()]);

@@ -1,5 +1,5 @@
 // `targets.<name>.masking.trail`: statement text and parameters go through these detectors before they are recorded.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ALL_DETECTORS, HIGH_PRECISION_DETECTORS, type DetectorName } from './names.js';
 
 export const TRAIL_SCAN_DEFAULT: { scan: boolean; detectors: DetectorName[] } = { scan: true, detectors: [...HIGH_PRECISION_DETECTORS] };
