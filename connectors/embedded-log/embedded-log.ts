@@ -150,11 +150,22 @@ export class EmbeddedLog {
   checkpointInBackground(): void {
     if (this.checkpointer) return;
     this.db.pragma('wal_autocheckpoint = 0');
-    this.checkpointer = new WalCheckpointer(this.file, this.synchronous, (err) => {
-      console.error(`trailgate: TG_LOG_CHECKPOINT: ${err.message}; WAL checkpoints run inside the commits again`);
-      this.checkpointer = null;
-      this.db.pragma('wal_autocheckpoint = 1000');
-    });
+    this.checkpointer = new WalCheckpointer(
+      this.file,
+      this.synchronous,
+      (err) => {
+        console.error(`trailgate: TG_LOG_CHECKPOINT: ${err.message}; WAL checkpoints run inside the commits again`);
+        this.checkpointer = null;
+        this.db.pragma('wal_autocheckpoint = 1000');
+      },
+      () => {
+        try {
+          if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+        } catch (err) {
+          console.error(`trailgate: TG_LOG_CHECKPOINT: a WAL checkpoint failed (${(err as Error).message}); the next one tries again`);
+        }
+      },
+    );
   }
 
   listSessions(limit = 100): SessionSummary[] {

@@ -6,6 +6,12 @@ export const CHECKPOINT_PAGES = 1000;
 const PAGE_BYTES = 4096;
 /** What one commit writes besides its payload: the table's and the index's leaf pages, the sequence row. */
 const PAGES_PER_COMMIT = 3;
+/**
+ * A WAL restarts from its start only once a checkpoint has caught up with every frame, which one that
+ * runs beside a writer that never pauses does not: past this many frames the writer's own connection
+ * copies the rest (about one checkpoint's worth) so the file stays bounded during a long transfer.
+ */
+export const CATCH_UP_FRAMES = 8192;
 
 // Plain JavaScript on purpose: the thread needs nothing but better-sqlite3, from sources or from dist/ alike.
 const CHECKPOINT_THREAD = `
@@ -20,9 +26,12 @@ parentPort.on('message', (m) => {
     parentPort.close();
     return;
   }
-  let error;
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { error = String(err && err.message || err); }
-  parentPort.postMessage(error ? { error } : {});
+  try {
+    const row = db.pragma('wal_checkpoint(PASSIVE)')[0];
+    parentPort.postMessage({ frames: row ? row.log : 0 });
+  } catch (err) {
+    parentPort.postMessage({ error: String(err && err.message || err) });
+  }
 });
 `;
 
@@ -44,13 +53,16 @@ export class WalCheckpointer {
     synchronous: 'full' | 'normal',
     /** Called once if the thread fails: the caller checkpoints on its own again. */
     private readonly onFailure: (err: Error) => void,
+    /** Called when the WAL has grown past CATCH_UP_FRAMES: the writer checkpoints the rest itself. */
+    private readonly catchUp: () => void,
   ) {
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(CHECKPOINT_THREAD, { eval: true, workerData: { file, synchronous, sqlite } });
     this.worker.unref();
-    this.worker.on('message', (reply: { error?: string }) => {
+    this.worker.on('message', (reply: { error?: string; frames?: number }) => {
       this.running = false;
       if (reply.error) console.error(`trailgate: TG_LOG_CHECKPOINT: a WAL checkpoint failed (${reply.error}); the next one tries again`);
+      if (!this.closed && (reply.frames ?? 0) >= CATCH_UP_FRAMES) this.catchUp();
       if (this.pending) this.start();
     });
     this.worker.on('error', (err) => this.fail(err));
