@@ -142,12 +142,15 @@ DIRECT_CIPHER="$(cipher_of direct)"
 GATEWAY_CIPHER="$(cipher_of gateway)"
 
 gw_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$GW_PID/stat"; }
+# Write-type system calls of the gateway (sockets, and the event log's pages): counts, not times, so load does not move them.
+gw_writes() { awk '/^syscw:/ { print $2 }' "/proc/$GW_PID/io"; }
 now() { date +%s.%N; }
 
-declare -A SECS CPU
+declare -A SECS CPU WRITES
 FAILURES=0
 run() { # path direction rep
-  local path="$1" dir="$2" start end got cpu0 cpu1
+  local path="$1" dir="$2" start end got cpu0 cpu1 w0 w1
+  w0="$(gw_writes)"
   cpu0="$(gw_cpu)"
   start="$(now)"
   if [[ "$dir" == upload ]]; then
@@ -159,6 +162,7 @@ run() { # path direction rep
   fi
   end="$(now)"
   cpu1="$(gw_cpu)"
+  w1="$(gw_writes)"
   if [[ -z "$got" ]]; then
     log "run failed: $path $dir"
     FAILURES=$((FAILURES + 1))
@@ -167,7 +171,8 @@ run() { # path direction rep
     SECS["$path|$dir|$3"]="$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')"
   fi
   CPU["$path|$dir|$3"]="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')"
-  log "$path $dir #$3: ${SECS["$path|$dir|$3"]} s (gateway CPU ${CPU["$path|$dir|$3"]} s)"
+  WRITES["$path|$dir|$3"]="$(awk -v a="$w0" -v b="$w1" -v mb="$MB" 'BEGIN { printf "%.0f", (b - a) / mb }')"
+  log "$path $dir #$3: ${SECS["$path|$dir|$3"]} s (gateway CPU ${CPU["$path|$dir|$3"]} s, ${WRITES["$path|$dir|$3"]} write calls per MiB)"
 }
 
 log "warm-up"
@@ -218,18 +223,19 @@ OUT="$RESULTS_DIR/sshbench-$STAMP-$RECORDING.md"
   echo "- Gateway: OpenSSH client to the gateway (token by keyboard-interactive, bin/trailgate-askpass), the gateway's ssh2 client to the same sshd; client side cipher ${GATEWAY_CIPHER:-unknown}"
   echo "- Gateway recording.mode: **$RECORDING**, recording.fsync=false, recording.sshInput=false: download output is recorded in full, upload input is not (the default)"
   echo "- $REPS runs per cell, interleaved; times are wall clock for the whole ssh command including login"
+  echo "- Gateway CPU: user + system time of the gateway process (every thread) over the run; write calls: its write, writev and pwrite system calls (\`/proc/PID/io\` syscw) per MiB moved, toward both sockets and into the event log (the direct rows show the idle gateway)"
   echo "- Event log after the run: $((LOG_BYTES / 1024 / 1024)) MiB (trailgate.db and its WAL)"
   echo
   echo "## Results"
   echo
-  echo "| direction | path | runs (s) | median (s) | MiB/s | gateway CPU per run (s) |"
-  echo "|---|---|---|---:|---:|---|"
+  echo "| direction | path | runs (s) | median (s) | MiB/s | gateway CPU per run (s) | gateway CPU per MiB (ms, median) | gateway write calls per MiB |"
+  echo "|---|---|---|---:|---:|---|---:|---|"
   for dir in upload download; do
     for path in direct gateway; do
-      runs=() cpus=()
-      for rep in $(seq 1 "$REPS"); do runs+=("${SECS["$path|$dir|$rep"]}"); cpus+=("${CPU["$path|$dir|$rep"]}"); done
+      runs=() cpus=() writes=()
+      for rep in $(seq 1 "$REPS"); do runs+=("${SECS["$path|$dir|$rep"]}"); cpus+=("${CPU["$path|$dir|$rep"]}"); writes+=("${WRITES["$path|$dir|$rep"]}"); done
       m="$(median "${runs[@]}")"
-      echo "| $dir | $path | ${runs[*]} | $m | $(mbps "$m") | ${cpus[*]} |"
+      echo "| $dir | $path | ${runs[*]} | $m | $(mbps "$m") | ${cpus[*]} | $(awk -v c="$(median "${cpus[@]}")" -v mb="$MB" 'BEGIN { printf "%.1f", c * 1000 / mb }') | ${writes[*]} |"
     done
   done
   echo

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SCHEMA_VERSION, recordId, type AuditRecord, type BytesRecord, type EventRecord, type SessionContext } from '../../events/index.js';
 import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 /**
  * Per record of a batch, an event's data as the chain hashed it (JCS text), stored as it is instead of
@@ -78,9 +79,12 @@ export class EmbeddedLog {
   private readonly sealSession: Database.Statement;
   private readonly contexts = new Map<string, SessionContext>();
   private readonly writeBatchTx: (sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData) => void;
+  private readonly synchronous: 'full' | 'normal';
+  private checkpointer: WalCheckpointer | null = null;
 
   constructor(file: string, options: EmbeddedLogOptions = {}) {
     this.file = file;
+    this.synchronous = options.synchronous ?? 'normal';
     if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     if (!options.readonly) {
@@ -129,6 +133,39 @@ export class EmbeddedLog {
   /** Writes one batch in one transaction: one durable write for many records. */
   writeBatch(newSessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData): void {
     this.writeBatchTx(newSessions, records, canonical);
+    if (this.checkpointer) {
+      let bytes = 0;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        bytes += r.stream === 'bytes' ? r.data.length : (canonical?.[i]?.length ?? 256);
+      }
+      this.checkpointer.committed(bytes);
+    }
+  }
+
+  /**
+   * For a writer on the event loop: WAL checkpoints (page copies and their fsyncs) move to a thread
+   * of their own instead of running inside every commit that crosses SQLite's threshold.
+   */
+  checkpointInBackground(): void {
+    if (this.checkpointer) return;
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpointer = new WalCheckpointer(
+      this.file,
+      this.synchronous,
+      (err) => {
+        console.error(`trailgate: TG_LOG_CHECKPOINT: ${err.message}; WAL checkpoints run inside the commits again`);
+        this.checkpointer = null;
+        this.db.pragma('wal_autocheckpoint = 1000');
+      },
+      () => {
+        try {
+          if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+        } catch (err) {
+          console.error(`trailgate: TG_LOG_CHECKPOINT: a WAL checkpoint failed (${(err as Error).message}); the next one tries again`);
+        }
+      },
+    );
   }
 
   listSessions(limit = 100): SessionSummary[] {
@@ -225,6 +262,8 @@ export class EmbeddedLog {
   }
 
   close(): void {
+    this.checkpointer?.close();
+    this.checkpointer = null;
     this.db.close();
   }
 }

@@ -20,9 +20,14 @@ const { workerData } = require('node:worker_threads');
 })().catch((err) => { setImmediate(() => { throw err; }); });
 `;
 
-/** Writes batches on the calling thread: the commit blocks the event loop, but no thread hop is paid. */
+/**
+ * Writes batches on the calling thread: the commit blocks the event loop, but no thread hop is paid.
+ * The log's WAL checkpoints, which copy every recorded byte again and fsync, run on a thread of their own.
+ */
 export class InlineLogSink implements LogSink {
-  constructor(private readonly log: EmbeddedLog) {}
+  constructor(private readonly log: EmbeddedLog) {
+    log.checkpointInBackground();
+  }
 
   write(sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData): Promise<void> {
     try {

@@ -7,30 +7,31 @@ interface WithSocket {
 
 /**
  * Relaying, ssh2 writes every 32 KiB packet to its socket on its own: one system call per packet on
- * each leg. While one read from either leg is parsed, the other leg's socket is corked until the end
- * of that turn, so the packets it makes go out as one writev. Order and backpressure are unchanged:
+ * each leg. From the first read on either leg in a turn of the event loop, both sockets stay corked
+ * until that turn's poll phase is over (setImmediate), so the packets made from every read of the
+ * turn go out as one writev per leg: data toward the other leg, and on the same leg the window
+ * adjustments and the data a window adjustment released. Order and backpressure are unchanged:
  * ssh2 ignores the socket's write() result and relies on the channel windows.
  */
 export function coalesceRelayWrites(client: WithSocket, target: WithSocket): void {
   const a = socketOf(client);
   const b = socketOf(target);
   if (!a || !b) return;
-  corkWhileReading(a, b);
-  corkWhileReading(b, a);
-}
-
-function corkWhileReading(from: Socket, to: Socket): void {
   let corked = false;
   const uncork = () => {
     corked = false;
-    to.uncork();
+    a.uncork();
+    b.uncork();
   };
-  from.prependListener('data', () => {
-    if (corked || to.destroyed) return;
+  const onRead = () => {
+    if (corked) return;
     corked = true;
-    to.cork();
-    process.nextTick(uncork);
-  });
+    a.cork();
+    b.cork();
+    setImmediate(uncork);
+  };
+  a.prependListener('data', onRead);
+  b.prependListener('data', onRead);
 }
 
 function socketOf(c: WithSocket): Socket | null {
