@@ -28,8 +28,20 @@ export interface KafkaLogSinkOptions {
   watermarkIntervalMs?: number;
 }
 
+/** Where one drained transaction spent its time (for benchmarks): milliseconds per step, and the broker requests it made. */
+export interface TransactionTiming {
+  records: number;
+  produceMs: number;
+  positionMs: number;
+  commitMs: number;
+  /** Requests by Kafka API name (FindCoordinator, AddPartitionsToTxn, Produce, ...). */
+  requests: Record<string, number>;
+}
+
 interface Link {
   producer: Producer;
+  /** Requests this producer made since the last transaction's timing was taken. */
+  requests: Record<string, number>;
   /** The transaction being filled, or the one begun at connect to fence the previous producer. */
   txn: Transaction | null;
   topics: LogTopics;
@@ -50,7 +62,7 @@ const TRANSACTION_TIMEOUT_MS = 120_000;
  * spool. A gateway that restarts (or reconnects after an unclear commit) fences its previous producer,
  * reads that position back and resumes right after the last batch Kafka has.
  */
-export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermarkData]; drained: [position: number] }> implements LogSink {
+export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermarkData]; drained: [position: number]; transaction: [timing: TransactionTiming] }> implements LogSink {
   private readonly contexts = new Map<string, SessionContext>();
   /** Sessions that ended, by when: their contexts are dropped after ENDED_CONTEXT_MS. */
   private readonly ended = new Map<string, number>();
@@ -296,7 +308,10 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2000 },
       createPartitioner: memoisedPartitioner,
     });
-    const link: Link = { producer, txn: null, topics: null as unknown as LogTopics, budgets: new Map() };
+    const link: Link = { producer, requests: {}, txn: null, topics: null as unknown as LogTopics, budgets: new Map() };
+    producer.on(producer.events.REQUEST, ({ payload }) => {
+      if (this.listenerCount('transaction')) link.requests[payload.apiName] = (link.requests[payload.apiName] ?? 0) + 1;
+    });
     try {
       await within(admin.connect(), CONNECT_TIMEOUT_MS, 'connecting to Kafka');
       link.topics = await within(ensureTopics(admin, config), CONNECT_TIMEOUT_MS, 'creating the log topics');
@@ -331,6 +346,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
    */
   private async deliver(link: Link, messages: KafkaMessage[], end: number): Promise<void> {
     const { producer, topics } = link;
+    const t0 = performance.now();
     const txn = link.txn ?? (await producer.transaction());
     link.txn = txn;
     const byTopic = new Map<string, OutMessage[]>();
@@ -342,9 +358,15 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     }
     // Large spool batches go out in several requests, each within the topics' record size limits.
     for (const part of requestsOf(byTopic, link.budgets)) await txn.sendBatch({ topicMessages: part, acks: -1 });
+    const t1 = performance.now();
     await retryingTransient(() => txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }));
+    const t2 = performance.now();
     await txn.commit();
     link.txn = null;
+    if (this.listenerCount('transaction')) {
+      this.emit('transaction', { records: messages.length, produceMs: t1 - t0, positionMs: t2 - t1, commitMs: performance.now() - t2, requests: link.requests });
+      link.requests = {};
+    }
   }
 
   /**
