@@ -4,11 +4,11 @@ import kafkajs, { type Kafka, type Producer, type Transaction } from 'kafkajs';
 import type { SessionContext, SpoolWatermarkData } from '../../events/index.js';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { Metrics } from '../../services/metrics/metrics.js';
-import type { LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
+import type { CanonicalData, LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
 import type { LogSink } from '../embedded-log/log-sinks.js';
 import { createKafka, DEFAULT_REQUEST_BYTES, ensureTopics, requestBudgets, TOPIC_MAX_MESSAGE_BYTES, within, type LogTopics } from './kafka-client.js';
 import { protocolErrorType, retryingTransient, transactionErrorKind } from './kafka-errors.js';
-import { encodeLedgerEntry, encodeRecord, packMessages, toAuditRecord, unpackMessages, type KafkaMessage } from './record-codec.js';
+import { encodeLedgerEntry, encodePending, envelopeJson, packMessages, packSpoolMessages, unpackMessages, type KafkaMessage, type SpoolMessage } from './record-codec.js';
 import { SessionHeads } from './session-heads.js';
 import { Spool } from './spool.js';
 
@@ -63,7 +63,8 @@ const TRANSACTION_TIMEOUT_MS = 120_000;
  * reads that position back and resumes right after the last batch Kafka has.
  */
 export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermarkData]; drained: [position: number]; transaction: [timing: TransactionTiming] }> implements LogSink {
-  private readonly contexts = new Map<string, SessionContext>();
+  /** Open sessions' envelopes as JSON text (envelopeJson), by session id. */
+  private readonly contexts = new Map<string, string>();
   /** Sessions that ended, by when: their contexts are dropped after ENDED_CONTEXT_MS. */
   private readonly ended = new Map<string, number>();
   private link: Link | null = null;
@@ -75,6 +76,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private freeBytes = Number.POSITIVE_INFINITY;
   private readonly watermarkTimer: NodeJS.Timeout;
   private lastError: string | null = null;
+  /** The spool learning the position of the last delivered batch: it deletes delivered segments. */
+  private spoolCommit: Promise<void> = Promise.resolve();
   /** Ledger entries waiting for their place in the spool, oldest first. */
   private ledgerQueue: LedgerEntry[] = [];
   private ledgerAppending: Promise<void> | null = null;
@@ -93,7 +96,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     super();
     this.position = spool.drainedPosition;
     // Records closing what a crash left open continue those sessions.
-    for (const h of recovered.unsealed(o.instance)) this.contexts.set(h.context.sessionId, h.context);
+    for (const h of recovered.unsealed(o.instance)) this.contexts.set(h.context.sessionId, envelopeJson(h.context));
     spool.onTrim(async (position) => {
       if (this.heads.position < position) await this.heads.advance(this.spool, position);
       await this.heads.save(this.spool.dir, this.keepSealed());
@@ -137,14 +140,16 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     return this.lastError;
   }
 
-  write(sessions: SessionContext[], records: PendingRecord[]): Promise<void> {
-    for (const ctx of sessions) this.contexts.set(ctx.sessionId, ctx);
-    const messages = [];
+  write(sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData): Promise<void> {
+    for (const ctx of sessions) this.contexts.set(ctx.sessionId, envelopeJson(ctx));
+    const messages: SpoolMessage[] = [];
     const now = Date.now();
-    for (const r of records) {
-      const ctx = this.contexts.get(r.sessionId);
-      if (!ctx) return Promise.reject(new Error(`record ${r.sessionId}:${r.seq} belongs to no open session`));
-      messages.push(encodeRecord(toAuditRecord(ctx, r)));
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const envelope = this.contexts.get(r.sessionId);
+      if (envelope === undefined) return Promise.reject(new Error(`record ${r.sessionId}:${r.seq} belongs to no open session`));
+      // Each event's data as the recorder hashed it: serialised once, not again here.
+      messages.push(encodePending(envelope, r, canonical?.[i]));
       // Records may follow the end (the final signed checkpoint): forget the context a while later.
       if (r.stream === 'events' && (r.type === 'session.ended' || r.type === 'session.aborted')) this.ended.set(r.sessionId, now);
     }
@@ -154,7 +159,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       this.contexts.delete(id);
     }
     if (messages.length === 0) return Promise.resolve();
-    return this.spool.append([packMessages(messages)]);
+    return this.spool.append([packSpoolMessages(messages)]);
   }
 
   /** Sessions of `instance` the spool holds without a signed end (at start: what a crash left open), with their chain heads. */
@@ -257,7 +262,13 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         await this.deliver(this.link, messages, end);
         this.heads.apply(messages, end);
         this.position = end;
-        await this.spool.commit(end);
+        // The spool's own note of the position went on while this batch was in Kafka's hands; a
+        // failure to write it surfaces here, once (Kafka's committed position is the authority).
+        const previous = this.spoolCommit;
+        this.spoolCommit = Promise.resolve();
+        await previous;
+        this.spoolCommit = this.spool.commit(end);
+        this.spoolCommit.catch(() => undefined);
         this.o.metrics.counter('trailgate_kafka_records_delivered_total', 'Records the gateway delivered to Kafka.', { instance: this.o.instance }, messages.length);
         this.lastError = null;
         backoff = 200;
@@ -274,6 +285,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         backoff = Math.min(backoff * 2, 5000);
       }
     }
+    await this.spoolCommit.catch(() => undefined);
   }
 
   private idle(ms: number): Promise<void> {
@@ -323,6 +335,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       // Kafka's word wins: it is written in the same transaction as the records.
       if (offset > this.position) {
         this.position = Math.min(offset, this.spool.endPosition);
+        await this.spoolCommit.catch(() => undefined);
         await this.heads.advance(this.spool, this.position);
         await this.spool.commit(this.position);
       }
