@@ -7,6 +7,7 @@ import type { Metrics } from '../../services/metrics/metrics.js';
 import type { CanonicalData, LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
 import type { LogSink } from '../embedded-log/log-sinks.js';
 import { createKafka, DEFAULT_REQUEST_BYTES, ensureTopics, requestBudgets, TOPIC_MAX_MESSAGE_BYTES, within, type LogTopics } from './kafka-client.js';
+import { rememberCoordinators, type CoordinatorMemory } from './coordinator-memory.js';
 import { protocolErrorType, retryingTransient, transactionErrorKind } from './kafka-errors.js';
 import { encodeLedgerEntry, encodePending, envelopeJson, packMessages, packSpoolMessages, unpackMessages, type KafkaMessage, type SpoolMessage } from './record-codec.js';
 import { SessionHeads } from './session-heads.js';
@@ -88,6 +89,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     private readonly o: KafkaLogSinkOptions,
     readonly spool: Spool,
     private readonly kafka: Kafka,
+    /** Coordinators the producer looked up, remembered between transactions. */
+    private readonly coordinators: CoordinatorMemory,
     /** Heads as of what is delivered: saved before the spool deletes a segment. */
     private readonly heads: SessionHeads,
     /** Heads as of everything in the spool at start: what a crash left open. */
@@ -120,13 +123,14 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   static async open(o: KafkaLogSinkOptions): Promise<KafkaLogSink> {
     const spool = await Spool.open(o.spoolDir, { fsync: spoolFsync(o.config, o.recordingFsync), segmentBytes: o.config.spool.segmentBytes });
     const kafka = await createKafka(o.config, 'gateway');
+    const coordinators = rememberCoordinators(kafka);
     const heads = SessionHeads.load(spool.dir);
     // A spool from before saved heads existed: what its deleted segments held is not known.
     if (heads.position < spool.startPosition) heads.position = spool.startPosition;
     await heads.advance(spool, spool.drainedPosition);
     const recovered = heads.clone();
     await recovered.advance(spool, spool.endPosition);
-    const sink = new KafkaLogSink(o, spool, kafka, heads, recovered);
+    const sink = new KafkaLogSink(o, spool, kafka, coordinators, heads, recovered);
     await sink.checkWatermarks();
     return sink;
   }
@@ -390,6 +394,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private async recover(): Promise<void> {
     const link = this.link;
     if (!link) return;
+    // A coordinator may have moved: the abort and the next transaction look it up again.
+    this.coordinators.forget();
     const txn = link.txn;
     link.txn = null;
     try {
@@ -402,6 +408,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private async dropLink(): Promise<void> {
     const link = this.link;
     this.link = null;
+    this.coordinators.forget();
     if (link) await disconnectAll(link);
   }
 
