@@ -136,8 +136,17 @@ export function encodePending(envelope: string, r: PendingRecord, canonicalData?
 /** `,"name":value` as JSON.stringify writes an object member; nothing for what it leaves out. */
 function member(name: string, value: unknown): string {
   const text = JSON.stringify(value) as string | undefined;
-  return text === undefined ? '' : `,${JSON.stringify(name)}:${text}`;
+  if (text === undefined) return '';
+  let key = memberKeys.get(name);
+  if (key === undefined) {
+    key = `,${JSON.stringify(name)}:`;
+    if (memberKeys.size < 256) memberKeys.set(name, key);
+  }
+  return key + text;
 }
+
+/** Member names as JSON text: records use the same few. */
+const memberKeys = new Map<string, string>();
 
 /**
  * Compact binary framing of messages for the spool:
