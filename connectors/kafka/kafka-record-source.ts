@@ -34,11 +34,6 @@ export class KafkaRecordSource implements RecordSource {
   /** Lag per partition as of the last batch read from it: measured without asking the cluster. */
   private readonly partLag = new Map<string, LagReport['parts'][number]>();
   private finish: (() => void) | null = null;
-  /** Positions of handled batches not yet committed, by partition: one commit carries them all. */
-  private readonly uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
-  private committing: Promise<void> | null = null;
-  private commitFailure: Error | null = null;
-  private stopping = false;
 
   private constructor(
     private readonly kafka: Kafka,
@@ -97,12 +92,9 @@ export class KafkaRecordSource implements RecordSource {
           });
           await handle(entries);
           if (isStale()) return;
-          this.throwCommitFailure();
           const last = slice[slice.length - 1]!.offset;
           const next = String(BigInt(last) + 1n);
-          // Committed after the sink stored the batch, while the next partition's batch is handled:
-          // partitions no longer wait for each other's commit round trip.
-          this.commitSoon({ topic: batch.topic, partition: batch.partition, offset: next });
+          await this.commitWithRetry([{ topic: batch.topic, partition: batch.partition, offset: next }]);
           resolveOffset(last);
           await heartbeat();
           const end = batch.highWatermark;
@@ -111,32 +103,6 @@ export class KafkaRecordSource implements RecordSource {
       },
     });
     await this.stopped;
-  }
-
-  private commitSoon(offset: { topic: string; partition: number; offset: string }): void {
-    this.uncommitted.set(`${offset.topic}/${offset.partition}`, offset);
-    this.committing ??= this.commitUncommitted();
-  }
-
-  private async commitUncommitted(): Promise<void> {
-    try {
-      while (this.uncommitted.size) {
-        const offsets = [...this.uncommitted.values()];
-        this.uncommitted.clear();
-        await this.commitWithRetry(offsets);
-      }
-    } catch (err) {
-      this.commitFailure = err as Error;
-    } finally {
-      this.committing = null;
-    }
-  }
-
-  /** A commit that failed for good fails the batch after it, as an awaited commit would have failed its own. */
-  private throwCommitFailure(): void {
-    const failure = this.commitFailure;
-    this.commitFailure = null;
-    if (failure) throw failure;
   }
 
   /** A failed commit after a stored batch would hand the batch out again: retry it a while first. */
@@ -149,7 +115,7 @@ export class KafkaRecordSource implements RecordSource {
         await this.consumer!.commitOffsets(offsets);
         return;
       } catch (err) {
-        if (Date.now() > deadline || !this.consumer || this.stopping) throw err;
+        if (Date.now() > deadline || !this.consumer) throw err;
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, 2000);
       }
@@ -177,9 +143,6 @@ export class KafkaRecordSource implements RecordSource {
   }
 
   async stop(): Promise<void> {
-    // What the sink stored is committed before leaving (one more attempt if a commit is failing).
-    this.stopping = true;
-    await this.committing;
     const consumer = this.consumer;
     this.consumer = null;
     await consumer?.disconnect().catch(() => undefined);
