@@ -5,7 +5,7 @@
 #   bash bench/kube.sh
 #
 # Env: BENCH_REQUESTS (sequential GETs per row, default 2000), BENCH_EXEC_MB (exec payload, default 100),
-#      BENCH_RECORDING (strict (default) or async).
+#      BENCH_RECORDING (strict (default) or async), BENCH_CPU_PROF (a directory: the gateway's node --cpu-prof profile).
 # The API server is the real kube-apiserver + kwok when tests/services/kube.sh has them built (cached);
 # otherwise the stand-in (tests/services/kube-standin.ts), and the result says which.
 # Results: bench/results/kube-<UTC timestamp>.md (also printed to stdout).
@@ -27,8 +27,9 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$TRAILGATE_TEST_STATE" "$RESULTS_DIR"
 if bash "$REPO_ROOT/tests/services/kube.sh" cached; then
+  bash "$REPO_ROOT/tests/services/kube.sh" build >/dev/null # the patched kwok, a minute once when missing
+  STARTED_KUBE=1 # also a start that fails half-way leaves nothing running
   bash "$REPO_ROOT/tests/services/kube.sh" start
-  STARTED_KUBE=1
   set -a
   # shellcheck source=/dev/null
   . "$TRAILGATE_TEST_STATE/kube.env"

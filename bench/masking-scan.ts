@@ -18,6 +18,7 @@ const hostile: Record<string, string> = {
   '1 MiB of "a@"': 'a@'.repeat(MIB / 2),
   '1 MiB of "eyJ"': 'eyJ'.repeat(Math.floor(MIB / 3)),
   '1 MiB of "DE89 "': 'DE89 '.repeat(MIB / 5),
+  '1 MiB of "ES12 " (every candidate reaches mod-97)': 'ES12 '.repeat(MIB / 5),
   '1 MiB of "xoxb-"': 'xoxb-'.repeat(MIB / 5),
   '1 MiB of PEM BEGIN lines': '-----BEGIN PRIVATE KEY-----'.repeat(Math.floor(MIB / 27)),
   '1 MiB of prose': sentence.repeat(Math.floor(MIB / sentence.length)),

@@ -19,7 +19,8 @@ interface Profile {
   endTime: number;
 }
 
-const [file, topArg = '25', lastArg] = process.argv.slice(2);
+const [file, topArg = '25', lastArg, txnArg] = process.argv.slice(2);
+const txns = Number(txnArg ?? 0);
 if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [top]');
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -39,6 +40,7 @@ const GROUPS: [string, (name: string, url: string) => boolean][] = [
   ['socket reads and stream plumbing', (_n, u) => /node:(net|stream|internal\/streams|internal\/stream_base_commons)/.test(u)],
   ['chain: canonical JSON', (_n, u) => /canonical-json|canonicalize/.test(u)],
   ['chain: hashing', (n, u) => /events\/chain/.test(u) || (u === '' && /^(hash|digest|update|Hash)$/.test(n)) || /node:internal\/crypto\/hash/.test(u)],
+  ['trail scan (masking detectors)', (_n, u) => /masking\/detectors|recorded-client-bytes|ibantools/.test(u)],
   ['JSON.stringify / parse', (n) => n === 'stringify' || n === 'parse'],
   // Under load the only WebAssembly running is libpg-query (the PGlite demo target of `up --dev` idles).
   ['statement classification (libpg-query, policy)', (n, u) => /libpg-query|pg-query|policy\/|statement-gate/.test(u) || n.startsWith('wasm-function')],
@@ -64,7 +66,9 @@ for (const [id, t] of self) {
 }
 const pct = (t: number): string => `${((100 * t) / busy).toFixed(1)}%`;
 console.log(`Profile ${basename(file)}${lastArg ? `, its last ${lastArg} s` : ''}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (shares below are of busy time).\n`);
-console.log('| where | share of busy time |\n|---|---|');
-for (const [g, t] of [...groups].filter(([g]) => g !== 'idle').sort((a, b) => b[1] - a[1])) console.log(`| ${g} | ${pct(t)} |`);
+const perTxn = (t: number): string => (txns > 0 ? ` ${(t / txns).toFixed(1)} |` : '');
+if (txns > 0) console.log(`Busy time of the main thread per transaction: ${(busy / txns).toFixed(1)} us (${txns} transactions).\n`);
+console.log(`| where | share of busy time |${txns > 0 ? ' us per transaction |' : ''}\n|---|---|${txns > 0 ? '---:|' : ''}`);
+for (const [g, t] of [...groups].filter(([g]) => g !== 'idle').sort((a, b) => b[1] - a[1])) console.log(`| ${g} | ${pct(t)} |${perTxn(t)}`);
 console.log(`\nTop ${topArg} functions by self time:\n\n| function | share |\n|---|---|`);
 for (const [f, t] of [...functions].filter(([f]) => !f.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, Number(topArg))) console.log(`| \`${f}\` | ${pct(t)} |`);

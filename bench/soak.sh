@@ -3,7 +3,9 @@
 # running: `trailgate up` on the embedded log (gateway, indexer into OpenSearch, Splunk forwarder to
 # the HEC stand-in, replay) and the roles on Kafka (gateway, indexer, forwarder, replay store). Each
 # minute: RSS, heap and event-loop delay of every process (bench/soak-probe.mjs), its open files, and
-# each log's consumer lag; at the end the consumers catch up and `trailgate verify --all` runs on both.
+# each log's consumer lag; at the end the consumers catch up and `trailgate verify --all` runs on both,
+# and the report says whether memory and lag stayed flat within the bounds stated in it (bench/soak.ts,
+# BOUNDS); errors, a failed verify or growth beyond them make the script exit 1.
 #
 #   bash bench/soak.sh [minutes]        # default 60; the full hour wants a quiet machine
 #
@@ -69,6 +71,10 @@ const lines = [
   '|---|---|---|---|---|---|',
   ...r.samples,
   '',
+  '## Flat within bounds?',
+  `Memory: ${r.flatness?.memoryFlat ? 'flat' : 'NOT flat'}; consumer lag: ${r.flatness?.lagFlat ? 'flat' : 'NOT flat'}. Bounds: a process's median RSS over the last third of the minutes at most ${r.flatness?.bounds.rssMB} MB or ${(r.flatness?.bounds.rssShare ?? 0) * 100}% above the first third's, its heap at most ${r.flatness?.bounds.heapMB} MB or ${(r.flatness?.bounds.heapShare ?? 0) * 100}%; every consumer's lag at every sample at most ${r.flatness?.bounds.lagRecords} records.`,
+  ...(r.flatness?.lines ?? []),
+  '',
   '## verify --all',
   ...r.verdicts,
   ...(r.errors.length ? ['', '## First errors', ...r.errors.map((e) => `- ${e.replace(/\n/g, ' ')}`)] : []),
@@ -79,3 +85,5 @@ JS
 log "results: $OUT"
 cat "$OUT"
 [[ "$(node -e 'const r=require(process.argv[1]); process.stdout.write(String(r.errorCount))' "$SOAK_WORK/result.json")" == 0 ]]
+# Memory or lag that did not stay flat fails the soak as errors do.
+node -e 'const r=require(process.argv[1]); process.exit(r.flatness && r.flatness.memoryFlat && r.flatness.lagFlat ? 0 : 1)' "$SOAK_WORK/result.json" || { log "memory or consumer lag not flat within the stated bounds (see $OUT)"; exit 1; }

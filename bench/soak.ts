@@ -81,6 +81,45 @@ function readProbe(pid: number | undefined): Probe | null {
 
 const errors: string[] = [];
 const counts = { pgSessions: 0, sshSessions: 0, statements: 0 };
+const series: { minute: number; process: string; rss: number; heapUsed: number }[] = [];
+const lagSeries: { minute: number; lags: Record<string, number> }[] = [];
+
+/**
+ * The bounds a soak must stay within to call memory and lag flat: per process, the median RSS (heap) of
+ * the last third of the minutes may exceed that of the first third (minute 0, the start, left out) by
+ * at most the larger of the absolute and the relative bound; every consumer's lag stays under its bound
+ * at every sample (records written in the last minute and not yet read; the catch-up at the end is checked apart).
+ */
+const BOUNDS = { rssMB: 24, rssShare: 0.15, heapMB: 8, heapShare: 0.15, lagRecords: 5000 };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Whether memory and consumer lag stayed flat within BOUNDS, with one line per process and the worst lag. */
+function flatness(mem: typeof series, lag: typeof lagSeries): { memoryFlat: boolean; lagFlat: boolean; bounds: typeof BOUNDS; lines: string[] } {
+  const lines: string[] = [];
+  let memoryFlat = true;
+  const minutes = [...new Set(mem.map((s) => s.minute))].filter((m) => m > 0).sort((a, b) => a - b);
+  const third = Math.max(1, Math.floor(minutes.length / 3));
+  const early = new Set(minutes.slice(0, third));
+  const late = new Set(minutes.slice(-third));
+  for (const name of [...new Set(mem.map((s) => s.process))]) {
+    const of = (set: Set<number>, key: 'rss' | 'heapUsed') => median(mem.filter((s) => s.process === name && set.has(s.minute)).map((s) => s[key] / 1048576));
+    const [rss0, rss1, heap0, heap1] = [of(early, 'rss'), of(late, 'rss'), of(early, 'heapUsed'), of(late, 'heapUsed')];
+    const rssOk = minutes.length >= 3 && rss1 - rss0 <= Math.max(BOUNDS.rssMB, rss0 * BOUNDS.rssShare);
+    const heapOk = minutes.length >= 3 && heap1 - heap0 <= Math.max(BOUNDS.heapMB, heap0 * BOUNDS.heapShare);
+    memoryFlat &&= rssOk && heapOk;
+    lines.push(`- ${name}: RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB (${rssOk ? 'flat' : 'GROWING'}), heap ${heap0.toFixed(0)} -> ${heap1.toFixed(0)} MB (${heapOk ? 'flat' : 'GROWING'}) (medians of minutes ${[...early].join(',')} and ${[...late].join(',')})`);
+  }
+  if (minutes.length < 3) lines.push('- fewer than 3 sampled minutes after the start: too short to judge memory (run at least 3 minutes)');
+  let worst = { consumer: '-', lag: 0, minute: 0 };
+  for (const s of lag) for (const [consumer, n] of Object.entries(s.lags)) if (n > worst.lag) worst = { consumer, lag: n, minute: s.minute };
+  const lagFlat = worst.lag <= BOUNDS.lagRecords;
+  lines.push(`- consumer lag: worst ${worst.lag} records (${worst.consumer}, minute ${worst.minute}); bound ${BOUNDS.lagRecords} (${lagFlat ? 'flat' : 'OVER'})`);
+  return { memoryFlat: memoryFlat && minutes.length >= 3, lagFlat, bounds: BOUNDS, lines };
+}
 
 async function main(): Promise<void> {
   const issuer = await DevIssuer.openOrCreate(work);
@@ -160,12 +199,14 @@ async function main(): Promise<void> {
 
   const samples: string[] = [];
   const sample = async (minute: number) => {
+    const lagByConsumer: Record<string, number> = {};
     const lags: string[] = [];
     for (const d of deployments) {
       try {
         const { stdout } = await exec(process.execPath, [CLI, '--config', d.config, 'consumers', '--json'], { timeout: 60_000 });
         const rows = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { consumer: string; lag: string });
         lags.push(rows.map((r) => `${d.name}/${r.consumer} ${r.lag}`).join(', '));
+        for (const r of rows) lagByConsumer[`${d.name}/${r.consumer}`] = Number(r.lag);
       } catch (err) {
         errors.push(`consumers on ${d.name}: ${(err as Error).message.slice(0, 200)}`);
       }
@@ -179,8 +220,10 @@ async function main(): Promise<void> {
         // exited
       }
       const mb = (n?: number) => (n === undefined ? '?' : (n / 1048576).toFixed(0));
+      if (probe) series.push({ minute, process: name, rss: probe.rss, heapUsed: probe.heapUsed });
       return `${name} ${mb(probe?.rss)}/${mb(probe?.heapUsed)} MB ${fds} fds ${probe ? `${probe.loopP99Ms.toFixed(1)}/${probe.loopMaxMs.toFixed(0)} ms` : '?'}`;
     });
+    lagSeries.push({ minute, lags: lagByConsumer });
     samples.push(`| ${minute} | ${counts.pgSessions} | ${counts.sshSessions} | ${errors.length} | ${procs.join('<br>')} | ${lags.join('<br>')} |`);
     console.error(`[soak] minute ${minute}: ${counts.pgSessions} pg, ${counts.sshSessions} ssh sessions, ${errors.length} errors`);
   };
@@ -230,7 +273,7 @@ async function main(): Promise<void> {
     verdicts.push(`- ${d.name}: \`verify --all\` exit ${r.code}, ${intact} sessions intact; ${lines.filter((l) => !/\bintact\b/.test(l)).slice(0, 5).join(' / ')}`);
     if (r.code !== 0) errors.push(`verify on ${d.name} exited ${r.code}`);
   }
-  console.log(JSON.stringify({ samples, verdicts, errors: errors.slice(0, 20), errorCount: errors.length, counts, hecEvents: hec.received.length }));
+  console.log(JSON.stringify({ samples, verdicts, flatness: flatness(series, lagSeries), errors: errors.slice(0, 20), errorCount: errors.length, counts, hecEvents: hec.received.length }));
   await hec.stop();
 }
 

@@ -316,7 +316,8 @@ export interface EnvironmentRequestedData {
 
 /**
  * Kubernetes: one API request through the gateway, recorded when its answer ends (a watch or `logs -f`
- * when the stream closes), or when the gateway refused it. Bodies are not recorded (Secret data never is).
+ * when the stream closes), or when the gateway refused it. A write's body is recorded through the trail's
+ * detectors, cut at the target's `writeBodyBytes`; a Secret's never is.
  */
 export interface KubeRequestData {
   method: string;
@@ -344,6 +345,14 @@ export interface KubeRequestData {
   /** An exec, attach or port-forward: the upgrade asked for (websocket or SPDY/3.1) and the subprotocol agreed. */
   upgrade?: { protocol: string; subprotocol?: string };
   userAgent?: string;
+  /** A create, update or patch: its body as text, detector hits replaced by `[masked:<detector>]`. */
+  body?: string;
+  /** The body was longer than the recorded part (bytesIn has its length). */
+  bodyTruncated?: true;
+  /** Why a write's body is not recorded: a Secret's data never is; a binary (protobuf) body is not text. */
+  bodyOmitted?: 'secret' | 'binary';
+  /** Values the detectors replaced in `body`, per detector. */
+  detectorHits?: Record<string, number>;
 }
 
 /** The run the approval is bound to: an approval for one run never lets another run through. */
@@ -362,13 +371,23 @@ export interface ApprovalRequestedData {
   approvalId: string;
   rule: string;
   target: string;
-  kind: 'statement' | 'command';
-  /** The SQL or the exec command line, as the client sent it. */
+  /** A held statement or command; or asked for ahead by the job: a statement set (plan and apply) or a time window. */
+  kind: 'statement' | 'command' | 'statement-set' | 'window';
+  /** The SQL or the exec command line as the client sent it, detector hits masked (`[masked:card]`); a set: its statements, one per line. */
   text: string;
-  /** SHA-256 (hex) of the normalised text, and of the parameters (extended protocol), together binding the approval. */
+  /**
+   * SHA-256 (hex) of the normalised text, and of the parameters (extended protocol), together binding the approval.
+   * When the trail's detectors masked part of a held statement: of the masked text; of a planned statement: `scrypt:<hex>`.
+   */
   textSha256: string;
   parametersSha256?: string;
   parameters?: ParameterValue[];
+  /** statement-set: each statement's digests and recorded text. */
+  statements?: { text: string; textSha256: string; parametersSha256?: string; parameters?: ParameterValue[] }[];
+  /** window: how long the approved window lasts, from the decision. */
+  windowSeconds?: number;
+  /** Values the trail's detectors replaced in `text` and `parameters`, per detector. */
+  detectorHits?: Record<string, number>;
   run: ApprovalRun;
   quorum: number;
   expiresAt: string;

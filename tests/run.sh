@@ -57,19 +57,18 @@ bash tests/services/sshd.sh start
 bash tests/services/kafka.sh start
 bash tests/services/opensearch.sh start
 source_env postgres kafka opensearch sshd
-# Kubernetes: the real etcd + kube-apiserver + kwok when their build is cached (or TRAILGATE_KUBE_REAL=1 builds
-# it: a first build is long, see tests/services/kube.sh); otherwise the kubectl tests run against the stand-in.
-# The real tier's exec/logs tests are not yet verified green, so it runs only when asked for.
-if [ "${TRAILGATE_KUBE_REAL:-}" = 1 ]; then bash tests/services/kube.sh build >/dev/null; fi
-if [ "${TRAILGATE_KUBE_REAL:-}" = 1 ] && bash tests/services/kube.sh cached; then
+# Kubernetes: the real etcd + kube-apiserver + kwok when their build is cached, or TRAILGATE_KUBE_REAL=1 to build
+# it (a first build is long, see tests/services/kube.sh); otherwise the kubectl tests run against the stand-in.
+if [ "${TRAILGATE_KUBE_REAL:-}" = 1 ] || bash tests/services/kube.sh cached; then
+  bash tests/services/kube.sh build >/dev/null
   bash tests/services/kube.sh start
   source_env kube
   echo "== kubernetes: REAL tier (etcd, kube-apiserver, kwok from tests/services/kube.sh)"
 else
   rm -f "$TRAILGATE_TEST_STATE/kube.env"
-  echo "== kubernetes: SUBSET: kubectl runs against the kube-apiserver STAND-IN (TRAILGATE_KUBE_REAL=1 for the real tier)"
-  echo "   (tests/services/kube-standin.ts; no cluster audit log, no port-forward). Build it once (over an hour"
-  echo "   at -p 1 on the shared 2-core machine): bash tests/services/kube.sh build   (or TRAILGATE_KUBE_REAL=1 npm test)"
+  echo "== kubernetes: SUBSET: etcd and kube-apiserver are not built in ~/.cache/trailgate/kube, so kubectl runs"
+  echo "   against the kube-apiserver STAND-IN (tests/services/kube-standin.ts; no cluster audit log, no port-forward)."
+  echo "   Build them once (over an hour at -p 1 on a 2-core machine): TRAILGATE_KUBE_REAL=1 npm test"
 fi
 
 # A hung test, or a test file whose process does not exit, fails after ten minutes instead of holding the run.

@@ -1,5 +1,6 @@
 import { EVENT_TYPES, SCHEMA_VERSION, type AuditRecord } from '../../events/index.js';
 import type { Metrics } from '../../services/metrics/metrics.js';
+import { ConsumerHealthTracker, type ConsumerHealth } from './consumer-health.js';
 import type { DeadLetter, RecordSink } from './record-sink.js';
 
 /** One message as a source read it: a record, or the reason it is not one. */
@@ -37,6 +38,8 @@ export interface RecordSource {
   run(handle: (entries: SourceEntry[]) => Promise<void>): Promise<void>;
   deadLetter(letters: SourceDeadLetter[]): Promise<void>;
   lag(): Promise<LagReport>;
+  /** Keeps the consumer's health where `trailgate consumers` reads it (the embedded log's file); optional. */
+  reportHealth?(health: ConsumerHealth): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +73,7 @@ export class Consumer {
   private running: Promise<void> | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
   private lastLag: LagReport | null = null;
+  private readonly tracker: ConsumerHealthTracker;
 
   constructor(
     readonly source: RecordSource,
@@ -79,6 +83,21 @@ export class Consumer {
   ) {
     const labels = { consumer: sink.name };
     metrics.gauge('trailgate_consumer_lag_records', 'Records in the log after the consumer\'s committed position.', labels, () => this.lastLag?.total ?? 0);
+    this.tracker = new ConsumerHealthTracker((h) => {
+      try {
+        source.reportHealth?.(h);
+      } catch {
+        // The status place is for people; a log that cannot take it now gets the next change.
+      }
+    });
+    for (const state of ['ok', 'degraded', 'stopped'] as const) {
+      metrics.gauge('trailgate_consumer_health', 'The consumer\'s health: 1 for its current state (ok; degraded while its sink keeps failing; stopped).', { ...labels, state }, () => (this.health().state === state ? 1 : 0));
+    }
+  }
+
+  /** ok, or degraded/stopped with the last error while the sink keeps failing. */
+  health(): ConsumerHealth {
+    return this.tracker.view(this.sink);
   }
 
   run(): Promise<void> {
@@ -148,8 +167,11 @@ export class Consumer {
     let wait = this.o.retryMs ?? 200;
     for (;;) {
       try {
-        return await this.sink.write(records);
+        const written = await this.sink.write(records);
+        this.tracker.delivered();
+        return written;
       } catch (err) {
+        if (!this.stopping) this.tracker.failed(err, this.sink);
         this.metrics.counter('trailgate_consumer_sink_failures_total', 'Batches the sink failed to store (retried).', { consumer: this.sink.name });
         (this.o.log ?? console.error)(`trailgate: ${this.sink.name}: the sink failed, retrying the batch in ${wait} ms (${(err as Error).message}) [TG_SINK_RETRY]`);
         if (this.stopping) throw err;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { SCHEMA_VERSION, recordId, type AuditRecord, type SessionContext } from '../../events/index.js';
 import type { LagReport, RecordSource, SourceDeadLetter, SourceEntry } from '../consumer/consumer.js';
+import type { ConsumerHealth } from '../consumer/consumer-health.js';
 import type { RecordSink } from '../consumer/record-sink.js';
 import { EmbeddedLog } from './embedded-log.js';
 
@@ -22,6 +23,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   record     TEXT,
   bytes      BLOB,
   at         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consumer_health (
+  consumer   TEXT PRIMARY KEY,
+  health     TEXT NOT NULL,
+  updated_at TEXT NOT NULL
 );
 `;
 
@@ -103,6 +109,14 @@ export class EmbeddedRecordSource implements RecordSource {
     })();
   }
 
+  /** The consumer's health as JSON beside its position, for `trailgate consumers` in another process. */
+  reportHealth(health: ConsumerHealth): void {
+    if (!this.db.open) return;
+    this.db
+      .prepare('INSERT INTO consumer_health (consumer, health, updated_at) VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE SET health = excluded.health, updated_at = excluded.updated_at')
+      .run(this.sink.name, JSON.stringify(health), new Date().toISOString());
+  }
+
   async lag(): Promise<LagReport> {
     if (!this.db.open) return { consumer: this.sink.name, parts: [], total: 0 };
     const committed = this.position;
@@ -132,15 +146,23 @@ export class EmbeddedRecordSource implements RecordSource {
   }
 }
 
-/** Positions and dead-letter counts of every consumer of an embedded log (status output). */
-export function embeddedConsumerPositions(file: string): { consumer: string; pos: number; updatedAt: string; deadLetters: number }[] {
+/** Positions, dead-letter counts and last reported health of every consumer of an embedded log (status output). */
+export function embeddedConsumerPositions(file: string): { consumer: string; pos: number; updatedAt: string; deadLetters: number; health: ConsumerHealth | null }[] {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'consumer_positions'").get();
-    if (!has) return [];
-    return db
-      .prepare('SELECT p.consumer, p.pos, p.updated_at AS updatedAt, (SELECT COUNT(*) FROM dead_letters d WHERE d.consumer = p.consumer) AS deadLetters FROM consumer_positions p ORDER BY p.consumer')
-      .all() as { consumer: string; pos: number; updatedAt: string; deadLetters: number }[];
+    const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
+    if (!tables.has('consumer_positions')) return [];
+    // A consumer that failed before its first commit has health but no position yet.
+    const health = tables.has('consumer_health') ? 'SELECT consumer, health FROM consumer_health' : 'SELECT NULL AS consumer, NULL AS health WHERE 0';
+    const rows = db
+      .prepare(
+        `WITH h AS (${health}), names AS (SELECT consumer FROM consumer_positions UNION SELECT consumer FROM h)
+         SELECT n.consumer, COALESCE(p.pos, 0) AS pos, COALESCE(p.updated_at, '-') AS updatedAt,
+                (SELECT COUNT(*) FROM dead_letters d WHERE d.consumer = n.consumer) AS deadLetters, h.health AS health
+           FROM names n LEFT JOIN consumer_positions p ON p.consumer = n.consumer LEFT JOIN h ON h.consumer = n.consumer ORDER BY n.consumer`,
+      )
+      .all() as { consumer: string; pos: number; updatedAt: string; deadLetters: number; health: string | null }[];
+    return rows.map((r) => ({ ...r, health: r.health === null ? null : (JSON.parse(r.health) as ConsumerHealth) }));
   } finally {
     db.close();
   }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Admin, Consumer, Producer } from 'kafkajs';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { Approval, ApprovalState, Review } from '../../services/approvals/approval.js';
 import type { ApprovalStore } from '../../services/approvals/approval-store.js';
@@ -26,7 +26,10 @@ export class KafkaApprovalStore implements ApprovalStore {
   private readonly reviewsOf = new Map<string, Review[]>();
   private readonly events = new EventEmitter();
   private readonly topic: string;
-  private link: Promise<{ producer: Producer; consumer: Consumer }>;
+  private link: Promise<{ producer: Producer; consumer: Consumer; kafka: Awaited<ReturnType<typeof createKafka>> }>;
+  /** Per partition, the offset after the last message this process has read. */
+  private readonly readTo = new Map<number, bigint>();
+  private admin: Promise<Admin> | null = null;
 
   constructor(
     private readonly config: KafkaLogConfig,
@@ -39,7 +42,7 @@ export class KafkaApprovalStore implements ApprovalStore {
   }
 
   /** A broker that just created the topic for another process may not host it yet: a few tries, then the error. */
-  private async connectRetrying(): Promise<{ producer: Producer; consumer: Consumer }> {
+  private async connectRetrying(): Promise<{ producer: Producer; consumer: Consumer; kafka: Awaited<ReturnType<typeof createKafka>> }> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.connect();
@@ -50,7 +53,7 @@ export class KafkaApprovalStore implements ApprovalStore {
     }
   }
 
-  private async connect(): Promise<{ producer: Producer; consumer: Consumer }> {
+  private async connect(): Promise<{ producer: Producer; consumer: Consumer; kafka: Awaited<ReturnType<typeof createKafka>> }> {
     const { config, topic } = this;
     const kafka = await createKafka(config, 'approvals');
     const admin = kafka.admin();
@@ -79,6 +82,7 @@ export class KafkaApprovalStore implements ApprovalStore {
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
+        this.readTo.set(partition, BigInt(message.offset) + 1n);
         if (message.value) this.consumed(message.value);
         const high = behind.get(partition);
         if (high !== undefined && BigInt(message.offset) + 1n >= high) {
@@ -88,7 +92,7 @@ export class KafkaApprovalStore implements ApprovalStore {
       },
     });
     await within(ready, CONNECT_MS, 'reading the approvals topic');
-    return { producer, consumer };
+    return { producer, consumer, kafka };
   }
 
   private consumed(value: Buffer): void {
@@ -152,7 +156,10 @@ export class KafkaApprovalStore implements ApprovalStore {
     const a = this.approvals.get(r.approvalId);
     if (!a) return 'unknown';
     if (a.state !== 'pending') return 'decided';
+    const before = this.reviewsOf.get(r.approvalId)?.length ?? 0;
     await this.publish(r.approvalId, { kind: 'review', review: r });
+    // Read back, so whoever decides next (a planned approval's quorum) counts this review too.
+    await this.seen(() => (this.reviewsOf.get(r.approvalId)?.length ?? 0) > before);
     return 'ok';
   }
 
@@ -174,6 +181,23 @@ export class KafkaApprovalStore implements ApprovalStore {
       .slice(0, o.limit ?? 200);
   }
 
+  async granted(target: string, runId: string): Promise<Approval[]> {
+    await this.link;
+    return [...this.approvals.values()].filter((a) => a.state === 'approved' && (a.kind === 'statement-set' || a.kind === 'window') && a.target === target && a.run.runId === runId);
+  }
+
+  /** Reads up to what every process has published by now (bounded), so a miss in `granted` is a real miss. */
+  async catchUp(): Promise<void> {
+    const { kafka } = await this.link;
+    this.admin ??= (async () => {
+      const admin = kafka.admin();
+      await within(admin.connect(), CONNECT_MS, 'connecting to Kafka');
+      return admin;
+    })();
+    const ends = await within((await this.admin).fetchTopicOffsets(this.topic), CATCH_UP_MS, 'reading the approvals topic offsets');
+    await this.seen(() => ends.every((e) => (this.readTo.get(e.partition) ?? 0n) >= BigInt(e.high)));
+  }
+
   async abandonInstance(instance: string): Promise<string[]> {
     await this.link;
     const ids = [...this.approvals.values()].filter((a) => a.instance === instance && a.state === 'pending').map((a) => a.id);
@@ -188,6 +212,8 @@ export class KafkaApprovalStore implements ApprovalStore {
 
   async close(): Promise<void> {
     this.events.removeAllListeners();
+    const admin = await this.admin?.catch(() => null);
+    await admin?.disconnect().catch(() => undefined);
     const link = await this.link.catch(() => null);
     if (!link) return;
     await within(link.consumer.disconnect(), 10_000, 'disconnecting the approvals consumer').catch(() => undefined);

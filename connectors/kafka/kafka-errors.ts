@@ -77,3 +77,36 @@ export async function retryingTransient<T>(call: () => Promise<T>, ms = 30_000):
     }
   }
 }
+
+/** A refusal that no retry mends: the broker will answer the same batch the same way until someone changes a setting. */
+export interface PermanentDeliveryError {
+  code: 'TG_KAFKA_RECORD_TOO_LARGE' | 'TG_KAFKA_NOT_AUTHORIZED' | 'TG_KAFKA_AUTHENTICATION' | 'TG_KAFKA_REFUSED';
+  /** Names the setting to change. */
+  fix: string;
+}
+
+const TOO_LARGE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+const AUTHORIZATION_TYPES = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED']);
+const REFUSED_TYPES = new Set(['INVALID_RECORD', 'POLICY_VIOLATION', 'UNSUPPORTED_VERSION', 'UNSUPPORTED_FOR_MESSAGE_FORMAT', 'INVALID_REQUIRED_ACKS']);
+
+/**
+ * Whether a failed delivery of a spool batch is permanent (record too large for its topic, not
+ * authorized, not authenticated, refused by a broker policy), with the code and the fix; null when
+ * another try may go through (the broker away, busy, or an unclear transaction).
+ */
+export function permanentDeliveryError(err: unknown, topicPrefix: string): PermanentDeliveryError | null {
+  const errors = chain(err);
+  const types = new Set(errors.map((e) => e.type).filter((t): t is string => t !== undefined));
+  const has = (set: Set<string>) => [...types].some((t) => set.has(t));
+  if (has(TOO_LARGE_TYPES)) {
+    return { code: 'TG_KAFKA_RECORD_TOO_LARGE', fix: `a spooled record is larger than its topic accepts: raise max.message.bytes on ${topicPrefix}.events and ${topicPrefix}.bytes (and the brokers' message.max.bytes if lower)` };
+  }
+  if (has(AUTHORIZATION_TYPES)) {
+    return { code: 'TG_KAFKA_NOT_AUTHORIZED', fix: `the gateway's principal lacks an ACL: grant Write and Describe on the topics ${topicPrefix}.*, Write and Describe on the transactional id ${topicPrefix}.gateway.<instance>, and Read on the groups ${topicPrefix}.spool.*` };
+  }
+  if (types.has('SASL_AUTHENTICATION_FAILED') || types.has('UNSUPPORTED_SASL_MECHANISM') || errors.some((e) => e.name === 'KafkaJSSASLAuthenticationError')) {
+    return { code: 'TG_KAFKA_AUTHENTICATION', fix: 'the brokers refused the credentials: check sasl.mechanism, sasl.username and sasl.password under log.kafka.properties' };
+  }
+  if (has(REFUSED_TYPES)) return { code: 'TG_KAFKA_REFUSED', fix: 'the brokers refuse these records for good (a topic policy or the record format): check the brokers\' log for the reason' };
+  return null;
+}

@@ -8,7 +8,8 @@ import type { CanonicalData, LedgerEntry, PendingRecord, UnsealedSession } from 
 import type { LogSink } from '../embedded-log/log-sinks.js';
 import { createKafka, DEFAULT_REQUEST_BYTES, ensureTopics, requestBudgets, TOPIC_MAX_MESSAGE_BYTES, within, type LogTopics } from './kafka-client.js';
 import { rememberCoordinators, type CoordinatorMemory } from './coordinator-memory.js';
-import { protocolErrorType, retryingTransient, transactionErrorKind } from './kafka-errors.js';
+import { DeliveryStop } from './delivery-stop.js';
+import { permanentDeliveryError, protocolErrorType, retryingTransient, transactionErrorKind } from './kafka-errors.js';
 import { encodeLedgerEntry, encodePending, envelopeJson, packMessages, packSpoolMessages, unpackMessages, type KafkaMessage, type SpoolMessage } from './record-codec.js';
 import { SessionHeads } from './session-heads.js';
 import { Spool } from './spool.js';
@@ -27,6 +28,8 @@ export interface KafkaLogSinkOptions {
   freeBytes?: (dir: string) => Promise<number>;
   /** Milliseconds between watermark checks. */
   watermarkIntervalMs?: number;
+  /** Milliseconds a drainer stopped on a permanent refusal waits before trying again (default 60 s). */
+  stoppedRecheckMs?: number;
 }
 
 /** Where one drained transaction spent its time (for benchmarks): milliseconds per step, and the broker requests it made. */
@@ -79,6 +82,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private lastError: string | null = null;
   /** The spool learning the position of the last delivered batch: it deletes delivered segments. */
   private spoolCommit: Promise<void> = Promise.resolve();
+  /** Set while Kafka refuses the spool's next batch for good; the records wait in the spool. */
+  readonly deliveryStop: DeliveryStop;
   /** Ledger entries waiting for their place in the spool, oldest first. */
   private ledgerQueue: LedgerEntry[] = [];
   private ledgerAppending: Promise<void> | null = null;
@@ -106,6 +111,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     });
     const m = o.metrics;
     const labels = { instance: o.instance };
+    this.deliveryStop = new DeliveryStop(m, o.instance, o.stoppedRecheckMs);
     m.gauge('trailgate_spool_pending_bytes', 'Bytes in the spool not yet delivered to Kafka.', labels, () => this.spool.pendingBytes);
     m.gauge('trailgate_spool_disk_bytes', 'Bytes the spool files take on disk.', labels, () => this.spool.diskBytes);
     m.gauge('trailgate_spool_free_bytes', 'Free bytes on the file system of the spool.', labels, () => this.freeBytes);
@@ -148,6 +154,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     for (const ctx of sessions) this.contexts.set(ctx.sessionId, envelopeJson(ctx));
     const messages: SpoolMessage[] = [];
     const now = Date.now();
+    let sealed: string[] | null = null;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       const envelope = this.contexts.get(r.sessionId);
@@ -156,6 +163,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       messages.push(encodePending(envelope, r, canonical?.[i]));
       // Records may follow the end (the final signed checkpoint): forget the context a while later.
       if (r.stream === 'events' && (r.type === 'session.ended' || r.type === 'session.aborted')) this.ended.set(r.sessionId, now);
+      // Nothing follows a session's final checkpoint: its context can go as soon as the spool has the batch.
+      if (r.stream === 'events' && r.type === 'checkpoint.signed' && (r.data as { final?: boolean }).final) (sealed ??= []).push(r.sessionId);
     }
     for (const [id, at] of this.ended) {
       if (now - at < ENDED_CONTEXT_MS) break;
@@ -163,7 +172,14 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       this.contexts.delete(id);
     }
     if (messages.length === 0) return Promise.resolve();
-    return this.spool.append([packSpoolMessages(messages)]);
+    const appended = this.spool.append([packSpoolMessages(messages)]);
+    if (!sealed) return appended;
+    return appended.then(() => {
+      for (const id of sealed) {
+        this.contexts.delete(id);
+        this.ended.delete(id);
+      }
+    });
   }
 
   /** Sessions of `instance` the spool holds without a signed end (at start: what a crash left open), with their chain heads. */
@@ -244,6 +260,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     clearInterval(this.watermarkTimer);
     await this.ledgerAppending;
     this.wake?.();
+    this.deliveryStop.resume();
     // A drainer waiting on an unreachable Kafka gives up at its next step; what it holds stays spooled.
     await Promise.race([this.drainer, new Promise((r) => setTimeout(r, 3000).unref())]);
     await this.dropLink();
@@ -275,10 +292,20 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         this.spoolCommit.catch(() => undefined);
         this.o.metrics.counter('trailgate_kafka_records_delivered_total', 'Records the gateway delivered to Kafka.', { instance: this.o.instance }, messages.length);
         this.lastError = null;
+        this.deliveryStop.clear();
         backoff = 200;
         this.emit('drained', end);
       } catch (err) {
         if (this.stopping) break;
+        const permanent = permanentDeliveryError(err, this.o.config.topicPrefix);
+        if (permanent) {
+          this.deliveryStop.stop(permanent, err as Error);
+          this.lastError = this.deliveryStop.stopped!.message;
+          if (transactionErrorKind(err) === 'fatal') await this.dropLink();
+          else await this.recover();
+          await this.deliveryStop.wait();
+          continue;
+        }
         const message = protocolErrorType(err) === 'MESSAGE_TOO_LARGE' ? `${(err as Error).message}: a spooled record is larger than its topic's max.message.bytes; raise it on ${this.o.config.topicPrefix}.events and .bytes (trailgate creates them with ${TOPIC_MAX_MESSAGE_BYTES}) [TG_KAFKA_RECORD_TOO_LARGE]` : (err as Error).message;
         if (message !== this.lastError) console.error(`trailgate: Kafka delivery paused, records stay in the spool (${message}) [TG_KAFKA_UNAVAILABLE]`);
         this.lastError = message;
@@ -402,7 +429,12 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       if (txn?.isActive()) await within(txn.abort(), CONNECT_TIMEOUT_MS, 'aborting the transaction');
     } catch {
       await this.dropLink();
+      return;
     }
+    // kafkajs takes back the sequence numbers of a produce request that failed, also for partitions
+    // the broker had already appended to: sent again under the same epoch they would be answered as
+    // duplicates of the aborted copy and dropped. A new producer (new epoch) starts them afresh.
+    await this.dropLink();
   }
 
   private async dropLink(): Promise<void> {

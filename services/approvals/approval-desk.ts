@@ -3,6 +3,7 @@ import { compileGlob, type GlobMatcher } from '../gateway/policy/glob.js';
 import { newApprovalId, normalisedText, parametersDigest, runOf, sha256Hex, tally, type Approval } from './approval.js';
 import type { ApprovalStore } from './approval-store.js';
 import type { ApprovalRule, ApprovalsConfig } from './config.js';
+import { DEFAULT_TRAIL, type DetectorHits, type TrailRedactor } from '../masking/detectors/trail-redactor.js';
 
 /** What a hold records in the session's chain. */
 export type ApprovalEventType = 'approval.requested' | 'approval.reviewed' | 'approval.decided';
@@ -19,6 +20,16 @@ export interface HoldRequest {
   record: ApprovalRecorder;
   /** A line for the waiting client (a NOTICE, a line on stderr): at once, and every heartbeat. */
   notice: (message: string) => void;
+  /** The target's trail scan for the recorded and stored text (default: the default detectors; null: as sent). */
+  trail?: TrailRedactor | null;
+}
+
+/** Text and parameters as the trail keeps them: the same detectors as command.started. */
+export function recordedSubject(trail: TrailRedactor | null, text: string, parameters: readonly ParameterValue[] | undefined): { text: string; parameters?: ParameterValue[]; hits?: DetectorHits } {
+  if (!trail) return { text, ...(parameters ? { parameters: [...parameters] } : {}) };
+  const hits: DetectorHits = {};
+  const out = { text: trail.text(text, hits), ...(parameters ? { parameters: trail.parameters(parameters, hits) } : {}) };
+  return Object.keys(hits).length ? { ...out, hits } : out;
 }
 
 export type HoldOutcome =
@@ -80,10 +91,12 @@ export class ApprovalDesk {
   private readonly targetMatchers: { rule: ApprovalRule; targets: GlobMatcher[] }[];
 
   constructor(
-    private readonly store: ApprovalStore,
+    readonly store: ApprovalStore,
     private readonly config: ApprovalsConfig,
     private readonly instance: string,
     private readonly notify: ApprovalNotifier = () => undefined,
+    /** The gateway's clock for approved windows (tests move it). */
+    readonly now: () => number = Date.now,
   ) {
     this.targetMatchers = config.rules.map((rule) => ({ rule, targets: rule.targets.map((t) => compileGlob(t)) }));
     this.unsubscribe = store.onChange((id) => {
@@ -110,15 +123,20 @@ export class ApprovalDesk {
     const { rule } = req;
     const id = newApprovalId();
     const now = Date.now();
-    const parametersSha256 = parametersDigest(req.parameters);
+    // The text and parameters kept are the trail's (a secret is never stored in clear), and so are the digests when
+    // it masked something: a digest of the raw text would let a masked card number be found by hashing guesses.
+    // What runs is the held bytes themselves, so nothing is matched against these digests.
+    const sent = parametersDigest(req.parameters);
+    const kept = recordedSubject(req.trail === undefined ? DEFAULT_TRAIL : req.trail, req.text, sent ? req.parameters : undefined);
+    const parametersSha256 = kept.hits ? parametersDigest(kept.parameters) : sent;
     const approval: Approval = {
       id,
       rule: rule.name,
       target: req.target,
       kind: req.kind,
-      text: req.text,
-      textSha256: sha256Hex(normalisedText(req.text)),
-      ...(parametersSha256 ? { parametersSha256, parameters: req.parameters! } : {}),
+      text: kept.text,
+      textSha256: sha256Hex(normalisedText(kept.hits ? kept.text : req.text)),
+      ...(parametersSha256 ? { parametersSha256, parameters: kept.parameters! } : {}),
       run: runOf(req.identity),
       identity: req.identity,
       quorum: rule.quorum,
@@ -159,9 +177,10 @@ export class ApprovalDesk {
       rule: rule.name,
       target: req.target,
       kind: req.kind,
-      text: req.text,
+      text: approval.text,
       textSha256: approval.textSha256,
-      ...(parametersSha256 ? { parametersSha256, parameters: req.parameters! } : {}),
+      ...(parametersSha256 ? { parametersSha256, parameters: approval.parameters! } : {}),
+      ...(kept.hits ? { detectorHits: kept.hits } : {}),
       run: approval.run,
       quorum: rule.quorum,
       expiresAt: approval.expiresAt,
@@ -191,6 +210,38 @@ export class ApprovalDesk {
       withdraw: () => h.finish('withdrawn', [], 'the client cancelled the statement while it waited for approval'),
       abandon: (reason) => h.finish('abandoned', [], reason ?? 'the client disconnected while the statement waited for approval'),
     };
+  }
+
+  /** A statement set or window the job asked for: stored, recorded in the asking session, announced like a hold. */
+  async openPlanned(approval: Approval, record: ApprovalRecorder, hits: DetectorHits): Promise<string | undefined> {
+    const link = this.config.link ? `${this.config.link.replace(/\/$/, '')}/approvals/${approval.id}` : undefined;
+    await this.store.open(approval);
+    record('approval.requested', {
+      approvalId: approval.id,
+      rule: approval.rule,
+      target: approval.target,
+      kind: approval.kind,
+      text: approval.text,
+      textSha256: approval.textSha256,
+      ...(approval.statements ? { statements: approval.statements } : {}),
+      ...(approval.windowSeconds ? { windowSeconds: approval.windowSeconds } : {}),
+      ...(Object.keys(hits).length ? { detectorHits: hits } : {}),
+      run: approval.run,
+      quorum: approval.quorum,
+      expiresAt: approval.expiresAt,
+      ...(link ? { link } : {}),
+    });
+    this.notify('requested', approval);
+    return link;
+  }
+
+  get pollMillis(): number {
+    return this.config.pollMillis;
+  }
+
+  /** The rules that name a target, in order (for a job asking ahead). */
+  rulesOf(target: string): ApprovalRule[] {
+    return this.targetMatchers.filter((m) => m.targets.some((t) => t(target))).map((m) => m.rule);
   }
 
   private startPolling(): void {

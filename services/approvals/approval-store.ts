@@ -17,6 +17,10 @@ export interface ApprovalStore {
   get(id: string): Promise<Approval | null>;
   /** Newest first. */
   list(o?: { state?: ApprovalState; limit?: number }): Promise<Approval[]>;
+  /** Approved statement sets and windows on a target for one run id (the caller checks the whole run and the rule). */
+  granted(target: string, runId: string): Promise<Approval[]>;
+  /** Reads up to what other processes have published by now (Kafka); absent where every read is current. */
+  catchUp?(): Promise<void>;
   /** Pending approvals this instance held before it restarted: nothing held survives a restart. */
   abandonInstance(instance: string): Promise<string[]>;
   /** Called when reviews may have arrived (Kafka consumer, or a reviewer in this process). */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { jcs } from '../../events/canonical-json.js';
-import type { ApprovalDecidedData, ApprovalReviewedData, ApprovalRun, JobIdentity, ParameterValue } from '../../events/index.js';
+import type { ApprovalDecidedData, ApprovalRequestedData, ApprovalReviewedData, ApprovalRun, JobIdentity, ParameterValue } from '../../events/index.js';
+import { normalisedStatement } from './statement-text.js';
 
 export type ApprovalState = 'pending' | ApprovalDecidedData['state'];
 
@@ -9,11 +10,17 @@ export interface Approval {
   id: string;
   rule: string;
   target: string;
-  kind: 'statement' | 'command';
+  /** One held statement or command; or, asked for ahead by the job (plan and apply), a statement set or a time window. */
+  kind: ApprovalKind;
+  /** As recorded: detector hits replaced by markers (`[masked:card]`); the digests are of what was sent. */
   text: string;
   textSha256: string;
   parametersSha256?: string;
   parameters?: ParameterValue[];
+  /** statement-set: each statement's digests (and recorded text); a statement of the run matching one runs unheld. */
+  statements?: PlannedStatement[];
+  /** window: seconds from the decision during which the rule holds nothing of the run. */
+  windowSeconds?: number;
   run: ApprovalRun;
   /** The verified claims of the job that asked. */
   identity: JobIdentity;
@@ -31,15 +38,22 @@ export interface Approval {
 }
 
 export type Review = ApprovalReviewedData;
+export type ApprovalKind = 'statement' | 'command' | 'statement-set' | 'window';
+export type PlannedStatement = NonNullable<ApprovalRequestedData['statements']>[number];
+
+/** Approvals nobody holds a connection for: the reviewers' side decides them at the quorum. */
+export function isPlanned(a: Pick<Approval, 'kind'>): boolean {
+  return a.kind === 'statement-set' || a.kind === 'window';
+}
 
 /** `apr_` and 20 random characters: unguessable, so a link alone decides nothing without a sign-in. */
 export function newApprovalId(): string {
   return `apr_${randomBytes(15).toString('base64url').replace(/[-_]/g, 'x')}`;
 }
 
-/** Surrounding whitespace and a final semicolon do not change a statement; anything inside might (a literal's spaces). */
+/** The text an approval binds: comments and runs of whitespace outside literals and quoted names do not count, all else does. */
 export function normalisedText(text: string): string {
-  return text.trim().replace(/;\s*$/, '').trimEnd();
+  return normalisedStatement(text);
 }
 
 export function sha256Hex(s: string): string {
@@ -48,6 +62,12 @@ export function sha256Hex(s: string): string {
 
 export function parametersDigest(parameters: readonly ParameterValue[] | undefined): string | undefined {
   return parameters && parameters.length ? sha256Hex(jcs(parameters) ?? '') : undefined;
+}
+
+/** Whether two runs are the same run attempt: repository, workflow, ref, run id and attempt all equal (and present). */
+export function sameRun(a: ApprovalRun, b: ApprovalRun): boolean {
+  if (!a.runId || !a.repository) return false;
+  return a.repository === b.repository && a.workflow === b.workflow && a.ref === b.ref && a.runId === b.runId && (a.runAttempt ?? '1') === (b.runAttempt ?? '1');
 }
 
 /** The run an approval is bound to, from the job's verified claims. */

@@ -39,6 +39,13 @@ export const ApprovalsConfig = z
     link: z.string().url().optional(),
     /** Which CI actors (e.g. GitHub logins) each replay-UI user is: a run's actor may not approve the run. */
     people: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),
+    /**
+     * The job-side API (`trailgate approvals request|wait`): HTTPS on the gateway's certificate, the CI token as
+     * the bearer token, verified as for a session. Off unless set.
+     */
+    listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(6490) }).strict().optional(),
+    /** Longest window a job may ask for (`approvals request --window`). */
+    maxWindowSeconds: z.number().int().positive().max(72 * 3600).default(8 * 3600),
     /** Milliseconds between reads of decisions from the embedded log while something is held. */
     pollMillis: z.number().int().min(10).max(10_000).default(200),
     /** Notifications of each request and decision. */

@@ -1,5 +1,5 @@
 import type { Approval, Review } from './approval.js';
-import { tally } from './approval.js';
+import { isPlanned, tally } from './approval.js';
 import type { ApprovalStore } from './approval-store.js';
 
 /** Someone deciding: a replay-UI user (token or sign-in). */
@@ -43,6 +43,11 @@ export async function submitReview(
   const approval = await store.get(id);
   if (!approval) return { status: 404, code: 'TG_APPROVAL_UNKNOWN', message: `no approval ${id}: check the id in the NOTICE or \`trailgate approvals list\`` };
   if (approval.state !== 'pending') return { status: 409, code: 'TG_APPROVAL_DECIDED', message: `approval ${id} is already ${approval.state}; nothing held waits for it`, approval };
+  if (isPlanned(approval) && Date.now() >= Date.parse(approval.expiresAt)) {
+    // Nobody holds a connection for a planned approval, so nobody's timer expired it: the late review does.
+    await store.settle(id, 'expired', [], `approval ${id} expired at ${approval.expiresAt} without a decision`);
+    return { status: 409, code: 'TG_APPROVAL_DECIDED', message: `approval ${id} expired at ${approval.expiresAt}; the job must ask again`, approval: { ...approval, state: 'expired' } };
+  }
   const at = new Date().toISOString();
   const base = { approvalId: id, reviewer: reviewer.name, verdict, ...(reason ? { reason } : {}), at };
   let review: Review;
@@ -63,6 +68,14 @@ export async function submitReview(
   if (stored === 'decided') return { status: 409, code: 'TG_APPROVAL_DECIDED', message: `approval ${id} was decided meanwhile`, approval };
   if (stored === 'unknown') return { status: 404, code: 'TG_APPROVAL_UNKNOWN', message: `no approval ${id}` };
   if (refusal) return { status: 403, ...refusal, approval, review };
+  if (isPlanned(approval)) await decidePlanned(store, approval);
   const note = review.refusedReason === 'duplicate' ? `${reviewer.name} had already approved; counted once` : `${verdict === 'approve' ? 'approval' : 'rejection'} by ${reviewer.name} recorded`;
   return { status: 200, code: 'TG_APPROVAL_REVIEWED', message: note, approval, review };
+}
+
+/** A statement set or window is decided where its reviews arrive: the quorum approves it, a counted rejection rejects it. */
+async function decidePlanned(store: ApprovalStore, approval: Approval): Promise<void> {
+  const { approvers, rejectedBy } = tally(await store.reviews(approval.id));
+  if (rejectedBy) await store.settle(approval.id, 'rejected', [rejectedBy.reviewer], rejectedBy.reason ?? 'no reason given');
+  else if (approvers.length >= approval.quorum) await store.settle(approval.id, 'approved', approvers);
 }

@@ -28,7 +28,7 @@ CREATE INDEX IF NOT EXISTS approval_reviews_id ON approval_reviews (approval_id,
 export class SqliteApprovalStore implements ApprovalStore {
   private readonly db: Database.Database;
   private readonly events = new EventEmitter();
-  private readonly q: Record<'insert' | 'update' | 'get' | 'review' | 'reviews' | 'pendingOf' | 'listAll' | 'listState', Database.Statement>;
+  private readonly q: Record<'insert' | 'update' | 'get' | 'review' | 'reviews' | 'pendingOf' | 'listAll' | 'listState' | 'granted', Database.Statement>;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -44,6 +44,9 @@ export class SqliteApprovalStore implements ApprovalStore {
       pendingOf: this.db.prepare("SELECT body FROM approvals WHERE instance = ? AND state = 'pending'"),
       listAll: this.db.prepare('SELECT body FROM approvals ORDER BY created_at DESC LIMIT ?'),
       listState: this.db.prepare('SELECT body FROM approvals WHERE state = ? ORDER BY created_at DESC LIMIT ?'),
+      granted: this.db.prepare(
+        "SELECT body FROM approvals WHERE state = 'approved' AND json_extract(body, '$.kind') IN ('statement-set', 'window') AND json_extract(body, '$.target') = ? AND json_extract(body, '$.run.runId') = ? ORDER BY created_at DESC LIMIT 100",
+      ),
     };
   }
 
@@ -79,6 +82,10 @@ export class SqliteApprovalStore implements ApprovalStore {
     const limit = o.limit ?? 200;
     const rows = (o.state ? this.q.listState.all(o.state, limit) : this.q.listAll.all(limit)) as { body: string }[];
     return Promise.resolve(rows.map((row) => JSON.parse(row.body) as Approval));
+  }
+
+  granted(target: string, runId: string): Promise<Approval[]> {
+    return Promise.resolve((this.q.granted.all(target, runId) as { body: string }[]).map((row) => JSON.parse(row.body) as Approval));
   }
 
   async abandonInstance(instance: string): Promise<string[]> {

@@ -1,8 +1,11 @@
 import type { JobIdentity, ParameterValue } from '../../events/index.js';
+import type { TrailRedactor } from '../masking/detectors/trail-redactor.js';
 import type { ApprovalRecorder, Hold, HoldOutcome, TargetApprovals } from './approval-desk.js';
+import type { ApprovalRule } from './config.js';
+import { findGrant } from './planned-approvals.js';
 
-/** What the relay does with a statement a rule holds. */
-export type ApprovalCheck = { refuse: { sqlstate: string; message: string; hint: string } } | { hold: Hold };
+/** What the relay does with a statement a rule holds: refuse it, hold it, or run it under an approved set or window. */
+export type ApprovalCheck = { refuse: { sqlstate: string; message: string; hint: string } } | { hold: Hold } | { granted: string };
 
 /** A held statement's end, as the answer the client gets (null: it runs). */
 export function answerOf(o: HoldOutcome): { sqlstate: string; message: string; hint?: string } | null {
@@ -24,13 +27,21 @@ export function answerOf(o: HoldOutcome): { sqlstate: string; message: string; h
 export class StatementApprovals {
   constructor(
     private readonly rules: TargetApprovals,
-    private readonly session: { target: string; identity: JobIdentity; sessionId: string; record: ApprovalRecorder },
+    private readonly session: { target: string; identity: JobIdentity; sessionId: string; record: ApprovalRecorder; trail?: TrailRedactor | null },
   ) {}
 
-  /** Null when no rule holds the statement: it goes on as if approvals did not exist. */
-  check(s: { text: string; needs: readonly string[]; parameters?: ParameterValue[]; inTransaction: boolean }, notice: (message: string) => void): ApprovalCheck | null {
+  /** Null when no rule holds the statement: it goes on as if approvals did not exist (and without a promise). */
+  check(s: { text: string; needs: readonly string[]; parameters?: ParameterValue[]; inTransaction: boolean }, notice: (message: string) => void): Promise<ApprovalCheck> | null {
     const rule = this.rules.statementRule(s.needs);
     if (!rule) return null;
+    return this.checkHeld(rule, s, notice);
+  }
+
+  private async checkHeld(rule: ApprovalRule, s: { text: string; parameters?: ParameterValue[]; inTransaction: boolean }, notice: (message: string) => void): Promise<ApprovalCheck> {
+    // Approved ahead for this run (plan and apply, or a window): runs unheld, in a transaction too.
+    const desk = this.rules.desk;
+    const grant = await findGrant(desk.store, { rule, target: this.session.target, identity: this.session.identity, text: s.text, ...(s.parameters?.length ? { parameters: s.parameters } : {}), trail: this.session.trail ?? null }, desk.now()).catch(() => null);
+    if (grant) return { granted: grant.id };
     if (s.inTransaction && rule.inTransaction === 'refuse') {
       return {
         refuse: {
@@ -51,6 +62,7 @@ export class StatementApprovals {
         sessionId: this.session.sessionId,
         record: this.session.record,
         notice,
+        trail: this.session.trail ?? null,
       }),
     };
   }

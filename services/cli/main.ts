@@ -185,6 +185,26 @@ for (const verdict of ['approve', 'reject'] as const) {
   );
 }
 
+// The job's side: ask ahead (plan and apply, a window) and wait, with the CI token, through the gateway's approvals.listen.
+const jobOptions = (c: Command) =>
+  c
+    .option('--gateway <url>', "the gateway's approvals API, https://<gateway>:6490 (or TRAILGATE_GATEWAY_URL)")
+    .option('--ca-file <file>', "CA of the gateway's certificate (or TRAILGATE_GATEWAY_CA)")
+    .option('--token-file <file>', 'the CI token, instead of TRAILGATE_TOKEN')
+    .option('--json', 'JSON output');
+jobOptions(
+  approvals
+    .command('request')
+    .description("ask ahead, bound to this run: a file's statements (plan and apply) or a window; prints the approval id")
+    .option('--target <name>', 'the target the statements will run on')
+    .option('--file <sql>', 'the statements the apply session will run, unheld once approved')
+    .option('--window <duration>', 'instead: the rule holds nothing of this run for this long once approved (30m, 2h)')
+    .option('--rule <name>', 'the approval rule, when several hold statements on the target'),
+).action(async (opts: object) => (await import('./approvals-job-command.js')).runApprovalsRequest(opts));
+jobOptions(approvals.command('wait').description('wait for a decision without a database connection: exit 0 approved, 3 rejected, 4 expired').argument('<id>')).action(
+  async (id: string, opts: object) => (await import('./approvals-job-command.js')).runApprovalsWait(id, opts),
+);
+
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   console.error(`trailgate: ${err.message}`);
   process.exit(err.code === 'TG_USAGE' ? 2 : 1);

@@ -87,7 +87,7 @@ export async function runConsumerRole(role: ConsumerRole, configFile: string | u
 /** `trailgate consumers`: every consumer's position and lag on the configured log. */
 export async function runConsumersStatus(configFile: string | undefined, o: { json?: boolean }): Promise<void> {
   const config = cliConfig(configFile);
-  const rows: { consumer: string; position: string; lag: string; detail: string }[] = [];
+  const rows: { consumer: string; position: string; lag: string; state: string; error?: string; detail: string }[] = [];
   if (config.log.kind === 'kafka') {
     const kafkaConfig = config.log.kafka!;
     const kafka = await createKafka(kafkaConfig, 'status');
@@ -102,7 +102,8 @@ export async function runConsumersStatus(configFile: string | undefined, o: { js
         const reads = g.groupId.endsWith('.ledger') ? [topics.ledger] : [topics.events, topics.bytes];
         const report = await groupLag(admin, g.groupId, g.groupId.slice(prefix.length), reads);
         const read = report.parts.filter((p) => Number(p.committed) >= 0);
-        rows.push({ consumer: report.consumer, position: read.map((p) => `${p.part}@${p.committed}`).join(' '), lag: String(read.reduce((n, p) => n + p.lag, 0)), detail: `group ${g.groupId}` });
+        // On Kafka a consumer's health lives in its own process: its /readyz and trailgate_consumer_health.
+        rows.push({ consumer: report.consumer, position: read.map((p) => `${p.part}@${p.committed}`).join(' '), lag: String(read.reduce((n, p) => n + p.lag, 0)), state: '-', detail: `group ${g.groupId}` });
       }
     } finally {
       await admin.disconnect();
@@ -112,7 +113,10 @@ export async function runConsumersStatus(configFile: string | undefined, o: { js
       const source = await openSource(config, { name: p.consumer, streams: ['events', 'bytes'] });
       const lag = await source.lag();
       await source.stop();
-      rows.push({ consumer: p.consumer, position: `pos ${p.pos}`, lag: String(lag.total), detail: `${p.deadLetters} dead letters, updated ${p.updatedAt}` });
+      const h = p.health;
+      const error = h?.code ? `${h.code}: ${h.reason ?? ''}` : undefined;
+      const health = h && h.state !== 'ok' ? `; failing since ${h.since} (${h.failures} attempts): ${error}` : h?.recoveredAt ? `; recovered ${h.recoveredAt} (last error ${h.lastErrorAt}: ${error})` : '';
+      rows.push({ consumer: p.consumer, position: `pos ${p.pos}`, lag: String(lag.total), state: h?.state ?? 'ok', ...(error ? { error } : {}), detail: `${p.deadLetters} dead letters, updated ${p.updatedAt}${health}` });
     }
   }
   if (o.json) {
@@ -123,5 +127,5 @@ export async function runConsumersStatus(configFile: string | undefined, o: { js
     console.log('no consumers have committed a position on this log yet');
     return;
   }
-  printTable(['CONSUMER', 'POSITION', 'LAG', 'DETAIL'], rows.map((r) => [r.consumer, r.position, r.lag, r.detail]));
+  printTable(['CONSUMER', 'POSITION', 'LAG', 'STATE', 'DETAIL'], rows.map((r) => [r.consumer, r.position, r.lag, r.state, r.detail]));
 }

@@ -324,9 +324,11 @@ export const TrailgateConfig = z
         chunkMillis: z.number().int().min(1).default(200),
         /** SSH: also record what clients send on their channels (keystrokes, uploads); off because typed passwords live there. */
         sshInput: z.boolean().default(false),
+        /** Bytes of records held in memory while the log refuses writes; past it sessions are ended and new ones refused. */
+        maxHeldBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
       })
       .strict()
-      .default({ mode: 'strict', fsync: false, chunkBytes: 64 * 1024, chunkMillis: 200, sshInput: false }),
+      .default({ mode: 'strict', fsync: false, chunkBytes: 64 * 1024, chunkMillis: 200, sshInput: false, maxHeldBytes: 64 * 1024 * 1024 }),
     /** Where records go: the embedded SQLite log (default, `trailgate up`) or Kafka (`trailgate gateway` and the consumer roles). */
     log: z
       .object({ kind: z.enum(['embedded', 'kafka']).default('embedded'), kafka: KafkaLogConfig.optional() })

@@ -64,6 +64,8 @@ export interface GatewayOptions {
   spoolFreeBytes?: (dir: string) => Promise<number>;
   /** Asked before each new Postgres or SSH session, before the spool watermark: a drain refuses here. */
   admission?: PostgresGatewayDeps['admission'];
+  /** The clock approved approval windows are judged by (tests end a window by moving it). */
+  approvalsClock?: () => number;
 }
 
 /** In development mode, any token of the development issuer may do anything on the demo database. */
@@ -151,7 +153,7 @@ export class Gateway {
       // waits for nothing, so its commits move off the event loop (measured in bench/results).
       sink = config.recording.mode === 'strict' ? new InlineLogSink(log) : new ThreadedLogSink(file, synchronous);
     }
-    const writer = new LogWriter(sink, onKafka ? spoolDir(config) : file);
+    const writer = new LogWriter(sink, onKafka ? spoolDir(config) : file, undefined, config.recording.maxHeldBytes);
     const signer = new HeadSigner(signingKey);
     const checkpoints: CheckpointPolicy = { signer, every: config.integrity.checkpointEvery, millis: config.integrity.checkpointSeconds * 1000 };
     const chunkPolicy = { chunkBytes: config.recording.chunkBytes, chunkMillis: config.recording.chunkMillis };
@@ -194,7 +196,7 @@ export class Gateway {
       const reusePolicies = new Map([...extraIssuers.map((i) => i.config), ...config.identity.issuers].map((i) => [i.name, i.tokenReuse ?? 'same-client'] as const));
       const tokenStore: TokenUseStore = kafka ? new KafkaTokenUses(config.log.kafka!, instance) : new SqliteTokenUses(file);
       tokenUses = new TokenUses({ store: tokenStore, instance, clockSkewSeconds: config.identity.clockSkewSeconds, policyOf: (name) => reusePolicies.get(name) ?? 'same-client' });
-      approvals = await approvalsFor(config, instance, file);
+      approvals = await approvalsFor(config, instance, file, o.approvalsClock);
       await loadClassifier();
       const tlsMaterial = await loadOrCreateTlsContext(config.postgres.tls, config.dataDir);
       postgres = new PostgresListener({
@@ -217,6 +219,18 @@ export class Gateway {
         ...(approvals ? { approvals: approvals.desk } : {}),
       });
       const address = await postgres.listen(config.postgres.listen.host, config.postgres.listen.port);
+      if (approvals && config.approvals?.listen) {
+        // The job side of approvals (plan and apply, windows): HTTPS on the Postgres listener's certificate.
+        const keyFile = config.postgres.tls.keyFile ?? join(config.dataDir, 'tls', 'gateway.key');
+        await approvals.startJobApi(
+          { instance, verifier, targets, sshTargets, rules, writer, chunkPolicy, checkpoints, recordingMode: config.recording.mode, tokenUses, admission: () => o.admission?.() ?? logAdmission(writer) ?? (kafka ? admission(kafka) : null) },
+          { cert: readFileSync(tlsMaterial.certFile), key: readFileSync(keyFile) },
+          config.approvals.listen,
+        ).catch(async (err: Error) => {
+          await postgres!.close();
+          throw err;
+        });
+      }
       let ssh: SshFrontDoor | null = null;
       if (config.ssh || sshTargets.size > 0) {
         const settings = config.ssh ?? { listen: { host: '127.0.0.1', port: 2222 }, authTimeoutSeconds: 30 };
@@ -268,6 +282,7 @@ export class Gateway {
         }
       }
       if (kafka) watchWatermarks(kafka, postgres, ssh?.listener ?? null, kube?.listener ?? null);
+      watchHeldLimit(writer, metrics, postgres, ssh?.listener ?? null, kube?.listener ?? null);
       ledger.start(config.integrity.summarySeconds * 1000);
       return new Gateway(log, kafka, metrics, writer, sink, postgres, address, targets, demo, ledger, lock, aborted, signingKey.kid, join(keysDir(config.dataDir), 'jwks.json'), ssh, tokenUses, approvals, kube);
     } catch (err) {
@@ -318,9 +333,22 @@ function publishedLedger(local: EmbeddedLog, kafka: KafkaLogSink): LedgerStore {
 
 /** While the log refuses writes, a new session could record nothing: it is turned away, and told why. */
 function logAdmission(writer: LogWriter): { code: string; message: string; reason: 'recording-unavailable' } | null {
-  const failure = writer.unwritable;
+  const failure = writer.overHeldLimit ?? writer.unwritable;
   if (!failure) return null;
-  return { code: failure.code, message: `the gateway is refusing new sessions: ${failure.message.replace(/^TG_LOG_UNWRITABLE: /, '')}`, reason: 'recording-unavailable' };
+  return { code: failure.code, message: `the gateway is refusing new sessions: ${failure.message.replace(/^TG_LOG_[A-Z_]+: /, '')}`, reason: 'recording-unavailable' };
+}
+
+/** Past recording.maxHeldBytes the open sessions end, so the records held for an unwritable log stop growing. */
+function watchHeldLimit(writer: LogWriter, metrics: Metrics, postgres: PostgresListener, ssh: SshListener | null, kube: KubeListener | null): void {
+  metrics.gauge('trailgate_log_held_bytes', 'Bytes of records held in memory while the event log refuses writes.', {}, () => writer.heldBytes);
+  metrics.gauge('trailgate_log_dropped_records', 'Records of sessions refused past recording.maxHeldBytes, not kept.', {}, () => writer.droppedRecords);
+  writer.on('held-limit', (err) => {
+    console.error(`trailgate: ${err.message}`);
+    metrics.counter('trailgate_log_held_limit_total', 'Times the records held for an unwritable log reached recording.maxHeldBytes.');
+    postgres.refuseRecording(err);
+    ssh?.endSessions('recording-unavailable', err.message);
+    kube?.endSessions('recording-unavailable', err.message);
+  });
 }
 
 /** At the low watermark new sessions are turned away; their refusal is recorded like any other. */

@@ -13,6 +13,10 @@ export interface CompiledRule {
   strategy: MaskingRule['strategy'];
   /** The output for `null` is SQL NULL; for the rest, a function of the value's bytes. */
   mask: ((value: Buffer) => Buffer) | null;
+  /** The same output for every value (redact, fixed): the row masker writes it without calling `mask`. */
+  constant?: Buffer;
+  /** For partial: the characters kept (the row masker writes ASCII values in place, without calling `mask`). */
+  keepLast?: number;
 }
 
 const REDACTED = Buffer.from('[masked]');
@@ -20,7 +24,11 @@ const STAR = 0x2a;
 
 export function compileRule(rule: MaskingRule, key: Buffer | null, target: string): CompiledRule {
   const [schema, table, column] = rule.match.split('.') as [string, string, string];
-  return { match: rule.match, schema, table, column: compileGlob(column), strategy: rule.strategy, mask: maskerOf(rule, key, target) };
+  const compiled: CompiledRule = { match: rule.match, schema, table, column: compileGlob(column), strategy: rule.strategy, mask: maskerOf(rule, key, target) };
+  if (rule.strategy === 'redact') compiled.constant = REDACTED;
+  else if (rule.strategy === 'fixed') compiled.constant = Buffer.from(rule.value ?? '');
+  else if (rule.strategy === 'partial') compiled.keepLast = rule.keepLast;
+  return compiled;
 }
 
 function maskerOf(rule: MaskingRule, key: Buffer | null, target: string): ((value: Buffer) => Buffer) | null {

@@ -132,6 +132,73 @@ describe('the event log on a full disk', () => {
   });
 });
 
+describe('the records held for a full disk, bounded by recording.maxHeldBytes', () => {
+  const disk = FullableDisk.mount(16 * 1024 * 1024);
+  const bound = 256 * 1024;
+  let h: GatewayHarness;
+
+  before(async () => {
+    h = await GatewayHarness.start({ dataDir: join(disk.dir, 'data'), maxHeldBytes: bound });
+  });
+  after(async () => {
+    await h?.stop();
+    disk.unmount();
+  });
+
+  it('past the bound ends open sessions with a FATAL TG_LOG_HELD_LIMIT and keeps nothing of the sessions it refuses', async () => {
+    const idle = await h.client();
+    const idleError = new Promise<{ code?: string; message: string }>((resolve) => idle.on('error', resolve));
+    await idle.query('select 1');
+    const cutting = await h.client();
+    cutting.on('error', () => undefined);
+    await h.gateway.writer.flush();
+    disk.fill();
+    const passedBound = once(h.gateway.writer, 'held-limit');
+    // One statement whose record alone is larger than the bound.
+    const padding = 'x'.repeat(bound + 64 * 1024);
+    const err = (await cutting.query(`insert into ${TABLE} select '${mark('past-bound')}' where length('${padding}') > 0`).then(
+      () => assert.fail('the statement ran although it could not be recorded'),
+      (e: unknown) => e,
+    )) as { code: string; message: string };
+    assert.equal(err.code, '53100');
+    assert.ok(h.gateway.writer.overHeldLimit, `the held records (${h.gateway.writer.heldBytes} bytes) are past the bound`);
+    await passedBound;
+
+    const ended = await idleError;
+    assert.equal(ended.code, '53100', 'the idle session is ended with a FATAL its driver reports');
+    assert.match(ended.message, /TG_LOG_HELD_LIMIT: .*recording\.maxHeldBytes .*free space on the file system/);
+
+    const held = h.gateway.writer.heldBytes;
+    const dropped = h.gateway.writer.droppedRecords;
+    const attempts = 20;
+    for (let i = 0; i < attempts; i++) {
+      const refused = await connectError(h);
+      assert.equal(refused.code, '57P03');
+      assert.match(refused.message, /TG_LOG_HELD_LIMIT/);
+    }
+    assert.ok(h.gateway.writer.droppedRecords >= dropped + 3 * attempts, 'each refusal past the bound is counted, not kept');
+    // The idle session's final checkpoint may still be signed into the held records; refusals add nothing.
+    assert.ok(h.gateway.writer.heldBytes < held + 4096, `held records stay at ${held} bytes, not ${h.gateway.writer.heldBytes}`);
+    assert.equal(await targetRows(mark('past-bound')), 0);
+  });
+
+  it('recovers once space returns, and every recorded session verifies intact', async () => {
+    const recovered = once(h.gateway.writer, 'recovered');
+    disk.free();
+    await recovered;
+    assert.equal(h.gateway.writer.overHeldLimit, null);
+    assert.equal(h.gateway.writer.heldBytes, 0);
+    const again = await h.client();
+    await again.query(`insert into ${TABLE} values ('${mark('after-bound')}')`);
+    await again.end();
+    assert.equal(await targetRows(mark('after-bound')), 1);
+    const report = await h.stopAndVerify();
+    assert.equal(report.sessions.length, 3, 'the idle and the cut sessions and the one after recovery; refusals past the bound are not kept');
+    assert.deepEqual(report.sessions.filter((s) => s.status !== 'intact'), []);
+    assert.equal(report.ok, true);
+  });
+});
+
 describe('the event log on a file system that turns read-only', () => {
   const disk = BreakableDisk.mount(32);
   const dataDir = join(disk.dir, 'data');

@@ -243,7 +243,7 @@ describe('SIGTERM drains a gateway', () => {
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     const ready = await readiness(base);
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
-    assert.ok(ready.body.checks.length > 0 && ready.body.checks.every((c) => c.name.startsWith('log:') && c.ok), JSON.stringify(ready.body.checks));
+    assert.ok(ready.body.checks.length > 0 && ready.body.checks.every((c) => /^(log|sink):/.test(c.name) && c.ok), JSON.stringify(ready.body.checks));
     fw.child.kill('SIGTERM');
     assert.equal(await fw.exited, 0, `${fw.out()} signal ${fw.child.signalCode}`);
   });

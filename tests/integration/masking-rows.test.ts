@@ -36,6 +36,9 @@ const masking = (unattributed: string) => ({
 });
 
 let h: GatewayHarness;
+/** Sessions of earlier pgbench modes, so each mode's check reads its own session. */
+const seenModes = new Set<string>();
+const sessionIdOf = (events: { sessionId: string }[]): string => events[0]!.sessionId;
 
 before(async () => {
   h = await GatewayHarness.start({
@@ -234,6 +237,23 @@ describe('result masking', () => {
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 3);
     assert.ok(lines.every((l) => /^\*+[^|]{4}\|\[masked\]$/.test(l)), stdout);
+  });
+
+  it('masks what pgbench reads in each query mode, every transaction complete', async () => {
+    const script = join(h.dataDir, 'masked-select.sql');
+    writeFileSync(script, 'select email, card from mask.users where id = 1 /* pgbench-masked */;\n');
+    for (const mode of ['simple', 'extended', 'prepared']) {
+      const ended = h.endedSession((events) => ofType(events, 'command.started').some((e) => e.data.text.includes('pgbench-masked')) && !seenModes.has(sessionIdOf(events)));
+      const token = await h.token();
+      const { stdout } = await exec(join(process.env.TG_PG_BINDIR ?? '/usr/bin', 'pgbench'), ['-n', '-M', mode, '-c', '1', '-t', '25', '-f', script, '-h', '127.0.0.1', '-p', String(h.port), '-U', 'ci', 'masked'], { env: { ...process.env, PGPASSWORD: token } });
+      assert.match(stdout, /number of transactions actually processed: 25\/25/, stdout);
+      assert.doesNotMatch(stdout, /number of failed transactions: [1-9]/, stdout);
+      const events = await ended;
+      seenModes.add(sessionIdOf(events));
+      const cells = ofType(events, 'command.completed').filter((e) => e.data.masking?.cells).map((e) => e.data.masking!.cells);
+      assert.equal(cells.length, 25, `${mode}: every SELECT's result masked`);
+      assert.ok(cells.every((c) => c['mask.users.email'] === 1 && c['mask.users.card'] === 1), `${mode}: ${JSON.stringify(cells[0])}`);
+    }
   });
 
   it('refuses every way around masking with 42501', async () => {

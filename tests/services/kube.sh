@@ -4,12 +4,14 @@
 # Kubernetes and its published staging modules (no release downloads), cached in ~/.cache/trailgate/kube.
 #
 #   tests/services/kube.sh build    # builds (once) etcd, kube-apiserver, kwok; prints the cache dir
-#   tests/services/kube.sh cached   # exit 0 when the binaries are built (a warm cache), 1 otherwise
+#   tests/services/kube.sh cached   # exit 0 when etcd and kube-apiserver are built (the long part), 1 otherwise
 #   tests/services/kube.sh start    # generated CA + certs, etcd, apiserver (audit log), kwok + one node; writes kube.env
 #   tests/services/kube.sh stop
 #
 # The first build compiles ~2,600 packages; it runs at `nice -n 10` and `-p 1` (TRAILGATE_KUBE_BUILD_P) so the
 # shared machine stays usable, and logs its measured duration into the cache dir (build-seconds).
+# kwok is built with kwok-exec.patch (a kubelet's exec semantics: stdin's end reaches the process, the exit
+# code reaches the client); its binary is named by the patch's hash, a minute's build from a warm cache.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -21,6 +23,9 @@ ETCD_VERSION=v3.6.8 # the etcd that k8s.io/kubernetes v1.36.3 itself requires
 KWOK_VERSION=v0.8.0
 BUILD_DIR="$CACHE/kube/$KUBE_VERSION-etcd$ETCD_VERSION-kwok$KWOK_VERSION"
 BIN="$BUILD_DIR/bin"
+KWOK_PATCH="$REPO_ROOT/tests/services/kwok-exec.patch"
+KWOK_BIN="$BIN/kwok-$(sha256sum "$KWOK_PATCH" | cut -c1-10)"
+KWOK_COMM="$(basename "$KWOK_BIN")" # 15 characters: /proc/PID/comm holds no more
 RUN="$STATE/kube"
 ENV_FILE="$STATE/kube.env"
 
@@ -40,7 +45,8 @@ go_env() {
   export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
 }
 
-cached() { [[ -x "$BIN/etcd" && -x "$BIN/kube-apiserver" && -x "$BIN/kwok" ]]; }
+cached() { [[ -x "$BIN/etcd" && -x "$BIN/kube-apiserver" ]]; }
+built() { cached && [[ -x "$KWOK_BIN" ]]; }
 
 write_wrapper() {
   mkdir -p "$BUILD_DIR/src"
@@ -77,29 +83,49 @@ EOF
 }
 
 build() {
-  cached && { echo "$BUILD_DIR"; return 0; }
+  built && { echo "$BUILD_DIR"; return 0; }
   go_env
-  write_wrapper
   mkdir -p "$BIN"
   local p="${TRAILGATE_KUBE_BUILD_P:-1}" started=$SECONDS t
-  log "building etcd $ETCD_VERSION, kube-apiserver $KUBE_VERSION and kwok $KWOK_VERSION from Go modules (once; -p $p; log $BUILD_DIR/build.log)"
-  (
-    cd "$BUILD_DIR/src"
-    t=$SECONDS
-    nice -n 10 go mod tidy >>"$BUILD_DIR/build.log" 2>&1 || exit 1
-    echo "go mod tidy (downloads) $((SECONDS - t)) s" >>"$BUILD_DIR/build.log"
-    # one binary at a time: shared packages compile once, and peak memory stays low
-    for pair in "etcd go.etcd.io/etcd/server/v3" "kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver" "kwok sigs.k8s.io/kwok/cmd/kwok"; do
-      set -- $pair
+  if ! cached; then
+    write_wrapper
+    log "building etcd $ETCD_VERSION and kube-apiserver $KUBE_VERSION from Go modules (once; -p $p; log $BUILD_DIR/build.log)"
+    (
+      cd "$BUILD_DIR/src"
       t=$SECONDS
-      nice -n 10 go build -p "$p" -trimpath -ldflags=-s -o "$BIN/$1.tmp" "$2" >>"$BUILD_DIR/build.log" 2>&1 || exit 1
-      mv "$BIN/$1.tmp" "$BIN/$1"
-      echo "built $1 in $((SECONDS - t)) s" >>"$BUILD_DIR/build.log"
-    done
-  ) || die "building the Kubernetes control plane failed; see $BUILD_DIR/build.log"
-  echo "$((SECONDS - started))" >"$BUILD_DIR/build-seconds"
+      nice -n 10 go mod tidy >>"$BUILD_DIR/build.log" 2>&1 || exit 1
+      echo "go mod tidy (downloads) $((SECONDS - t)) s" >>"$BUILD_DIR/build.log"
+      # one binary at a time: shared packages compile once, and peak memory stays low
+      for pair in "etcd go.etcd.io/etcd/server/v3" "kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver"; do
+        set -- $pair
+        t=$SECONDS
+        nice -n 10 go build -p "$p" -trimpath -ldflags=-s -o "$BIN/$1.tmp" "$2" >>"$BUILD_DIR/build.log" 2>&1 || exit 1
+        mv "$BIN/$1.tmp" "$BIN/$1"
+        echo "built $1 in $((SECONDS - t)) s" >>"$BUILD_DIR/build.log"
+      done
+    ) || die "building the Kubernetes control plane failed; see $BUILD_DIR/build.log"
+    echo "$((SECONDS - started))" >"$BUILD_DIR/build-seconds"
+  fi
+  build_kwok "$p"
   log "etcd, kube-apiserver and kwok built in $((SECONDS - started)) s into $BIN"
   echo "$BUILD_DIR"
+}
+
+# kwok from a copy of its module with kwok-exec.patch applied, in the wrapper's build list (same k8s.io packages).
+build_kwok() { # parallelism
+  local dir="$KWOK_BIN.src" t=$SECONDS
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$BUILD_DIR/src/go.mod" "$BUILD_DIR/src/go.sum" "$dir/"
+  cp -R "$GOMODCACHE/sigs.k8s.io/kwok@$KWOK_VERSION" "$dir/kwok"
+  chmod -R u+w "$dir/kwok"
+  (cd "$dir/kwok" && git apply -p1 "$KWOK_PATCH") || die "kwok-exec.patch does not apply to kwok $KWOK_VERSION"
+  printf '\nreplace sigs.k8s.io/kwok => ./kwok\n' >>"$dir/go.mod"
+  (cd "$dir" && nice -n 10 go build -p "$1" -trimpath -ldflags=-s -o "$KWOK_BIN.tmp" sigs.k8s.io/kwok/cmd/kwok) >>"$BUILD_DIR/build.log" 2>&1 ||
+    die "building kwok failed; see $BUILD_DIR/build.log"
+  mv "$KWOK_BIN.tmp" "$KWOK_BIN"
+  rm -rf "$dir"
+  echo "built $(basename "$KWOK_BIN") (kwok $KWOK_VERSION + kwok-exec.patch) in $((SECONDS - t)) s" >>"$BUILD_DIR/build.log"
 }
 
 # ---- start / stop -------------------------------------------------------------------------------------
@@ -117,14 +143,21 @@ launch() { # name log command...
   echo $! >"$(pidfile "$name")"
 }
 
+# Whether the process just launched is alive: by pid alone, since it may not have exec'd its binary yet (a loaded machine).
+alive() { # name
+  local pid
+  pid="$(cat "$(pidfile "$1")" 2>/dev/null)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # Waits (bounded) until the command succeeds; fails naming the log when the process died or time ran out.
 wait_until() { # what pidname comm logfile seconds command...
-  local what="$1" name="$2" comm="$3" logf="$4" secs="$5" deadline
+  local what="$1" name="$2" logf="$4" secs="$5" deadline
   shift 5
   deadline=$((SECONDS + secs))
   while ! "$@" >/dev/null 2>&1; do
-    running "$name" "$comm" || { tail -n 30 "$logf" >&2; die "$what exited while starting; see $logf"; }
-    ((SECONDS < deadline)) || { tail -n 30 "$logf" >&2; die "$what not ready within $secs s; see $logf"; }
+    alive "$name" || { tail -n 30 "$logf" >&2 || true; die "$what exited while starting; see $logf"; }
+    ((SECONDS < deadline)) || { tail -n 30 "$logf" >&2 || true; die "$what not ready within $secs s; see $logf"; }
     sleep 0.3
   done
 }
@@ -247,8 +280,8 @@ EOF
 }
 
 start() {
-  cached || die "the Kubernetes control plane is not built; run: $0 build (a first build takes long: see its log)"
-  if running etcd etcd && running kube-apiserver kube-apiserver && running kwok kwok && [[ -f "$ENV_FILE" ]]; then
+  built || die "the Kubernetes control plane is not built; run: $0 build (a first build takes long: see its log)"
+  if running etcd etcd && running kube-apiserver kube-apiserver && running kwok "$KWOK_COMM" && [[ -f "$ENV_FILE" ]]; then
     log "already running (env: $ENV_FILE)"
     return 0
   fi
@@ -291,11 +324,11 @@ EOF
   write_kubeconfig "$RUN/admin.kubeconfig" "$RUN/pki/admin.crt" "$RUN/pki/admin.key"
   write_kwok_config
   : >"$RUN/pod.log"
-  launch kwok "$RUN/kwok.log" "$BIN/kwok" --kubeconfig "$RUN/admin.kubeconfig" --config "$RUN/kwok.yaml" \
+  launch kwok "$RUN/kwok.log" "$KWOK_BIN" --kubeconfig "$RUN/admin.kubeconfig" --config "$RUN/kwok.yaml" \
     --tls-cert-file "$RUN/pki/admin.crt" --tls-private-key-file "$RUN/pki/admin.key" \
     --node-ip 127.0.0.1 --node-port "$KWOK_PORT" --server-address "127.0.0.1:$KWOK_PORT" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-lease-duration-seconds 40
-  wait_until "kwok's node" kwok kwok "$RUN/kwok.log" 60 node_ready
+  wait_until "kwok's node" kwok "$KWOK_COMM" "$RUN/kwok.log" 60 node_ready
   {
     echo "KUBE_APISERVER_URL=https://127.0.0.1:$API_PORT"
     echo "KUBE_CA_FILE=$RUN/pki/ca.crt"
@@ -322,6 +355,7 @@ stop() {
   local name comm pid
   for name in kwok kube-apiserver etcd; do
     comm="$name"
+    [[ "$name" == kwok ]] && comm="$KWOK_COMM"
     if pid="$(pid_from_file "$(pidfile "$name")" "$comm")"; then stop_pid "$pid"; fi
     rm -f "$(pidfile "$name")"
   done

@@ -44,10 +44,14 @@ export interface HarnessOptions {
   /** recording.sshInput */
   sshInput?: boolean;
   chunkMillis?: number;
+  /** recording.maxHeldBytes: what the gateway holds for an unwritable log before it ends sessions. */
+  maxHeldBytes?: number;
   /** More Postgres targets on the test database: each is the `app` target with these keys on top. */
   targetVariants?: Record<string, Record<string, unknown>>;
   /** The `approvals` section. */
   approvals?: unknown;
+  /** The clock approved approval windows are judged by. */
+  approvalsClock?: () => number;
 }
 
 /** A gateway in this process, in front of the real PostgreSQL that tests/run.sh started. */
@@ -95,11 +99,11 @@ export class GatewayHarness {
       },
       ...(o.integrity ? { integrity: o.integrity } : {}),
       ...(o.ssh ? { ssh: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
-      recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}) },
+      recording: { mode: o.recordingMode ?? 'strict', ...(o.sshInput ? { sshInput: true } : {}), ...(o.chunkMillis ? { chunkMillis: o.chunkMillis } : {}), ...(o.maxHeldBytes ? { maxHeldBytes: o.maxHeldBytes } : {}) },
       ...(o.approvals ? { approvals: o.approvals } : {}),
       policy: { rules: o.rules ?? [{ name: 'tests-all', issuers: ['dev'], subject: '**', targets: ['*'], rights: ['all'] }] },
     });
-    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), extraIssuers: [{ config: { ...issuer.issuerConfig(), ...o.devIssuer }, jwks: issuer.jwks() }] });
+    const gateway = await Gateway.start({ config, ...(o.gate ? { gate: o.gate } : {}), ...(o.spoolFreeBytes ? { spoolFreeBytes: o.spoolFreeBytes } : {}), ...(o.approvalsClock ? { approvalsClock: o.approvalsClock } : {}), extraIssuers: [{ config: { ...issuer.issuerConfig(), ...o.devIssuer }, jwks: issuer.jwks() }] });
     return new GatewayHarness(gateway, issuer, pgService, dataDir, o.dataDir === undefined);
   }
 

@@ -103,3 +103,22 @@ describe('approval rules and reviews', () => {
     assert.notEqual(s, webhookSignature('k', '1700000000', '{"a":2}'));
   });
 });
+
+describe('statement text of a plan', () => {
+  it('ignores comments and whitespace outside literals, never inside them', async () => {
+    const { normalisedStatement } = await import('../../services/approvals/statement-text.js');
+    const { splitStatements } = await import('../../services/approvals/statement-split.js');
+    const { loadModule } = await import('libpg-query');
+    await loadModule();
+    assert.equal(normalisedStatement('-- release 12\ncreate  table a (\n  id int /* key */\n);'), 'create table a ( id int )');
+    assert.equal(normalisedStatement("select 'a -- not a comment'"), "select 'a -- not a comment'");
+    assert.notEqual(normalisedStatement("select 'a  b'"), normalisedStatement("select 'a b'"));
+    assert.notEqual(normalisedStatement("select E'x\\'  -- y'"), normalisedStatement("select E'x\\' -- y'"));
+    assert.notEqual(normalisedStatement('select $f$ a  b $f$'), normalisedStatement('select $f$ a b $f$'));
+    assert.notEqual(normalisedStatement('select "a  b" from t'), normalisedStatement('select "a b" from t'));
+    assert.equal(normalisedStatement('select $1, a$b from t'), 'select $1, a$b from t');
+    const file = "-- plan\ncreate table a (v text default 'x; y');\ndo $$ begin perform 1; end $$;\n\n";
+    assert.deepEqual(splitStatements(file).map(normalisedStatement), ["create table a (v text default 'x; y')", 'do $$ begin perform 1; end $$']);
+    assert.throws(() => splitStatements('create tabel a ();'), /TG_APPROVAL_SQL|do not parse/);
+  });
+});

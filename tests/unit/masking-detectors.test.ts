@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { getCountrySpecifications } from 'ibantools';
 import { ALL_DETECTORS, findSensitive, redactSensitive, type DetectorName } from '../../services/masking/detectors/index.js';
+import { scanWork } from '../../services/masking/detectors/span.js';
 
 // The detector corpus: values generated here, with checksums computed here (not by the detectors' code), embedded
 // in the places a trail carries them. Every valid value is found, no near miss is.
@@ -370,5 +371,64 @@ describe('redaction', () => {
     }
     assert.equal(redactSensitive(hostile[hostile.length - 2]!, ALL_DETECTORS).text, '[masked:private-key]');
     assert.deepEqual(findSensitive(hostile[0]!, ALL_DETECTORS), []);
+  });
+});
+
+describe('scan work on hostile input', () => {
+  // Characters read while checking candidates (scanWork), counted, never timed: for every detector and every shape
+  // built to make a scanner re-read, four times the text costs at most four times the work, and each character costs
+  // a small constant. A detector that re-read its candidates' text quadratically, or whose candidates overlapped
+  // without bound, would fail here at any machine speed.
+  const shapes: Record<string, string> = {
+    digits: '9',
+    'card groups': '4111 ',
+    'short card groups': '411 ',
+    'dashed card groups': '4111-1111-',
+    'a@': 'a@',
+    'local part then @': 'a'.repeat(70) + '@',
+    'domain after @': '@' + 'a.'.repeat(40),
+    eyJ: 'eyJ',
+    'JWT headers': 'eyJhbGciOiJIUzI1NiJ9.',
+    'DE89 ': 'DE89 ',
+    'ES12 (aligned print form)': 'ES12 ',
+    'GB82 with a letter run': 'GB82 WEST ',
+    'xoxb-': 'xoxb-',
+    ' xoxb- runs': ' xoxb-' + 'a'.repeat(260),
+    AKIA: 'AKIA',
+    'ghp_': 'ghp_',
+    ' ghp_ runs': ' ghp_' + 'a'.repeat(260),
+    ' glpat- dotted runs': ' glpat-' + 'a.'.repeat(160),
+    'AccountKey=': 'AccountKey=',
+    '?sig=': '?sig=' + '%2B'.repeat(30),
+    'PEM BEGIN lines': '-----BEGIN PRIVATE KEY-----',
+    'PEM BEGIN then body': '-----BEGIN PRIVATE KEY-----\nAAAA\n',
+    prose: 'Order 81723 shipped to Lisbon on 2026-11-30; call back after 5 pm. ',
+  };
+  const SIZE = 1 << 15;
+  const work = (text: string, detector: DetectorName): number => {
+    scanWork.candidates = 0;
+    scanWork.reads = 0;
+    findSensitive(text, [detector]);
+    return scanWork.reads + scanWork.candidates;
+  };
+  const build = (unit: string, length: number): string => unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+
+  for (const detector of ALL_DETECTORS) {
+    it(`${detector}: work grows linearly, a few reads per character at most`, () => {
+      for (const [name, unit] of Object.entries(shapes)) {
+        const small = work(build(unit, SIZE), detector);
+        const large = work(build(unit, 4 * SIZE), detector);
+        assert.ok(large <= 4 * small + 4096, `${detector} on ${name}: ${small} then ${large} at four times the length`);
+        assert.ok(large <= 16 * 4 * SIZE, `${detector} on ${name}: ${large} reads for ${4 * SIZE} characters`);
+      }
+    });
+  }
+
+  it('counts what it claims: an IBAN in a sentence is one candidate, read a few times over its length', () => {
+    scanWork.candidates = 0;
+    scanWork.reads = 0;
+    findSensitive('x DE89 3704 0044 0532 0130 00 y', ['iban']);
+    assert.equal(scanWork.candidates, 1);
+    assert.ok(scanWork.reads >= 22 && scanWork.reads <= 4 * 27, String(scanWork.reads));
   });
 });

@@ -4,12 +4,13 @@ import type { Duplex } from 'node:stream';
 import type { KubeEndpoint } from './kube-endpoint.js';
 import type { StreamOutcome } from './stream-relay.js';
 import { settleOnce } from './settle-once.js';
+import { TunnelCounter } from './tunnel-counter.js';
 
 /**
  * Port-forward over WebSocket, passed through at the byte level: kubectl 1.31+ names its subprotocol
  * `SPDY/3.1+portforward.k8s.io`, which WebSocket libraries refuse as a token, and the tunnel's payload
  * is not recorded anyway. The handshake goes to the cluster with the client's own key (so the cluster's
- * Sec-WebSocket-Accept is valid for the client); frames are counted, not parsed for content.
+ * Sec-WebSocket-Accept is valid for the client); frames are counted (tunnel-counter.ts), not parsed for content.
  */
 export function tunnelForward(
   req: IncomingMessage,
@@ -50,9 +51,10 @@ export function tunnelForward(
       for (let i = 0; i < answer.rawHeaders.length; i += 2) text += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
       socket.write(`${text}\r\n`);
       onOpen(subprotocol);
-      const fromClient = new FrameCounter();
-      const toClient = new FrameCounter();
-      const count = (c: FrameCounter, chunk: Buffer) => c.push(chunk);
+      const spdy = /^SPDY\//i.test(String(subprotocol ?? ''));
+      const fromClient = new TunnelCounter(spdy);
+      const toClient = new TunnelCounter(spdy);
+      const count = (c: TunnelCounter, chunk: Buffer) => c.push(chunk);
       socket.on('data', (d: Buffer) => count(fromClient, d));
       upSocket.on('data', (d: Buffer) => count(toClient, d));
       if (head.length) {
@@ -66,8 +68,8 @@ export function tunnelForward(
       socket.pipe(upSocket);
       upSocket.pipe(socket);
       const finish = (error?: string) => {
-        outcome.bytesIn = fromClient.payload;
-        outcome.bytesOut = toClient.payload;
+        outcome.bytesIn = fromClient.forwarded ?? fromClient.payload;
+        outcome.bytesOut = toClient.forwarded ?? toClient.payload;
         socket.destroy();
         upSocket.destroy();
         done(error);
@@ -75,6 +77,9 @@ export function tunnelForward(
       register((reason) => finish(reason));
       socket.on('close', () => finish());
       upSocket.on('close', () => finish());
+      // The client's socket stays half-open after its end (the server's allowHalfOpen), and the API server keeps a
+      // tunnel whose client sent its end: the client's end is its going away (a WebSocket closes with a frame first).
+      socket.on('end', () => finish());
       socket.on('error', (e) => finish(e.message));
       upSocket.on('error', (e) => finish(e.message));
     });
@@ -87,41 +92,4 @@ export function tunnelForward(
     });
     up.end();
   });
-}
-
-/** Counts the payload bytes of data frames in a WebSocket byte stream (headers, masks and control frames left out). */
-export class FrameCounter {
-  payload = 0;
-  private header = Buffer.alloc(0);
-  /** Payload bytes of the current frame still to come. */
-  private remaining = 0;
-  private counting = false;
-
-  push(chunk: Buffer): void {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.remaining > 0) {
-        const n = Math.min(this.remaining, chunk.length - i);
-        if (this.counting) this.payload += n;
-        this.remaining -= n;
-        i += n;
-        continue;
-      }
-      // collect a whole frame header (2 to 14 bytes)
-      const need = (h: Buffer) => {
-        if (h.length < 2) return 2;
-        const len = h[1]! & 0x7f;
-        return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + (h[1]! & 0x80 ? 4 : 0);
-      };
-      while (i < chunk.length && this.header.length < need(this.header)) this.header = Buffer.concat([this.header, chunk.subarray(i, ++i)]);
-      if (this.header.length < need(this.header)) return;
-      const h = this.header;
-      const len7 = h[1]! & 0x7f;
-      const length = len7 === 126 ? h.readUInt16BE(2) : len7 === 127 ? Number(h.readBigUInt64BE(2)) : len7;
-      const opcode = h[0]! & 0x0f;
-      this.counting = opcode < 8; // continuation, text, binary; not close/ping/pong
-      this.remaining = length;
-      this.header = Buffer.alloc(0);
-    }
-  }
 }

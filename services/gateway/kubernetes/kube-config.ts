@@ -40,6 +40,8 @@ export const KubernetesTargetConfig = z
     clientKeyFile: z.string().min(1).optional(),
     /** exec, attach and port-forward over SPDY (kubectl 1.29 and older, or 1.30 port-forward): refused with a clear error (recorded). */
     spdy: z.enum(['refuse']).default('refuse'),
+    /** Bytes of a write's body (create, update, patch) recorded with its request, after the trail's detectors; 0: none. Never a Secret's. */
+    writeBodyBytes: z.number().int().min(0).default(64 * 1024),
     /** Seconds to wait for the API server's answer headers (streams may then run for as long as they last). */
     connectTimeoutSeconds: z.number().int().min(1).default(15),
   })

@@ -14,6 +14,8 @@ export interface KubeEndpoint {
   agent: https.Agent;
   spdy: 'refuse';
   connectTimeoutMs: number;
+  /** Bytes of a write's body recorded (targets.<name>.writeBodyBytes). */
+  writeBodyBytes: number;
 }
 
 /** The configured Kubernetes targets, credentials and CA read once at start. */
@@ -49,5 +51,6 @@ function kubeEndpoint(name: string, t: KubernetesTargetConfig): KubeEndpoint {
     agent: new https.Agent({ ...tls, keepAlive: true, maxSockets: 64, maxFreeSockets: 16 }),
     spdy: t.spdy,
     connectTimeoutMs: t.connectTimeoutSeconds * 1000,
+    writeBodyBytes: t.writeBodyBytes,
   };
 }

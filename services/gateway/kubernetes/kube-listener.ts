@@ -13,6 +13,7 @@ import { requestInfo, type RequestInfo } from './request-info.js';
 import { proxyRequest, upstreamHeaders, upstreamPath } from './rest-proxy.js';
 import { relayStream, type StreamKind } from './stream-relay.js';
 import { tunnelForward } from './forward-tunnel.js';
+import { bodyCapture, recordedBody } from './write-body.js';
 
 const STREAM_SUBRESOURCES: Record<string, StreamKind> = { exec: 'exec', attach: 'attach', portforward: 'portforward' };
 const READ_VERBS = new Set(['get', 'list', 'watch']);
@@ -161,7 +162,7 @@ export class KubeListener {
     const endpoint = session.endpoint!;
     const headers = upstreamHeaders(req.headers, endpoint, impersonationHeaders(session.identity!, d.grants, session.context.sessionId));
     const stream = p.info.verb === 'watch' || p.query.get('follow') === 'true';
-    const o = await proxyRequest(req, res, endpoint, upstreamPath(endpoint, p.path, p.search), headers, stream);
+    const o = await proxyRequest(req, res, endpoint, upstreamPath(endpoint, p.path, p.search), headers, stream, bodyCapture(p.info, endpoint.writeBodyBytes));
     let bytesOut = o.bytesOut;
     if (o.error && !res.headersSent) bytesOut = sendStatus(res, 502, `TG_KUBE_UPSTREAM: the API server could not be reached: ${o.error}`);
     this.record(session, req, p, startedAt, {
@@ -171,6 +172,7 @@ export class KubeListener {
       bytesOut,
       decision: d.decision,
       ...(o.error ? { code: 'TG_KUBE_UPSTREAM', reason: o.error } : {}),
+      ...recordedBody(p.info, header(req, 'content-type'), o.body, o.bytesIn, endpoint.writeBodyBytes),
     });
   }
 

@@ -29,6 +29,8 @@ export interface ProxyOutcome {
   bytesOut: number;
   /** Set when the cluster could not be reached or the stream broke. */
   error?: string;
+  /** The first bytes of the request body, when asked for (a write's body for its record). */
+  body?: Buffer;
 }
 
 const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'trailer', 'upgrade']);
@@ -37,10 +39,22 @@ const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding
  * Relays one request and its answer (a watch or a followed log stays open as long as both sides
  * do), counting body bytes; resolves when the answer has ended or either side has gone.
  */
-export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint: KubeEndpoint, path: string, headers: Record<string, string | string[]>, stream: boolean): Promise<ProxyOutcome> {
+export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint: KubeEndpoint, path: string, headers: Record<string, string | string[]>, stream: boolean, capture = 0): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     const outcome: ProxyOutcome = { status: 0, bytesIn: 0, bytesOut: 0 };
-    const done = settleOnce(outcome, resolve);
+    // A client that went away shows itself as the end of its socket: Node's server keeps a half-closed socket
+    // open while an answer is pending, and an idle `logs -f` or watch would then never end.
+    const clientEnded = () => {
+      up.destroy();
+      res.destroy();
+      done('the client went away');
+    };
+    const socket = req.socket;
+    const settle = settleOnce(outcome, resolve);
+    const done = (error?: string) => {
+      socket.off('end', clientEnded);
+      settle(error);
+    };
     const up = https.request({
       host: endpoint.url.hostname,
       port: endpoint.url.port || 443,
@@ -51,6 +65,7 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint
       timeout: endpoint.connectTimeoutMs,
     });
     up.on('socket', (s) => s.setNoDelay(true));
+    if (stream) socket.once('end', clientEnded);
     up.on('timeout', () => up.destroy(new Error(`no answer from the API server within ${endpoint.connectTimeoutMs / 1000} s`)));
     up.on('response', (answer) => {
       // Streams (watch, logs -f) may idle for long: the timeout covered the wait for headers only.
@@ -84,9 +99,12 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, endpoint
         done(outcome.error ?? 'the client went away');
       }
     });
+    const kept: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
+      if (outcome.bytesIn < capture) kept.push(chunk.subarray(0, capture - outcome.bytesIn));
       outcome.bytesIn += chunk.length;
     });
+    if (capture > 0) req.on('end', () => (outcome.body = Buffer.concat(kept)));
     req.pipe(up);
   });
 }

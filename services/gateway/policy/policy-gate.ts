@@ -2,7 +2,8 @@ import type { StatementDecision } from '../../../events/index.js';
 import { SqlState } from '../postgres/protocol.js';
 import type { GateContext, GatedStatement, GateVerdict, StatementGate } from '../postgres/statement-gate.js';
 import type { SessionPolicy } from './session-policy.js';
-import { classifyStatement, type Classification, type CodeReferences, type PreparedQuery, type StatementClass } from './statement-classifier.js';
+import { ClassificationCache } from './classification-cache.js';
+import type { Classification, CodeReferences, PreparedQuery, StatementClass } from './statement-classifier.js';
 import { hasReferences } from './target-catalogue.js';
 
 /**
@@ -11,12 +12,12 @@ import { hasReferences } from './target-catalogue.js';
  * decision says which rights it has; anything missing is denied with 42501.
  */
 export class PolicyGate implements StatementGate {
-  // Drivers re-send the same text (unnamed statements, ORMs, scripts); parsing it again is wasted work.
-  private readonly cache = new Map<string, Classification>();
+  // Drivers re-send the same text (unnamed statements, ORMs, scripts) and the same statement with new literals.
+  private readonly cache = new ClassificationCache();
 
   check(statement: GatedStatement, context: GateContext): GateVerdict | Promise<GateVerdict> {
     if (statement.protocol === 'function') return this.verdict(['function'], [], context);
-    const classification = this.classify(statement.text);
+    const classification = this.cache.classify(statement.text);
     if (classification.parseError) {
       const decision: StatementDecision = { outcome: 'denied', needs: classification.classes, parseError: classification.parseError };
       return {
@@ -103,23 +104,8 @@ export class PolicyGate implements StatementGate {
       decision: { outcome: 'denied', needs, missing },
     };
   }
-
-  private classify(text: string): Classification {
-    const hit = this.cache.get(text);
-    if (hit) {
-      // Re-insert so the map's order is least recently used first.
-      this.cache.delete(text);
-      this.cache.set(text, hit);
-      return hit;
-    }
-    const fresh = classifyStatement(text);
-    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-    if (text.length <= 64 * 1024) this.cache.set(text, fresh);
-    return fresh;
-  }
 }
 
-const CACHE_ENTRIES = 4096;
 const ORDER: readonly StatementClass[] = ['read', 'write', 'ddl', 'admin', 'function', 'code', 'transaction', 'session'];
 
 function sortedClasses(s: Iterable<StatementClass>): StatementClass[] {

@@ -76,6 +76,8 @@ export async function loadClassifier(): Promise<void> {
 }
 
 type Obj = Record<string, unknown>;
+/** Times a rule read a literal's value during the current classification (classification-cache.ts needs to know). */
+let literalReads = 0;
 /** 'exec': runs now. 'inert': only stored or planned (view bodies, defaults, plain EXPLAIN) — calls still count. */
 type Mode = 'exec' | 'inert';
 type StatementRule = (body: Obj, w: Walker) => void;
@@ -228,6 +230,7 @@ function explainAnalyzes(options: unknown): boolean {
     if (def?.defname !== 'analyze') return false;
     const arg = def.arg;
     if (!arg) return true;
+    literalReads++;
     const s = (arg.String as { sval?: string } | undefined)?.sval;
     if (s !== undefined) return !FALSE_WORDS.has(s.toLowerCase());
     if (isObj(arg.Integer)) return Boolean(arg.Integer.ival);
@@ -238,6 +241,7 @@ function explainAnalyzes(options: unknown): boolean {
 
 /** The text of a literal (`'off'`, `on`, `0`, `true`), or undefined for anything else. */
 function literalOf(node: unknown): string | undefined {
+  literalReads++;
   const c = (node as { A_Const?: Obj } | undefined)?.A_Const;
   if (!c) return undefined;
   if (isObj(c.sval)) return String(c.sval.sval ?? '');
@@ -364,6 +368,7 @@ const STATEMENT_RULES: Record<string, StatementRule> = {
 const CALL_RULES: Record<string, (body: Obj, w: Walker, mode: Mode) => void> = {
   FuncCall: (body, w, mode) => {
     const fn = names(body.funcname);
+    if (fn[fn.length - 1]?.toLowerCase() === 'set_config') literalReads++; // its literal arguments decide (function-safety.ts)
     if (fn.length === 1 && fn[0]) w.refs.functions.add(fn[0]);
     w.add(...functionCallClasses(fn, list(body.args), body.funcformat === 'COERCE_SQL_SYNTAX'));
     w.visit(body, mode);
@@ -429,6 +434,20 @@ function refuse(reason: string): Classification {
 
 /** Classifies a SQL string (one or many statements). Synchronous; `loadClassifier()` must have completed. */
 export function classifyStatement(sql: string): Classification {
+  return classifyReadingLiterals(sql).classification;
+}
+
+/**
+ * classifyStatement, and whether a literal's value decided any part of the result (a setting's value, set_config's
+ * arguments, an EXPLAIN option): only a classification that read none holds for every statement of the same shape.
+ */
+export function classifyReadingLiterals(sql: string): { classification: Classification; readsLiterals: boolean } {
+  literalReads = 0;
+  const classification = classify(sql);
+  return { classification, readsLiterals: literalReads > 0 };
+}
+
+function classify(sql: string): Classification {
   if (!loaded) throw new Error('statement classifier used before loadClassifier() completed');
   if (PG_BLANK.test(sql)) return { classes: [], statements: [] };
   // The wire protocol ends the query at NUL; the WASM parser would too. Never judge a truncated text.

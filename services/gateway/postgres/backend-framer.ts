@@ -1,3 +1,4 @@
+import { OutgoingBytes } from './outgoing-bytes.js';
 import { Be, ProtocolError } from './protocol.js';
 
 export interface BackendMessageHandler {
@@ -7,6 +8,12 @@ export interface BackendMessageHandler {
   streamed(type: number, bodyLength: number): void;
   /** Whether a message of a streamed type must be assembled and given to `message` instead (rows being masked). */
   wantsWhole?(type: number): boolean;
+  /**
+   * A whole message `wantsWhole` asked for, `data[start, end)` its body: written, rewritten, into `out` (after
+   * `out.reserve`), or nothing written and false when it goes to the client as it came. Where a handler has this,
+   * the framer calls it instead of `message` for those messages, so rows being masked share one outgoing buffer.
+   */
+  rewrite?(type: number, data: Buffer, start: number, end: number, out: OutgoingBytes): boolean;
 }
 
 /** Messages that can be large and need no inspection: forwarded as they arrive, never assembled. */
@@ -23,6 +30,8 @@ export class BackendFramer {
   private heldNeed = 0;
   /** Bytes still to pass through of a streamed message. */
   private skipping = 0;
+  /** Rewritten messages of the current chunk, written back to back. */
+  private readonly outgoing = new OutgoingBytes();
 
   constructor(private readonly handler: BackendMessageHandler) {}
 
@@ -66,8 +75,13 @@ export class BackendFramer {
         }
         this.held = [];
         this.heldBytes = 0;
-        const replacement = this.handler.message(type, head.subarray(5, total));
-        out.push(replacement ?? head.subarray(0, total));
+        if (this.handler.rewrite && STREAMED.has(type)) {
+          this.outgoing.before(out, head, 0, 0);
+          if (!this.handler.rewrite(type, head, 5, total, this.outgoing)) out.push(head.subarray(0, total));
+        } else {
+          const replacement = this.handler.message(type, head.subarray(5, total));
+          out.push(replacement ?? head.subarray(0, total));
+        }
         data = head;
         offset = total;
         passStart = total;
@@ -95,14 +109,22 @@ export class BackendFramer {
         this.hold(data.subarray(offset), total);
         break;
       }
+      if (this.handler.rewrite && STREAMED.has(type)) {
+        this.outgoing.before(out, data, passStart, offset);
+        if (this.handler.rewrite(type, data, offset + 5, offset + total, this.outgoing)) passStart = offset + total;
+        offset += total;
+        continue;
+      }
       const replacement = this.handler.message(type, data.subarray(offset + 5, offset + total));
       if (replacement) {
+        this.outgoing.takeInto(out);
         if (offset > passStart) out.push(data.subarray(passStart, offset));
         out.push(replacement);
         passStart = offset + total;
       }
       offset += total;
     }
+    this.outgoing.takeInto(out);
     const passEnd = this.heldBytes > 0 ? data.length - this.heldBytes : offset;
     if (passEnd > passStart) out.push(data.subarray(passStart, passEnd));
     return out;

@@ -223,7 +223,7 @@ export async function servePostgresConnection(socket: net.Socket, deps: Postgres
       recordingMode: deps.recordingMode,
       guard: { readOnly: enforcement.readOnly, authorization: !grant.rights.some((r) => r === 'all' || r === 'admin') },
       oneAtATime: readOnlyRunningCode,
-      ...(approvalRules ? { approvals: new StatementApprovals(approvalRules, { target: endpoint.name, identity, sessionId: context.sessionId, record: (type, data) => void recorder.event(type, data) }) } : {}),
+      ...(approvalRules ? { approvals: new StatementApprovals(approvalRules, { target: endpoint.name, identity, sessionId: context.sessionId, record: (type, data) => void recorder.event(type, data), trail: endpoint.trail ?? null }) } : {}),
       trail: endpoint.trail ?? null,
     });
     relay.noteStartupSettings(link.parameters);

@@ -41,6 +41,11 @@ export class PostgresListener {
     for (const s of this.sessions) s.end(reason, detail);
   }
 
+  /** Ends every session with the FATAL of a log that cannot record them (recording.maxHeldBytes reached). */
+  refuseRecording(err: Parameters<RelaySession['refuseRecording']>[0]): void {
+    for (const s of this.sessions) s.refuseRecording(err);
+  }
+
   /** Stops accepting, ends every open session with a recorded reason, and closes client sockets. */
   async close(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -190,8 +190,11 @@ export class RelaySession {
           }
           let approvalId: string | undefined;
           if (this.o.approvals && verdict.action === 'forward' && (msg.type === Fe.Query || msg.type === Fe.Execute)) {
-            const check = this.approvalCheck(msg, statement, verdict);
-            if (check && 'refuse' in check) verdict = { action: 'deny', ...check.refuse, ...(verdict.decision ? { decision: verdict.decision } : {}) };
+            const pending = this.approvalCheck(msg, statement, verdict);
+            const check = pending ? await pending : null;
+            if (this.ended) return;
+            if (check && 'granted' in check) approvalId = check.granted;
+            else if (check && 'refuse' in check) verdict = { action: 'deny', ...check.refuse, ...(verdict.decision ? { decision: verdict.decision } : {}) };
             else if (check) {
               // Held for people: what came before goes on; the client keeps being read, so a disconnect is seen.
               if (paused) this.o.client.resume();
@@ -228,6 +231,11 @@ export class RelaySession {
   private async send(out: Buffer[], waitForDisk: boolean): Promise<void> {
     if (out.length === 0) return;
     if (waitForDisk && this.o.recordingMode === 'strict') await this.o.recorder.durable();
+    else if (waitForDisk) {
+      // Async recording waits for nothing, but a session the gateway could not record runs nothing.
+      const refused = this.o.recorder.refusal();
+      if (refused) throw refused;
+    }
     if (this.ended) return;
     const target = this.o.target;
     let flushed = true;
@@ -504,6 +512,11 @@ export class RelaySession {
     if (!trail) return;
     const rest = this.o.framer.drain();
     if (rest.length) this.o.recorder.bytes('client', recordedClientBytes(rest, trail));
+  }
+
+  /** The log cannot take this session's records any more: it ends with the FATAL that says why (53100 or 58030). */
+  refuseRecording(err: LogUnwritableError): void {
+    this.protocolFailure(err);
   }
 
   /** A malformed client message ends this connection with an error the client can read. */

@@ -10,12 +10,24 @@ import type { SessionMasking } from '../../masking/session-masking.js';
 import type { BackendMessageHandler } from './backend-framer.js';
 import type { ServerError } from './backend-messages.js';
 import { errorResponse } from './backend-writer.js';
-import { Be, SqlState } from './protocol.js';
+import { OutgoingBytes } from './outgoing-bytes.js';
+import { Be, ProtocolError, SqlState } from './protocol.js';
 
 /** Types whose binary form is their UTF-8 text: text, varchar, bpchar, name. */
 const STRING_TYPES = new Set([25, 1043, 1042, 19]);
 const TEXT_OID = 25;
 const EMPTY = Buffer.alloc(0);
+const STAR = 0x2a;
+/** Shorter values are copied byte by byte: cheaper than a native copy call. */
+const SHORT_COPY = 48;
+
+/** How a column's cells are rewritten, decided once per RowDescription (the row loop switches on a small integer). */
+const PASS = 0;
+const NULL = 1;
+const CONSTANT = 2;
+const PARTIAL = 3;
+const FUNCTION = 4;
+const SCAN = 5;
 
 /** What the masked columns of one session's commands counted, for `command.completed`. */
 export interface MaskingCounts {
@@ -35,6 +47,11 @@ type Action = { kind: 'rule'; mask: ColumnMask & { rule: NonNullable<ColumnMask[
 
 interface Description {
   actions: Action[];
+  /** Per column: PASS, NULL, CONSTANT, PARTIAL, FUNCTION or SCAN, with what each needs. */
+  ops: Uint8Array;
+  constants: (Buffer | undefined)[];
+  keep: Int32Array;
+  fns: (((value: Buffer) => Buffer) | undefined)[];
   binary: boolean[];
   /** Whether any column needs rewriting: rows of the rest stream through untouched. */
   masked: boolean;
@@ -98,11 +115,26 @@ export class ResultMasker implements BackendMessageHandler {
     this.inner.streamed(type, bodyLength);
   }
 
+  /** Rows being masked are written straight into the framer's outgoing buffer; anything else goes through `message`. */
+  rewrite(type: number, data: Buffer, start: number, end: number, out: OutgoingBytes): boolean {
+    if (type === Be.DataRow && !this.failing && this.current?.masked) {
+      this.inner.streamed(type, end - start);
+      return this.maskRow(data, start, end, out);
+    }
+    const replaced = this.message(type, data.subarray(start, end));
+    if (replaced === undefined) return false;
+    out.append(replaced);
+    return true;
+  }
+
+  /** For rows handed over one at a time (tests, the in-process bench): a masked row comes back in a buffer of its own. */
+  private readonly own = new OutgoingBytes();
+
   message(type: number, body: Buffer): Buffer | undefined {
     if (type === Be.DataRow) {
       this.inner.streamed(type, body.length);
       if (this.failing) return EMPTY;
-      return this.current?.masked ? this.maskRow(body) : undefined;
+      return this.current?.masked && this.maskRow(body, 0, body.length, this.own) ? this.own.take() : undefined;
     }
     const replaced = this.inner.message(type, body);
     if (this.failing) {
@@ -174,6 +206,10 @@ export class ResultMasker implements BackendMessageHandler {
     const n = body.readInt16BE(0);
     const actions: Action[] = [];
     const binary: boolean[] = [];
+    const ops = new Uint8Array(n);
+    const constants: (Buffer | undefined)[] = [];
+    const keep = new Int32Array(n);
+    const fns: (((value: Buffer) => Buffer) | undefined)[] = [];
     let masked = false;
     let rewrite: Buffer | undefined;
     let offset = 2;
@@ -216,67 +252,149 @@ export class ResultMasker implements BackendMessageHandler {
         }
       }
       actions.push(action);
+      constants.push(undefined);
+      fns.push(undefined);
+      if (action?.kind === 'scan') ops[i] = SCAN;
+      else if (action) {
+        const rule = action.mask.rule;
+        if (rule.mask === null) ops[i] = NULL;
+        else if (rule.constant) {
+          ops[i] = CONSTANT;
+          constants[i] = rule.constant;
+        } else if (rule.keepLast !== undefined) {
+          ops[i] = PARTIAL;
+          keep[i] = rule.keepLast;
+        }
+        if (rule.mask !== null) fns[i] = rule.mask;
+        if (ops[i] === PASS) ops[i] = FUNCTION;
+      }
       if (action) masked = true;
     }
-    return { description: { actions, binary, masked, counts: new Uint32Array(n) }, rewritten: rewrite ? frame(Be.RowDescription, rewrite) : undefined, ...(refusal ? { refusal } : {}) };
+    return { description: { actions, ops, constants, keep, fns, binary, masked, counts: new Uint32Array(n) }, rewritten: rewrite ? frame(Be.RowDescription, rewrite) : undefined, ...(refusal ? { refusal } : {}) };
   }
 
-  /** Two passes: the masked values and the new size, then one buffer written once; unmasked cells are copied as they are. */
-  private maskRow(body: Buffer): Buffer | undefined {
+  /**
+   * Two passes over the row in `data[start, end)`: the new size (and the outputs that need a function: hmac, scans,
+   * non-ASCII partial values), then the rewritten row written once into `out`; unchanged cells are copied in runs.
+   * False, with nothing written, when no cell changed.
+   */
+  private maskRow(data: Buffer, start: number, end: number, out: OutgoingBytes): boolean {
     const d = this.current!;
-    const n = body.readInt16BE(0);
+    const ops = d.ops;
+    const counts = d.counts;
+    const n = data.readInt16BE(start);
     const outs = this.outs;
-    let size = body.length;
+    let size = end - start;
     let changed = false;
-    let off = 2;
+    let off = start + 2;
     for (let i = 0; i < n; i++) {
-      const len = body.readInt32BE(off);
+      const len = data.readInt32BE(off);
       off += 4;
-      const action = d.actions[i];
-      if (action && len >= 0) {
-        const value = body.subarray(off, off + len);
-        let out: Buffer | null;
-        if (action.kind === 'rule') {
-          const mask = action.mask.rule.mask;
-          out = mask ? mask(value) : null;
-          d.counts[i]!++;
-        } else out = this.scan(value);
-        outs[i] = out;
-        if (out !== value) {
-          changed = true;
-          size += (out ? out.length : 0) - len;
-        }
-        off += len;
-      } else {
-        outs[i] = undefined;
+      const op = ops[i] ?? PASS; // a row with more columns than its description passes them through
+      if (op === PASS || len < 0) {
         if (len > 0) off += len;
+        continue;
       }
+      switch (op) {
+        case NULL:
+          size -= len;
+          counts[i]!++;
+          changed = true;
+          break;
+        case CONSTANT:
+          size += d.constants[i]!.length - len;
+          counts[i]!++;
+          changed = true;
+          break;
+        case PARTIAL: {
+          counts[i]!++;
+          changed = true;
+          let ascii = true;
+          for (let j = off; j < off + len; j++) {
+            if (data[j]! >= 0x80) {
+              ascii = false;
+              break;
+            }
+          }
+          if (ascii) {
+            outs[i] = undefined;
+          } else {
+            const o = d.fns[i]!(data.subarray(off, off + len));
+            outs[i] = o;
+            size += o.length - len;
+          }
+          break;
+        }
+        case FUNCTION: {
+          counts[i]!++;
+          changed = true;
+          const o = d.fns[i]!(data.subarray(off, off + len));
+          outs[i] = o;
+          size += o.length - len;
+          break;
+        }
+        default: {
+          const value = data.subarray(off, off + len);
+          const o = this.scan(value);
+          if (o === value) outs[i] = undefined;
+          else {
+            outs[i] = o;
+            size += o.length - len;
+            changed = true;
+          }
+        }
+      }
+      off += len;
     }
-    if (!changed) return undefined;
-    const msg = Buffer.allocUnsafe(1 + 4 + size);
-    msg[0] = Be.DataRow;
-    msg.writeInt32BE(size + 4, 1);
-    msg.writeInt16BE(n, 5);
-    let w = 7;
-    off = 2;
+    if (off > end) throw new ProtocolError('TG_TARGET_PROTOCOL', `target sent a DataRow whose values run past its length (${end - start})`);
+    if (!changed) return false;
+    const buf = out.reserve(1 + 4 + size);
+    let w = out.at;
+    buf[w] = Be.DataRow;
+    buf.writeInt32BE(size + 4, w + 1);
+    buf.writeInt16BE(n, w + 5);
+    w += 7;
+    off = start + 2;
+    /** Start of the unchanged bytes not yet copied (-1: none). */
+    let run = -1;
     for (let i = 0; i < n; i++) {
-      const len = body.readInt32BE(off);
+      const len = data.readInt32BE(off);
       const raw = len > 0 ? len : 0;
-      const out = outs[i];
-      if (out === undefined) {
-        body.copy(msg, w, off, off + 4 + raw);
-        w += 4 + raw;
-      } else if (out === null) {
-        msg.writeInt32BE(-1, w);
-        w += 4;
-      } else {
-        msg.writeInt32BE(out.length, w);
-        out.copy(msg, w + 4);
-        w += 4 + out.length;
+      const op = ops[i] ?? PASS;
+      if (op === PASS || len < 0 || (op === SCAN && outs[i] === undefined)) {
+        if (run === -1) run = off;
+        off += 4 + raw;
+        continue;
       }
-      off += 4 + raw;
+      if (run !== -1) {
+        w = copy(data, run, off, buf, w);
+        run = -1;
+      }
+      const value = off + 4;
+      off = value + raw;
+      if (op === NULL) {
+        buf.writeInt32BE(-1, w);
+        w += 4;
+        continue;
+      }
+      const o = op === CONSTANT ? d.constants[i]! : op === PARTIAL && outs[i] === undefined ? null : outs[i]!;
+      if (o === null) {
+        // Partial over ASCII: same length, stars then the kept tail.
+        buf.writeInt32BE(len, w);
+        w += 4;
+        const cut = value + Math.max(0, len - d.keep[i]!);
+        const stars = cut - value;
+        if (stars < SHORT_COPY) for (let j = 0; j < stars; j++) buf[w + j] = STAR;
+        else buf.fill(STAR, w, w + stars);
+        w = copy(data, cut, off, buf, w + stars);
+      } else {
+        buf.writeInt32BE(o.length, w);
+        w = copy(o, 0, o.length, buf, w + 4);
+      }
     }
-    return msg;
+    if (run !== -1) w = copy(data, run, off, buf, w);
+    out.at = w;
+    return true;
   }
 
   /** Per-row scratch: each masked cell's output (null: SQL NULL; undefined: unchanged). */
@@ -336,6 +454,14 @@ export class ResultMasker implements BackendMessageHandler {
       if (e.kind !== 'describe') break;
     }
   }
+}
+
+/** Copies src[from, to) to dst at `at`; returns the position after it. */
+function copy(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  const n = to - from;
+  if (n < SHORT_COPY) for (let j = 0; j < n; j++) dst[at + j] = src[from + j]!;
+  else src.copy(dst, at, from, to);
+  return at + n;
 }
 
 function frame(type: number, body: Buffer): Buffer {

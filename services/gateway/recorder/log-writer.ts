@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { SessionContext } from '../../../events/index.js';
 import type { CanonicalData, PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
 import type { LogSink } from '../../../connectors/embedded-log/log-sinks.js';
-import { LogUnwritableError } from './log-unwritable.js';
+import { LogHeldLimitError, LogUnwritableError } from './log-unwritable.js';
 
 interface Waiter {
   resolve: () => void;
@@ -11,6 +11,14 @@ interface Waiter {
 
 /** How long an unwritable log waits before the held records are tried again. */
 export const RETRY_MILLIS = 250;
+
+/** Bytes of records held for an unwritable log before sessions are ended and new ones refused unrecorded. */
+export const MAX_HELD_BYTES = 64 * 1024 * 1024;
+
+/** About what a record costs in memory: its bytes or its data's text, and the envelope around it. */
+function recordBytes(record: PendingRecord, canonicalData: string | undefined): number {
+  return 256 + (record.stream === 'bytes' ? record.data.length : (canonicalData?.length ?? 256));
+}
 
 /**
  * Collects records from every session and hands them to the log once per turn of the event loop.
@@ -24,6 +32,7 @@ export class LogWriter extends EventEmitter<{
   written: [records: PendingRecord[]];
   opened: [context: SessionContext];
   unwritable: [error: LogUnwritableError];
+  'held-limit': [error: LogHeldLimitError];
   recovered: [records: number];
 }> {
   private records: PendingRecord[] = [];
@@ -42,7 +51,13 @@ export class LogWriter extends EventEmitter<{
   /** Set while the log refuses writes; cleared by the first write it takes again. */
   private unwritableError: LogUnwritableError | null = null;
   /** Refused batches, oldest first, waiting for the log to take them. */
-  private held: { sessions: SessionContext[]; records: PendingRecord[]; canonical: CanonicalData } = { sessions: [], records: [], canonical: [] };
+  private held: { sessions: SessionContext[]; records: PendingRecord[]; canonical: CanonicalData; bytes: number } = { sessions: [], records: [], canonical: [], bytes: 0 };
+  /** Bytes of the records not yet sent (this.records). */
+  private queuedBytes = 0;
+  /** Set once the held records pass maxHeldBytes; cleared when the log takes writes again. */
+  private heldLimit: LogHeldLimitError | null = null;
+  /** Records of sessions that opened past the bound and were not kept (refusals that ran nothing). */
+  droppedRecords = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -50,6 +65,7 @@ export class LogWriter extends EventEmitter<{
     private readonly sink: LogSink,
     private readonly file: string,
     private readonly retryMillis = RETRY_MILLIS,
+    private readonly maxHeldBytes = MAX_HELD_BYTES,
   ) {
     super();
   }
@@ -64,6 +80,16 @@ export class LogWriter extends EventEmitter<{
     return this.held.records.length;
   }
 
+  /** Bytes (about) of the records kept for an unwritable log, and of those queued behind them. */
+  get heldBytes(): number {
+    return this.unwritableError ? this.held.bytes + this.queuedBytes : this.held.bytes;
+  }
+
+  /** Set while the held records are over recording.maxHeldBytes: a session that opens now is not recorded and may run nothing. */
+  get overHeldLimit(): LogHeldLimitError | null {
+    return this.heldLimit;
+  }
+
   openSession(ctx: SessionContext): void {
     this.sessions.push(ctx);
     this.emit('opened', ctx);
@@ -73,12 +99,14 @@ export class LogWriter extends EventEmitter<{
   append(record: PendingRecord, canonicalData?: string): void {
     this.records.push(record);
     this.canonical.push(canonicalData);
+    this.queuedBytes += recordBytes(record, canonicalData);
+    if (this.unwritableError && !this.heldLimit) this.checkHeldLimit();
     this.schedule();
   }
 
   /** Resolves once everything appended so far is on disk; rejects if the write failed. */
   durable(): Promise<void> {
-    const failure = this.signingFailure ?? this.unwritableError;
+    const failure = this.signingFailure ?? this.heldLimit ?? this.unwritableError;
     if (failure) return Promise.reject(failure);
     if (this.records.length === 0 && this.sessions.length === 0) return this.lastSent;
     return new Promise((resolve, reject) => this.nextWaiters.push({ resolve, reject }));
@@ -130,16 +158,19 @@ export class LogWriter extends EventEmitter<{
     const records = this.records;
     const canonical = this.canonical;
     const waiters = this.nextWaiters;
+    const bytes = this.queuedBytes;
     this.sessions = [];
     this.records = [];
     this.canonical = [];
     this.nextWaiters = [];
+    this.queuedBytes = 0;
     this.lastSent = this.sink.write(sessions, records, canonical).then(
       () => {
         for (const w of waiters) w.resolve();
         this.emit('written', records);
         if (this.unwritableError && this.held.records.length === 0 && this.held.sessions.length === 0) {
           this.unwritableError = null;
+          this.heldLimit = null;
           this.emit('recovered', records.length);
         }
       },
@@ -148,11 +179,13 @@ export class LogWriter extends EventEmitter<{
         this.held.sessions.push(...sessions);
         this.held.records.push(...records);
         this.held.canonical.push(...canonical);
+        this.held.bytes += bytes;
         const failure = new LogUnwritableError(err, this.file);
         const first = this.unwritableError === null;
         this.unwritableError = failure;
         for (const w of waiters) w.reject(failure);
         if (first) this.emit('unwritable', failure);
+        if (!this.heldLimit) this.checkHeldLimit();
         if (!this.stopped) {
           this.retryTimer ??= setTimeout(() => {
             this.retryTimer = null;
@@ -174,7 +207,19 @@ export class LogWriter extends EventEmitter<{
     this.sessions = [...this.held.sessions, ...this.sessions];
     this.records = [...this.held.records, ...this.records];
     this.canonical = [...this.held.canonical, ...this.canonical];
-    this.held = { sessions: [], records: [], canonical: [] };
+    this.queuedBytes += this.held.bytes;
+    this.held = { sessions: [], records: [], canonical: [], bytes: 0 };
     this.send();
+  }
+
+  /** Past the bound, once per outage: the gateway ends its sessions (next turn, not inside a recorder's call). */
+  private checkHeldLimit(): void {
+    const held = this.held.bytes + this.queuedBytes;
+    if (!this.unwritableError || held <= this.maxHeldBytes) return;
+    const limit = new LogHeldLimitError(this.unwritableError, held, this.maxHeldBytes);
+    this.heldLimit = limit;
+    setImmediate(() => {
+      if (this.heldLimit === limit) this.emit('held-limit', limit);
+    });
   }
 }

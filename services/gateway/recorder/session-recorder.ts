@@ -1,6 +1,7 @@
 import { SCHEMA_VERSION, canonicalJson, chainedJsonOf, linkHash, type Direction, type EventDataByType, type EventType, type SessionContext } from '../../../events/index.js';
 import type { PendingRecord } from '../../../connectors/embedded-log/embedded-log.js';
 import { CHECKPOINT_TYP, type HeadSigner } from '../../integrity/checkpoint-signer.js';
+import type { LogHeldLimitError } from './log-unwritable.js';
 import type { LogWriter } from './log-writer.js';
 
 export interface ChunkPolicy {
@@ -65,6 +66,8 @@ export class SessionRecorder {
   private readonly offsets = new Map<string, number>();
   private readonly chunks = new Map<string, OpenChunk>();
   private timer: NodeJS.Timeout | null = null;
+  /** Set when the session opened while the writer held more than it may for an unwritable log: nothing of it is kept, and it may run nothing. */
+  private unrecorded: LogHeldLimitError | null = null;
 
   constructor(
     readonly context: SessionContext,
@@ -129,7 +132,13 @@ export class SessionRecorder {
 
   /** Resolves when every record appended so far is on disk. */
   durable(): Promise<void> {
+    if (this.unrecorded) return Promise.reject(this.unrecorded);
     return this.writer.durable();
+  }
+
+  /** Why this session may not send anything to its target even without waiting for the disk (async recording), or null. */
+  refusal(): LogHeldLimitError | null {
+    return this.unrecorded;
   }
 
   private closeChunk(key: string, chunk: OpenChunk): void {
@@ -154,13 +163,17 @@ export class SessionRecorder {
 
   /** Gives the record its place in the chain and hands it to the writer. */
   private append(record: PendingRecord): number {
+    this.ensureOpen();
+    if (this.unrecorded) {
+      this.writer.droppedRecords++;
+      return ++this.seq;
+    }
     if (this.ending && !(record.stream === 'events' && record.type === 'checkpoint.signed')) {
       // A record after the signed end would make the session fail verification; throwing here would
       // take every other session down with it. Say so loudly instead (a gateway defect, not input).
       if (this.lateRecords++ === 0) console.error(`trailgate: TG_RECORDING_LATE: session ${this.context.sessionId} produced a ${record.stream === 'events' ? record.type : 'bytes'} record after its end; it was not recorded`);
       return this.seq;
     }
-    this.ensureOpen();
     record.seq = ++this.seq;
     record.prev = this.head;
     // Serialised once: the data's canonical text is hashed inside the record's and stored as it is.
@@ -182,6 +195,7 @@ export class SessionRecorder {
 
   /** Signs the current head; the signature is recorded as soon as it exists. */
   private checkpoint(final: boolean): void {
+    if (this.unrecorded) return;
     if (this.checkpointTimer) {
       clearTimeout(this.checkpointTimer);
       this.checkpointTimer = null;
@@ -198,7 +212,10 @@ export class SessionRecorder {
   }
 
   private ensureOpen(): void {
-    if (this.opened) return;
+    if (this.opened || this.unrecorded) return;
+    // Past the bound a new session (a refusal: admission turns sessions away while the log refuses writes) is not kept.
+    this.unrecorded = this.writer.overHeldLimit;
+    if (this.unrecorded) return;
     this.opened = true;
     this.writer.openSession(this.context);
   }

@@ -1,4 +1,5 @@
 import type { Hold } from '../../approvals/approval-desk.js';
+import { findGrant } from '../../approvals/planned-approvals.js';
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { CommandCompletedData, FileOperationData, StatementDecision } from '../../../events/index.js';
 import { DEFAULT_TRAIL, redactedCommand } from '../../masking/detectors/trail-redactor.js';
@@ -183,7 +184,11 @@ export class SessionChannel {
   private async approval(text: string): Promise<{ approvalId?: string; refusal?: string } | null> {
     const rule = this.s.approvals?.commandRule(text);
     if (!rule) return null;
-    const hold = this.s.approvals!.desk.hold({
+    // An approved window of this run lifts the rule's hold (`trailgate approvals request --window`).
+    const desk = this.s.approvals!.desk;
+    const grant = await findGrant(desk.store, { rule, target: this.s.targetName, identity: this.s.identity, text, trail: DEFAULT_TRAIL }, desk.now()).catch(() => null);
+    if (grant) return { approvalId: grant.id };
+    const hold = desk.hold({
       rule,
       target: this.s.targetName,
       kind: 'command',

@@ -1,5 +1,5 @@
 import { knownIssuer } from './card-issuers.js';
-import { isAlnum, isDigit, type Span } from './span.js';
+import { isAlnum, isDigit, scanWork, type Span } from './span.js';
 
 // Payment card numbers: 13-19 digits, either unbroken or in groups of 3-6 digits joined by one space or one dash
 // (4-4-4-4, 4-6-5, 4-4-4-4-3; never a longer group, so "41234-1764606000000", a pid and a timestamp, is none), Luhn-valid and under a known issuer prefix. An unbroken run of digits is a card
@@ -88,6 +88,8 @@ function cardsInRun(text: string, groups: Group[]): Span[] {
 /** The `count` digits in text[start, end) (separators skipped) form a card number: known issuer, Luhn-valid. */
 function isCard(text: string, start: number, end: number, count: number): boolean {
   if (count < MIN || count > MAX) return false;
+  scanWork.candidates++;
+  scanWork.reads += end - start;
   let firstFour = 0;
   let seen = 0;
   for (let i = start; i < end && seen < 4; i++) {

@@ -1,4 +1,4 @@
-import { isAlnum, type Span } from './span.js';
+import { isAlnum, scanWork, type Span } from './span.js';
 
 // Anchored on '@' and walking at most 64 characters left (RFC 5321 local-part limit) and 253 right (domain limit),
 // so each '@' costs O(1) and a cell costs O(length): a megabyte of 'a' or of '@' cannot stall the event loop.
@@ -26,11 +26,14 @@ export function findEmails(text: string): Span[] {
     from = at + 1;
     let start = at;
     while (start > 0 && at - start < MAX_LOCAL + 1 && isLocalChar(text.charCodeAt(start - 1))) start--;
+    scanWork.candidates++;
+    scanWork.reads += at - start + 1;
     if (start === at || at - start > MAX_LOCAL) continue;
     while (text.charCodeAt(start) === 46) start++; // a local part does not start with '.'
     if (start === at || text.charCodeAt(at - 1) === 46) continue;
     let end = at + 1;
     while (end < text.length && end - at - 1 < MAX_DOMAIN + 1 && isDomainChar(text.charCodeAt(end))) end++;
+    scanWork.reads += 2 * (end - at); // the walk, and the walk back to the last dot
     if (end - at - 1 > MAX_DOMAIN) continue;
     while (end > at + 1 && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 45)) end--; // sentence punctuation
     let dot = end - 1;
@@ -44,6 +47,7 @@ export function findEmails(text: string): Span[] {
 }
 
 function validDomain(domain: string): boolean {
+  scanWork.reads += 2 * domain.length;
   const labels = domain.split('.');
   if (labels.length < 2) return false;
   for (const label of labels) {

@@ -1,4 +1,4 @@
-import { isBase64Url, type Span } from './span.js';
+import { isBase64Url, scanWork, type Span } from './span.js';
 
 // JSON Web Tokens in compact JWS form (RFC 7515 §7.1): three base64url parts joined by '.', the first decoding to a
 // JSON object with a string "alg" (RFC 7515 §4.1.1). A header always starts '{"' = base64url "eyJ". Candidates start
@@ -14,6 +14,7 @@ export function findJwts(text: string): Span[] {
       from = at + 3;
       continue;
     }
+    scanWork.candidates++;
     const headerEnd = runEnd(text, at);
     from = headerEnd;
     if (text.charCodeAt(headerEnd) !== 46) continue;
@@ -32,11 +33,13 @@ export function findJwts(text: string): Span[] {
 function runEnd(text: string, from: number): number {
   let i = from;
   while (i < text.length && isBase64Url(text.charCodeAt(i))) i++;
+  scanWork.reads += i - from + 1;
   return i;
 }
 
 function headerHasAlg(part: string): boolean {
   if (part.length > MAX_HEADER) return false;
+  scanWork.reads += 2 * part.length; // decoded, then parsed
   try {
     const header: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
     return typeof header === 'object' && header !== null && typeof (header as { alg?: unknown }).alg === 'string';

@@ -1,4 +1,4 @@
-import type { Span } from './span.js';
+import { scanWork, type Span } from './span.js';
 
 // PEM private keys (RFC 7468 §10-11: "PRIVATE KEY", "ENCRYPTED PRIVATE KEY"; OpenSSL's "RSA/EC/DSA PRIVATE KEY";
 // OpenSSH's "OPENSSH PRIVATE KEY"). The hit runs from the BEGIN line through the next END line; a key cut short
@@ -17,6 +17,7 @@ function isBodyChar(code: number): boolean {
 
 /** The "-----" closing a label that starts at `from`, within LABEL_MAX characters; -1 if none. */
 function labelEnd(text: string, from: number): number {
+  scanWork.reads += LABEL_MAX + DASHES.length;
   const i = text.slice(from, from + LABEL_MAX + DASHES.length).indexOf(DASHES);
   return i === -1 ? -1 : from + i;
 }
@@ -27,6 +28,7 @@ export function findPrivateKeys(text: string): Span[] {
   let from = 0;
   let nextEnd = -2; // -2: not searched yet; -1: no END after the cursor
   for (let at = text.indexOf(BEGIN, from); at !== -1; at = text.indexOf(BEGIN, from)) {
+    scanWork.candidates++;
     const labelStart = at + BEGIN.length;
     const close = labelEnd(text, labelStart);
     if (close === -1 || !text.slice(labelStart, close).endsWith('PRIVATE KEY')) {
@@ -34,9 +36,13 @@ export function findPrivateKeys(text: string): Span[] {
       continue;
     }
     const bodyStart = close + DASHES.length;
-    if (nextEnd === -2 || (nextEnd !== -1 && nextEnd < bodyStart)) nextEnd = text.indexOf(END, bodyStart);
+    if (nextEnd === -2 || (nextEnd !== -1 && nextEnd < bodyStart)) {
+      nextEnd = text.indexOf(END, bodyStart);
+      scanWork.reads += (nextEnd === -1 ? text.length : nextEnd) - bodyStart; // a forward-only cursor
+    }
     const endClose = nextEnd === -1 ? -1 : labelEnd(text, nextEnd + END.length);
     const nextBegin = text.indexOf(BEGIN, bodyStart);
+    scanWork.reads += (nextBegin === -1 ? text.length : nextBegin) - bodyStart;
     if (endClose !== -1 && (nextBegin === -1 || nextBegin > nextEnd)) {
       out.push({ start: at, end: endClose + DASHES.length });
       from = endClose + DASHES.length;
@@ -44,6 +50,7 @@ export function findPrivateKeys(text: string): Span[] {
     }
     let i = bodyStart;
     while (i < text.length && isBodyChar(text.charCodeAt(i))) i++;
+    scanWork.reads += i - bodyStart;
     out.push({ start: at, end: i });
     from = Math.max(i, labelStart);
   }

@@ -24,6 +24,13 @@ ${approvals.length ? html`<table class="approvals"><thead><tr><th>Id</th><th>Sta
   );
 }
 
+const KIND_HEADINGS: Record<Approval['kind'], string> = {
+  statement: 'Statement',
+  command: 'Command',
+  'statement-set': 'Statements to apply, in this run only',
+  window: 'Window: what the rule holds, for this run only',
+};
+
 /** One approval: the statement, its parameters, the run and its claims, the target, who reviewed; the buttons while pending. */
 export function approvalPage(who: Principal, a: Approval, reviews: readonly Review[], notice?: string): SafeHtml {
   const claims = Object.entries({ issuer: a.identity.issuer, subject: a.identity.subject, ...a.identity.ci }).filter(([, v]) => v !== undefined && v !== '');
@@ -39,7 +46,7 @@ ${notice ? html`<p class="message" id="notice" role="status">${notice}</p>` : ''
 <dt>Expires</dt><dd>${a.expiresAt}</dd>
 <dt>Session</dt><dd><a href="/sessions/${encodeURIComponent(a.sessionId)}">${a.sessionId}</a></dd>
 </dl>
-<h2>${a.kind === 'statement' ? 'Statement' : 'Command'}</h2>
+<h2>${KIND_HEADINGS[a.kind]}</h2>
 <pre class="statement" id="statement">${a.text}</pre>
 <p class="digest">sha256 ${a.textSha256}${a.parametersSha256 ? ` · parameters sha256 ${a.parametersSha256}` : ''}</p>
 ${a.parameters?.length ? html`<h2>Parameters</h2><ol class="parameters" id="parameters">${a.parameters.map((p) => html`<li><code>${parameterText(p)}</code></li>`)}</ol>` : ''}
