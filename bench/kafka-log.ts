@@ -19,7 +19,7 @@ import type { RecordSink } from '../connectors/consumer/record-sink.js';
 import { EmbeddedLog } from '../connectors/embedded-log/embedded-log.js';
 import { EmbeddedRecordSource } from '../connectors/embedded-log/embedded-consumer.js';
 import { InlineLogSink, type LogSink } from '../connectors/embedded-log/log-sinks.js';
-import { KafkaLogSink } from '../connectors/kafka/kafka-log-sink.js';
+import { KafkaLogSink, type TransactionTiming } from '../connectors/kafka/kafka-log-sink.js';
 import { KafkaRecordSource } from '../connectors/kafka/kafka-record-source.js';
 import { newSessionId, type AuditRecord, type SessionContext } from '../events/index.js';
 import { KafkaLogConfig } from '../services/config/schema.js';
@@ -68,6 +68,8 @@ interface Phase {
   cpuPerK: number;
   /** Kafka only: from a batch being durable in the spool to its transaction committing in Kafka (p50 / p99 ms). */
   drainLag?: string;
+  /** Kafka only: the drainer's transactions, their median steps and broker requests. */
+  transactions?: string;
 }
 
 interface Result {
@@ -100,7 +102,10 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
   async function phase(seconds: number, statementsPerSecond: number | null): Promise<Phase> {
     const before = { recorded, events, consumed: null_.records };
     null_.lags = [];
-    if (drain && sink instanceof KafkaLogSink) drain = drainLagOf(sink);
+    if (drain && sink instanceof KafkaLogSink) {
+      drain.close();
+      drain = drainLagOf(sink);
+    }
     let statements = 0;
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
@@ -142,7 +147,7 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
     const cpu = process.cpuUsage(cpu0);
     const lags = null_.lags.sort((a, b) => a - b);
     const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((lags.length * p) / 100))] ?? 0;
-    return { recorded: recorded - before.recorded, events: events - before.events, statements, seconds: secs, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0, cpuPerK: (cpu.user + cpu.system) / 1000 / ((recorded - before.recorded) / 1000), ...(drain ? { drainLag: drain.summary() } : {}) };
+    return { recorded: recorded - before.recorded, events: events - before.events, statements, seconds: secs, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0, cpuPerK: (cpu.user + cpu.system) / 1000 / ((recorded - before.recorded) / 1000), ...(drain ? { drainLag: drain.summary(), transactions: drain.transactions() } : {}) };
   }
 
   try {
@@ -163,16 +168,32 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
 function drainLagOf(kafka: KafkaLogSink) {
   const waiting: { end: number; at: number }[] = [];
   const lags: number[] = [];
-  kafka.on('drained', (position) => {
+  const txns: TransactionTiming[] = [];
+  const onDrained = (position: number) => {
     const now = Date.now();
     while (waiting.length && waiting[0]!.end <= position) lags.push(now - waiting.shift()!.at);
-  });
+  };
+  const onTransaction = (t: TransactionTiming) => txns.push(t);
+  kafka.on('drained', onDrained);
+  kafka.on('transaction', onTransaction);
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   return {
     written: () => waiting.push({ end: kafka.spool.endPosition, at: Date.now() }),
     summary: () => {
       const sorted = lags.sort((a, b) => a - b);
       const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
       return `${at(50)} / ${at(99)}`;
+    },
+    /** Transactions, and per transaction the median records and milliseconds of each step and the mean requests by API. */
+    close: () => {
+      kafka.off('drained', onDrained);
+      kafka.off('transaction', onTransaction);
+    },
+    transactions: () => {
+      const requests = new Map<string, number>();
+      for (const t of txns) for (const [api, n] of Object.entries(t.requests)) requests.set(api, (requests.get(api) ?? 0) + n);
+      const perTxn = [...requests].map(([api, n]) => `${api} ${(n / Math.max(1, txns.length)).toFixed(1)}`).join(', ');
+      return `${txns.length} transactions; median ${median(txns.map((t) => t.records))} records, produce ${median(txns.map((t) => t.produceMs)).toFixed(1)} ms, spool position ${median(txns.map((t) => t.positionMs)).toFixed(1)} ms, commit ${median(txns.map((t) => t.commitMs)).toFixed(1)} ms; requests per transaction: ${perTxn}`;
     },
   };
 }
@@ -207,4 +228,5 @@ const lines = [
 ];
 const [kafkaResult, baseline] = results;
 if (kafkaResult && baseline) lines.push('', `Kafka / embedded records per second (as fast as it goes): ${(kafkaResult.full.recorded / kafkaResult.full.seconds / (baseline.full.recorded / baseline.full.seconds)).toFixed(2)}`);
+if (kafkaResult?.full.transactions) lines.push('', `Drainer, as fast as it goes: ${kafkaResult.full.transactions}`, '', `Drainer, paced: ${kafkaResult.paced.transactions}`);
 console.log(lines.join('\n'));

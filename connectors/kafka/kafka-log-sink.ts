@@ -4,12 +4,13 @@ import kafkajs, { type Kafka, type Producer, type Transaction } from 'kafkajs';
 import type { SessionContext, SpoolWatermarkData } from '../../events/index.js';
 import type { KafkaLogConfig } from '../../services/config/schema.js';
 import type { Metrics } from '../../services/metrics/metrics.js';
-import type { LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
+import type { CanonicalData, LedgerEntry, PendingRecord, UnsealedSession } from '../embedded-log/embedded-log.js';
 import type { LogSink } from '../embedded-log/log-sinks.js';
 import { createKafka, DEFAULT_REQUEST_BYTES, ensureTopics, requestBudgets, TOPIC_MAX_MESSAGE_BYTES, within, type LogTopics } from './kafka-client.js';
+import { rememberCoordinators, type CoordinatorMemory } from './coordinator-memory.js';
 import { DeliveryStop } from './delivery-stop.js';
 import { permanentDeliveryError, protocolErrorType, retryingTransient, transactionErrorKind } from './kafka-errors.js';
-import { encodeLedgerEntry, encodeRecord, packMessages, toAuditRecord, unpackMessages, type KafkaMessage } from './record-codec.js';
+import { encodeLedgerEntry, encodePending, envelopeJson, packMessages, packSpoolMessages, unpackMessages, type KafkaMessage, type SpoolMessage } from './record-codec.js';
 import { SessionHeads } from './session-heads.js';
 import { Spool } from './spool.js';
 
@@ -31,8 +32,20 @@ export interface KafkaLogSinkOptions {
   stoppedRecheckMs?: number;
 }
 
+/** Where one drained transaction spent its time (for benchmarks): milliseconds per step, and the broker requests it made. */
+export interface TransactionTiming {
+  records: number;
+  produceMs: number;
+  positionMs: number;
+  commitMs: number;
+  /** Requests by Kafka API name (FindCoordinator, AddPartitionsToTxn, Produce, ...). */
+  requests: Record<string, number>;
+}
+
 interface Link {
   producer: Producer;
+  /** Requests this producer made since the last transaction's timing was taken. */
+  requests: Record<string, number>;
   /** The transaction being filled, or the one begun at connect to fence the previous producer. */
   txn: Transaction | null;
   topics: LogTopics;
@@ -53,8 +66,9 @@ const TRANSACTION_TIMEOUT_MS = 120_000;
  * spool. A gateway that restarts (or reconnects after an unclear commit) fences its previous producer,
  * reads that position back and resumes right after the last batch Kafka has.
  */
-export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermarkData]; drained: [position: number] }> implements LogSink {
-  private readonly contexts = new Map<string, SessionContext>();
+export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermarkData]; drained: [position: number]; transaction: [timing: TransactionTiming] }> implements LogSink {
+  /** Open sessions' envelopes as JSON text (envelopeJson), by session id. */
+  private readonly contexts = new Map<string, string>();
   /** Sessions that ended, by when: their contexts are dropped after ENDED_CONTEXT_MS. */
   private readonly ended = new Map<string, number>();
   private link: Link | null = null;
@@ -66,6 +80,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private freeBytes = Number.POSITIVE_INFINITY;
   private readonly watermarkTimer: NodeJS.Timeout;
   private lastError: string | null = null;
+  /** The spool learning the position of the last delivered batch: it deletes delivered segments. */
+  private spoolCommit: Promise<void> = Promise.resolve();
   /** Set while Kafka refuses the spool's next batch for good; the records wait in the spool. */
   readonly deliveryStop: DeliveryStop;
   /** Ledger entries waiting for their place in the spool, oldest first. */
@@ -78,6 +94,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     private readonly o: KafkaLogSinkOptions,
     readonly spool: Spool,
     private readonly kafka: Kafka,
+    /** Coordinators the producer looked up, remembered between transactions. */
+    private readonly coordinators: CoordinatorMemory,
     /** Heads as of what is delivered: saved before the spool deletes a segment. */
     private readonly heads: SessionHeads,
     /** Heads as of everything in the spool at start: what a crash left open. */
@@ -86,7 +104,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     super();
     this.position = spool.drainedPosition;
     // Records closing what a crash left open continue those sessions.
-    for (const h of recovered.unsealed(o.instance)) this.contexts.set(h.context.sessionId, h.context);
+    for (const h of recovered.unsealed(o.instance)) this.contexts.set(h.context.sessionId, envelopeJson(h.context));
     spool.onTrim(async (position) => {
       if (this.heads.position < position) await this.heads.advance(this.spool, position);
       await this.heads.save(this.spool.dir, this.keepSealed());
@@ -111,13 +129,14 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   static async open(o: KafkaLogSinkOptions): Promise<KafkaLogSink> {
     const spool = await Spool.open(o.spoolDir, { fsync: spoolFsync(o.config, o.recordingFsync), segmentBytes: o.config.spool.segmentBytes });
     const kafka = await createKafka(o.config, 'gateway');
+    const coordinators = rememberCoordinators(kafka);
     const heads = SessionHeads.load(spool.dir);
     // A spool from before saved heads existed: what its deleted segments held is not known.
     if (heads.position < spool.startPosition) heads.position = spool.startPosition;
     await heads.advance(spool, spool.drainedPosition);
     const recovered = heads.clone();
     await recovered.advance(spool, spool.endPosition);
-    const sink = new KafkaLogSink(o, spool, kafka, heads, recovered);
+    const sink = new KafkaLogSink(o, spool, kafka, coordinators, heads, recovered);
     await sink.checkWatermarks();
     return sink;
   }
@@ -131,15 +150,17 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     return this.lastError;
   }
 
-  write(sessions: SessionContext[], records: PendingRecord[]): Promise<void> {
-    for (const ctx of sessions) this.contexts.set(ctx.sessionId, ctx);
-    const messages = [];
+  write(sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData): Promise<void> {
+    for (const ctx of sessions) this.contexts.set(ctx.sessionId, envelopeJson(ctx));
+    const messages: SpoolMessage[] = [];
     const now = Date.now();
     let sealed: string[] | null = null;
-    for (const r of records) {
-      const ctx = this.contexts.get(r.sessionId);
-      if (!ctx) return Promise.reject(new Error(`record ${r.sessionId}:${r.seq} belongs to no open session`));
-      messages.push(encodeRecord(toAuditRecord(ctx, r)));
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const envelope = this.contexts.get(r.sessionId);
+      if (envelope === undefined) return Promise.reject(new Error(`record ${r.sessionId}:${r.seq} belongs to no open session`));
+      // Each event's data as the recorder hashed it: serialised once, not again here.
+      messages.push(encodePending(envelope, r, canonical?.[i]));
       // Records may follow the end (the final signed checkpoint): forget the context a while later.
       if (r.stream === 'events' && (r.type === 'session.ended' || r.type === 'session.aborted')) this.ended.set(r.sessionId, now);
       // Nothing follows a session's final checkpoint: its context can go as soon as the spool has the batch.
@@ -151,7 +172,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       this.contexts.delete(id);
     }
     if (messages.length === 0) return Promise.resolve();
-    const appended = this.spool.append([packMessages(messages)]);
+    const appended = this.spool.append([packSpoolMessages(messages)]);
     if (!sealed) return appended;
     return appended.then(() => {
       for (const id of sealed) {
@@ -262,7 +283,13 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         await this.deliver(this.link, messages, end);
         this.heads.apply(messages, end);
         this.position = end;
-        await this.spool.commit(end);
+        // The spool's own note of the position went on while this batch was in Kafka's hands; a
+        // failure to write it surfaces here, once (Kafka's committed position is the authority).
+        const previous = this.spoolCommit;
+        this.spoolCommit = Promise.resolve();
+        await previous;
+        this.spoolCommit = this.spool.commit(end);
+        this.spoolCommit.catch(() => undefined);
         this.o.metrics.counter('trailgate_kafka_records_delivered_total', 'Records the gateway delivered to Kafka.', { instance: this.o.instance }, messages.length);
         this.lastError = null;
         this.deliveryStop.clear();
@@ -289,6 +316,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         backoff = Math.min(backoff * 2, 5000);
       }
     }
+    await this.spoolCommit.catch(() => undefined);
   }
 
   private idle(ms: number): Promise<void> {
@@ -323,7 +351,10 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2000 },
       createPartitioner: memoisedPartitioner,
     });
-    const link: Link = { producer, txn: null, topics: null as unknown as LogTopics, budgets: new Map() };
+    const link: Link = { producer, requests: {}, txn: null, topics: null as unknown as LogTopics, budgets: new Map() };
+    producer.on(producer.events.REQUEST, ({ payload }) => {
+      if (this.listenerCount('transaction')) link.requests[payload.apiName] = (link.requests[payload.apiName] ?? 0) + 1;
+    });
     try {
       await within(admin.connect(), CONNECT_TIMEOUT_MS, 'connecting to Kafka');
       link.topics = await within(ensureTopics(admin, config), CONNECT_TIMEOUT_MS, 'creating the log topics');
@@ -335,6 +366,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       // Kafka's word wins: it is written in the same transaction as the records.
       if (offset > this.position) {
         this.position = Math.min(offset, this.spool.endPosition);
+        await this.spoolCommit.catch(() => undefined);
         await this.heads.advance(this.spool, this.position);
         await this.spool.commit(this.position);
       }
@@ -358,6 +390,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
    */
   private async deliver(link: Link, messages: KafkaMessage[], end: number): Promise<void> {
     const { producer, topics } = link;
+    const t0 = performance.now();
     const txn = link.txn ?? (await producer.transaction());
     link.txn = txn;
     const byTopic = new Map<string, OutMessage[]>();
@@ -369,9 +402,15 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     }
     // Large spool batches go out in several requests, each within the topics' record size limits.
     for (const part of requestsOf(byTopic, link.budgets)) await txn.sendBatch({ topicMessages: part, acks: -1 });
+    const t1 = performance.now();
     await retryingTransient(() => txn.sendOffsets({ consumerGroupId: this.positionGroup(), topics: [{ topic: topics.spoolPositions, partitions: [{ partition: 0, offset: String(end) }] }] }));
+    const t2 = performance.now();
     await txn.commit();
     link.txn = null;
+    if (this.listenerCount('transaction')) {
+      this.emit('transaction', { records: messages.length, produceMs: t1 - t0, positionMs: t2 - t1, commitMs: performance.now() - t2, requests: link.requests });
+      link.requests = {};
+    }
   }
 
   /**
@@ -382,18 +421,26 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private async recover(): Promise<void> {
     const link = this.link;
     if (!link) return;
+    // A coordinator may have moved: the abort and the next transaction look it up again.
+    this.coordinators.forget();
     const txn = link.txn;
     link.txn = null;
     try {
       if (txn?.isActive()) await within(txn.abort(), CONNECT_TIMEOUT_MS, 'aborting the transaction');
     } catch {
       await this.dropLink();
+      return;
     }
+    // kafkajs takes back the sequence numbers of a produce request that failed, also for partitions
+    // the broker had already appended to: sent again under the same epoch they would be answered as
+    // duplicates of the aborted copy and dropped. A new producer (new epoch) starts them afresh.
+    await this.dropLink();
   }
 
   private async dropLink(): Promise<void> {
     const link = this.link;
     this.link = null;
+    this.coordinators.forget();
     if (link) await disconnectAll(link);
   }
 

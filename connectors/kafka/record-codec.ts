@@ -90,24 +90,96 @@ export function encodeLedgerEntry(entry: LedgerEntry): KafkaMessage {
 }
 
 /**
+ * A message as the spool frames it: the headers already as their JSON text and the value as text or
+ * bytes, so that a record can be written into its frame without an intermediate buffer.
+ */
+export interface SpoolMessage {
+  stream: KafkaMessage['stream'];
+  key: string;
+  /** The headers object as JSON. */
+  headers: string;
+  value: Buffer | string;
+}
+
+/**
+ * The session's envelope fields after `id` as JSON text (`,"instance":…,"client":{…}`), in
+ * toAuditRecord's order: made once per session, not once per record.
+ */
+export function envelopeJson(ctx: SessionContext): string {
+  return `${member('instance', ctx.instance)}${member('target', ctx.target)}${member('identity', ctx.identity)}${member('client', ctx.client)}`;
+}
+
+/**
+ * The same record encodeRecord(toAuditRecord(ctx, r)) makes, written as text directly: the envelope
+ * from `envelope` (envelopeJson of the session) and an event's data as `canonicalData`, the text that
+ * was hashed, when the recorder has it. Only the order of keys inside `data` can differ.
+ */
+export function encodePending(envelope: string, r: PendingRecord, canonicalData?: string): SpoolMessage {
+  const head = `{"v":${SCHEMA_VERSION},"id":${JSON.stringify(recordId(r.sessionId, r.seq))}${envelope}`;
+  const fields = r as unknown as Record<string, unknown>;
+  let rest = '';
+  for (const k of Object.keys(fields)) {
+    if (k === 'data') {
+      if (r.stream === 'events') rest += canonicalData === undefined ? member('data', r.data) : `,"data":${canonicalData}`;
+      continue;
+    }
+    rest += member(k, fields[k]);
+  }
+  if (r.stream === 'bytes') {
+    // The envelope of a byte chunk: toAuditRecord puts its type before the pending record's fields.
+    const envelopeText = `${head},"type":"bytes"${rest}}`;
+    return { stream: 'bytes', key: r.sessionId, value: Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data), headers: `{"${HEADER_RECORD}":${JSON.stringify(envelopeText)},"${HEADER_TYPE}":"bytes","${HEADER_VERSION}":"${SCHEMA_VERSION}"}` };
+  }
+  return { stream: 'events', key: r.sessionId, value: `${head}${rest}}`, headers: `{"${HEADER_TYPE}":${JSON.stringify(String(r.type))},"${HEADER_VERSION}":"${SCHEMA_VERSION}"}` };
+}
+
+/** `,"name":value` as JSON.stringify writes an object member; nothing for what it leaves out. */
+function member(name: string, value: unknown): string {
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) return '';
+  let key = memberKeys.get(name);
+  if (key === undefined) {
+    key = `,${JSON.stringify(name)}:`;
+    if (memberKeys.size < 256) memberKeys.set(name, key);
+  }
+  return key + text;
+}
+
+/** Member names as JSON text: records use the same few. */
+const memberKeys = new Map<string, string>();
+
+/**
  * Compact binary framing of messages for the spool:
  *   u8 stream (0 events, 1 bytes, 2 ledger) | u32 key length | key | u32 headers length | headers JSON | u32 value length | value
  */
 export function packMessages(messages: readonly KafkaMessage[]): Buffer {
-  const parts: Buffer[] = [];
+  return packSpoolMessages(messages.map((m) => ({ stream: m.stream, key: m.key, headers: JSON.stringify(m.headers), value: m.value })));
+}
+
+/** packMessages' framing written into one buffer: sized first, then each text written in place. */
+export function packSpoolMessages(messages: readonly SpoolMessage[]): Buffer {
+  let size = 0;
+  for (const m of messages) size += 13 + Buffer.byteLength(m.key) + Buffer.byteLength(m.headers) + (typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.length);
+  const buf = Buffer.allocUnsafe(size);
+  let o = 0;
   for (const m of messages) {
-    const key = Buffer.from(m.key);
-    const headers = Buffer.from(JSON.stringify(m.headers));
-    const head = Buffer.allocUnsafe(1 + 4 + key.length + 4 + headers.length + 4);
-    let o = head.writeUInt8(STREAM_CODES[m.stream], 0);
-    o = head.writeUInt32BE(key.length, o);
-    o += key.copy(head, o);
-    o = head.writeUInt32BE(headers.length, o);
-    o += headers.copy(head, o);
-    head.writeUInt32BE(m.value.length, o);
-    parts.push(head, m.value);
+    o = buf.writeUInt8(STREAM_CODES[m.stream], o);
+    o = writeText(buf, o, m.key);
+    o = writeText(buf, o, m.headers);
+    if (typeof m.value === 'string') o = writeText(buf, o, m.value);
+    else {
+      o = buf.writeUInt32BE(m.value.length, o);
+      o += m.value.copy(buf, o);
+    }
   }
-  return Buffer.concat(parts);
+  return buf;
+}
+
+/** `u32 length | UTF-8 text` at `o`; returns the offset after it. */
+function writeText(buf: Buffer, o: number, text: string): number {
+  const n = buf.write(text, o + 4);
+  buf.writeUInt32BE(n, o);
+  return o + 4 + n;
 }
 
 export function unpackMessages(buf: Buffer): KafkaMessage[] {
@@ -126,8 +198,8 @@ export function unpackMessages(buf: Buffer): KafkaMessage[] {
     o += hLen;
     const vLen = buf.readUInt32BE(o);
     o += 4;
-    // A copy: the frame buffer is reused by the reader.
-    const value = Buffer.from(buf.subarray(o, o + vLen));
+    // A view, not a copy: the spool gives each read its own buffer.
+    const value = buf.subarray(o, o + vLen);
     o += vLen;
     out.push({ stream, key, value, headers });
   }

@@ -3,7 +3,7 @@ import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SessionContext } from '../../events/index.js';
 import type { UnsealedSession } from '../embedded-log/embedded-log.js';
-import { HEADER_RECORD, unpackMessages, type KafkaMessage } from './record-codec.js';
+import { HEADER_RECORD, HEADER_TYPE, unpackMessages, type KafkaMessage } from './record-codec.js';
 import type { Spool } from './spool.js';
 
 /** The chain head of one session as the spool has it. */
@@ -57,9 +57,19 @@ export class SessionHeads {
     return copy;
   }
 
-  /** Folds in the messages of frames ending at `end`. Folding a message twice changes nothing. */
+  /**
+   * Folds in the messages of frames ending at `end`. Folding a message twice changes nothing. Only
+   * the messages that can change a head are parsed: each session's last one, its start (the
+   * protocol), signed checkpoints (the seal) and ledger entries; any other would be overwritten by
+   * the session's last one (the `tg-type` header says which is which).
+   */
   apply(messages: readonly KafkaMessage[], end: number): void {
-    for (const m of messages) this.applyOne(m);
+    const last = new Map<string, number>();
+    for (let i = 0; i < messages.length; i++) if (messages[i]!.stream !== 'ledger') last.set(messages[i]!.key, i);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      if (m.stream === 'ledger' || last.get(m.key) === i || mayChangeHead(m)) this.applyOne(m);
+    }
     if (end > this.position) this.position = end;
   }
 
@@ -125,4 +135,10 @@ export class SessionHeads {
       sealed: (known?.sealed ?? false) || (r.type === 'checkpoint.signed' && r.data?.final === true),
     });
   }
+}
+
+/** Records besides a session's last that a head needs: its start and its signed checkpoints, or any record whose type is not said. */
+function mayChangeHead(m: KafkaMessage): boolean {
+  const type = m.headers[HEADER_TYPE];
+  return type === undefined || type === 'session.started' || type === 'checkpoint.signed';
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Consumer } from '../../connectors/consumer/consumer.js';
 import { createKafka, logTopics } from '../../connectors/kafka/kafka-client.js';
+import type { TransactionTiming } from '../../connectors/kafka/kafka-log-sink.js';
 import { KafkaRecordSource } from '../../connectors/kafka/kafka-record-source.js';
 import { encodeRecord } from '../../connectors/kafka/record-codec.js';
 import type { AuditRecord } from '../../events/index.js';
@@ -42,6 +43,8 @@ describe('Kafka event log', () => {
     try {
       let written = 0;
       for (const h of gateways) h.gateway.writer.on('written', (records) => (written += records.length));
+      const transactions: TransactionTiming[] = [];
+      for (const h of gateways) h.gateway.kafka!.on('transaction', (t) => transactions.push(t));
       const sessions = new Map<string, string>();
       await Promise.all(
         gateways.flatMap((h, g) =>
@@ -72,6 +75,10 @@ describe('Kafka event log', () => {
         const verdict = await verifySession(id, list, keys, () => []);
         assert.equal(verdict.status, 'intact', `session ${id} verifies from Kafka: ${JSON.stringify(verdict.failure)}`);
       }
+      // kafkajs would look the coordinators up before each transactional request: four per transaction.
+      const lookups = transactions.reduce((n, t) => n + (t.requests.GroupCoordinator ?? 0), 0);
+      assert.ok(transactions.length >= 4, `several transactions per gateway (${transactions.length})`);
+      assert.ok(lookups <= 2 * gateways.length, `the coordinators are looked up once per producer, not per transaction (${lookups} lookups in ${transactions.length} transactions)`);
       const lag = await consumer.lag();
       assert.ok(lag.parts.length > 0, 'lag is reported per partition');
     } finally {
