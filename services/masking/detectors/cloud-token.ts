@@ -1,5 +1,5 @@
 import { isAlnum, type Span } from './span.js';
-import { afterLiteral, findTokens, type TokenFormat } from './token-format.js';
+import { afterLiteral, findTokensOfFormats, type TokenFormat } from './token-format.js';
 
 // Cloud and SaaS credentials by their vendors' documented formats: each a literal prefix and a bounded run of one
 // character class (token-format.ts), so a cell costs O(length).
@@ -42,11 +42,5 @@ function isSasSignature(encoded: string): boolean {
 
 /** Cloud access keys and SaaS tokens. Cost: seven indexOf passes (most cells hold no literal), and one bounded run per candidate. */
 export function findCloudTokens(text: string): Span[] {
-  let out: Span[] | null = null;
-  for (const format of FORMATS) {
-    if (!text.includes(format.literal)) continue;
-    const found = findTokens(text, format);
-    if (found.length) out = out ? out.concat(found) : found;
-  }
-  return out ?? [];
+  return findTokensOfFormats(text, FORMATS);
 }

@@ -65,3 +65,14 @@ export function findTokens(text: string, format: TokenFormat): Span[] {
 
 /** The body starts right after the literal. */
 export const afterLiteral = (literal: string) => (_text: string, at: number): number => at + literal.length;
+
+/** Every token of any of `formats`: one indexOf pass per format (most texts hold no literal), a bounded run per candidate. */
+export function findTokensOfFormats(text: string, formats: readonly TokenFormat[]): Span[] {
+  let out: Span[] | null = null;
+  for (const format of formats) {
+    if (!text.includes(format.literal)) continue;
+    const found = findTokens(text, format);
+    if (found.length) out = out ? out.concat(found) : found;
+  }
+  return out ?? [];
+}

@@ -1,5 +1,5 @@
 import { isAlnum, type Span } from './span.js';
-import { afterLiteral, findTokens, type TokenFormat } from './token-format.js';
+import { afterLiteral, findTokensOfFormats, type TokenFormat } from './token-format.js';
 
 // Source-control credentials by their documented formats, each a literal prefix and a bounded run (token-format.ts).
 //  - GitHub (docs "About authentication to GitHub", token prefixes; blog "Behind GitHub's new authentication token
@@ -31,11 +31,5 @@ const FORMATS: readonly TokenFormat[] = [
 
 /** GitHub and GitLab tokens. Cost: three indexOf passes, and one bounded run per candidate. */
 export function findVcsTokens(text: string): Span[] {
-  let out: Span[] | null = null;
-  for (const format of FORMATS) {
-    if (!text.includes(format.literal)) continue;
-    const found = findTokens(text, format);
-    if (found.length) out = out ? out.concat(found) : found;
-  }
-  return out ?? [];
+  return findTokensOfFormats(text, FORMATS);
 }
