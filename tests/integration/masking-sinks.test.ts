@@ -86,7 +86,12 @@ describe('masked values in the distributed trail', () => {
     const consumer = new Consumer(await KafkaRecordSource.create(KafkaLogConfig.parse(log.kafka), sink, 200), sink, new Metrics());
     const running = consumer.run();
     try {
-      await eventually(() => [...sink.records.values()].filter((r) => r.type === 'session.ended').length >= 2, 'both sessions at the consumer');
+      // Events and byte chunks are separate topics, read side by side: wait for each session's whole sequence.
+      await eventually(() => {
+        const read = [...sink.records.values()];
+        const ended = read.filter((r) => r.type === 'session.ended');
+        return ended.length >= 2 && ended.every((end) => read.filter((r) => r.sessionId === end.sessionId).length === Math.max(...read.filter((r) => r.sessionId === end.sessionId).map((r) => r.seq)));
+      }, 'both sessions, every record of each, at the consumer');
     } finally {
       await consumer.stop();
       await running.catch(() => undefined);
