@@ -2,7 +2,8 @@ import { Be } from './protocol.js';
 
 /** Serializes the few server messages the gateway itself sends to clients. */
 
-function message(type: number, body: Buffer): Buffer {
+/** One backend message: its type byte, its length and the body. */
+export function message(type: number, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + body.length);
   out[0] = type;
   out.writeInt32BE(body.length + 4, 1);

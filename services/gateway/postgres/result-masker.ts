@@ -9,7 +9,7 @@ import type { ColumnMask } from '../../masking/column-origins.js';
 import type { SessionMasking } from '../../masking/session-masking.js';
 import type { BackendMessageHandler } from './backend-framer.js';
 import type { ServerError } from './backend-messages.js';
-import { errorResponse } from './backend-writer.js';
+import { errorResponse, message as backendMessage } from './backend-writer.js';
 import { OutgoingBytes } from './outgoing-bytes.js';
 import { Be, ProtocolError, SqlState } from './protocol.js';
 
@@ -270,7 +270,7 @@ export class ResultMasker implements BackendMessageHandler {
       }
       if (action) masked = true;
     }
-    return { description: { actions, ops, constants, keep, fns, binary, masked, counts: new Uint32Array(n) }, rewritten: rewrite ? frame(Be.RowDescription, rewrite) : undefined, ...(refusal ? { refusal } : {}) };
+    return { description: { actions, ops, constants, keep, fns, binary, masked, counts: new Uint32Array(n) }, rewritten: rewrite ? backendMessage(Be.RowDescription, rewrite) : undefined, ...(refusal ? { refusal } : {}) };
   }
 
   /**
@@ -464,10 +464,3 @@ function copy(src: Buffer, from: number, to: number, dst: Buffer, at: number): n
   return at + n;
 }
 
-function frame(type: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = type;
-  out.writeInt32BE(body.length + 4, 1);
-  body.copy(out, 5);
-  return out;
-}
