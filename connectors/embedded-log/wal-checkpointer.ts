@@ -12,18 +12,26 @@ const PAGES_PER_COMMIT = 3;
  * copies the rest (about one checkpoint's worth) so the file stays bounded during a long transfer.
  */
 export const CATCH_UP_FRAMES = 8192;
+/** How long close() waits for the thread to let go of the file (a checkpoint in progress finishes first). */
+const CLOSE_WAIT_MS = 10_000;
 
 // Plain JavaScript on purpose: the thread needs nothing but better-sqlite3, from sources or from dist/ alike.
 const CHECKPOINT_THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
+const closed = new Int32Array(workerData.closed);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = 5000');
 parentPort.on('message', (m) => {
   if (m === 'close') {
-    db.close();
-    parentPort.close();
+    try {
+      db.close();
+    } finally {
+      Atomics.store(closed, 0, 1);
+      Atomics.notify(closed, 0);
+      parentPort.close();
+    }
     return;
   }
   try {
@@ -43,6 +51,8 @@ parentPort.on('message', (m) => {
  */
 export class WalCheckpointer {
   private readonly worker: Worker;
+  /** Set to 1 by the thread once its connection is closed. */
+  private readonly threadClosed = new Int32Array(new SharedArrayBuffer(4));
   private pages = 0;
   private running = false;
   private pending = false;
@@ -57,7 +67,7 @@ export class WalCheckpointer {
     private readonly catchUp: () => void,
   ) {
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(CHECKPOINT_THREAD, { eval: true, workerData: { file, synchronous, sqlite } });
+    this.worker = new Worker(CHECKPOINT_THREAD, { eval: true, workerData: { file, synchronous, sqlite, closed: this.threadClosed.buffer } });
     this.worker.unref();
     this.worker.on('message', (reply: { error?: string; frames?: number }) => {
       this.running = false;
@@ -81,10 +91,18 @@ export class WalCheckpointer {
     else this.start();
   }
 
+  /**
+   * Waits (blocking, as the log's own close does) until the thread has closed its connection, so that
+   * the writer's connection closes last: SQLite then checkpoints the whole WAL into the database file
+   * and removes it, and a clean stop leaves one self-contained file to copy or back up.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.worker.postMessage('close');
+    if (Atomics.wait(this.threadClosed, 0, 0, CLOSE_WAIT_MS) === 'timed-out') {
+      console.error(`trailgate: TG_LOG_CHECKPOINT: the checkpoint thread did not close within ${CLOSE_WAIT_MS / 1000} s; the WAL stays beside the database file and is replayed at the next open`);
+    }
   }
 
   private start(): void {
