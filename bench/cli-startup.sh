@@ -4,6 +4,8 @@
 # BASE_DIST=<dir> uses an already built baseline (a tree with dist/ and node_modules/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/machine.sh
+. bench/machine.sh
 base_rev="${1:-main}"
 work="bench/.work/cli"
 mkdir -p "$work" bench/results
@@ -28,8 +30,9 @@ out="bench/results/cli-startup-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo
   echo "- CPUs (nproc): $(nproc); model: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "- Node: $(node -v); $(hyperfine --version)"
-  echo "- Load at start (uptime): $(uptime)"
-  echo "- Shared: other engineers' builds and tests ran on the same 2 cores; compare the rows, measured one after another in the same minute or two."
+  started="$(uptime)"
+  echo "- Load at start (uptime): $started"
+  noisy_note "$started" "the runs; the rows were measured one after another in the same minute or two"
   echo
   echo "## Results (wall time, \`sessions --limit 50\`; node-alone is \`node -e 0\`, Node's own start)"
   echo

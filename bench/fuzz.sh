@@ -4,6 +4,8 @@
 # FUZZ_TARGETS=a,b limits the targets; FUZZ_COVERAGE_RUNS sets the inputs per target of the coverage pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/machine.sh
+. bench/machine.sh
 seconds="${1:-3600}"
 inputs="${2:-1000000}"
 mkdir -p bench/results bench/.work
@@ -18,8 +20,9 @@ out="bench/results/fuzz-$stamp.md"
   echo
   echo "- CPUs (nproc): $(nproc); model: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "- Node: $(node -v); fast-check $(node -p 'require("fast-check/package.json").version')"
-  echo "- Load at start (uptime): $(uptime)"
-  echo "- Shared: other engineers' builds and tests ran on the same 2 cores, so rates are lower bounds."
+  started="$(uptime)"
+  echo "- Load at start (uptime): $started"
+  noisy_note "$started" "the fuzzed parsers, so rates are lower bounds"
   echo
   echo "## Inputs run (each slice: the whole corpus, then generated and mutated inputs under the watchdog)"
   echo
