@@ -5,6 +5,7 @@
 #
 # Env: BENCH_MB (payload size, default 200), BENCH_REPS (runs per cell, default 3),
 #      BENCH_RECORDING (gateway recording.mode: strict (default) or async),
+#      BENCH_DIRECTIONS ("upload download" by default; one of them for a profile of one direction),
 #      BENCH_SKIP_BUILD=1 (use the existing dist/).
 # Results: bench/results/sshbench-<UTC timestamp>-<recording mode>.md (also printed to stdout).
 set -euo pipefail
@@ -18,12 +19,14 @@ WORK="$TRAILGATE_TEST_STATE/ssh"
 MB="${BENCH_MB:-200}"
 REPS="${BENCH_REPS:-3}"
 RECORDING="${BENCH_RECORDING:-strict}"
+DIRS="${BENCH_DIRECTIONS:-upload download}"
 
 log() { echo "[sshbench] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 case "$RECORDING" in strict | async) ;; *) die "BENCH_RECORDING must be strict or async (got '$RECORDING')" ;; esac
 [[ "$MB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_MB must be a positive integer"
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer"
+[[ "$DIRS" =~ ^(upload|download)( (upload|download))*$ ]] || die "BENCH_DIRECTIONS must be upload, download or both (got '$DIRS')"
 
 UPTIME_START="$(uptime)"
 LOAD1_START="$(awk '{ print $1 }' /proc/loadavg)"
@@ -258,7 +261,7 @@ log "warm-up"
 ssh_to direct true </dev/null
 ssh_to gateway true </dev/null
 for rep in $(seq 1 "$REPS"); do
-  for dir in upload download; do
+  for dir in $DIRS; do
     # Interleaved, so drift on the machine hits both paths alike.
     for path in direct gateway; do run "$path" "$dir" "$rep"; done
   done
@@ -309,7 +312,7 @@ OUT="$RESULTS_DIR/sshbench-$STAMP-$RECORDING.md"
   echo
   echo "| direction | path | runs (s) | median (s) | MiB/s | gateway CPU per run (s) | gateway CPU per MiB (ms, median) | gateway write calls per MiB |"
   echo "|---|---|---|---:|---:|---|---:|---|"
-  for dir in upload download; do
+  for dir in $DIRS; do
     for path in direct gateway; do
       runs=() cpus=() writes=()
       for rep in $(seq 1 "$REPS"); do runs+=("${SECS["$path|$dir|$rep"]}"); cpus+=("${CPU["$path|$dir|$rep"]}"); writes+=("${WRITES["$path|$dir|$rep"]}"); done
@@ -322,7 +325,7 @@ OUT="$RESULTS_DIR/sshbench-$STAMP-$RECORDING.md"
   echo
   echo "| direction | throughput gateway/direct | time gateway/direct |"
   echo "|---|---:|---:|"
-  for dir in upload download; do
+  for dir in $DIRS; do
     d=() g=()
     for rep in $(seq 1 "$REPS"); do d+=("${SECS["direct|$dir|$rep"]}"); g+=("${SECS["gateway|$dir|$rep"]}"); done
     md="$(median "${d[@]}")" mg="$(median "${g[@]}")"
@@ -342,7 +345,7 @@ OUT="$RESULTS_DIR/sshbench-$STAMP-$RECORDING.md"
   echo "| direction | path | wall (s) | ssh client | ssh client with wc | sshd (busiest process) | gateway (main thread) | total C | bound (s) | wall / bound |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   declare -A BOUND
-  for dir in upload download; do
+  for dir in $DIRS; do
     for path in direct gateway; do
       walls=() cl=() cls=() sd=() sd1=() gw=() gwm=() tot=() bnd=()
       for rep in $(seq 1 "$REPS"); do
@@ -360,7 +363,7 @@ OUT="$RESULTS_DIR/sshbench-$STAMP-$RECORDING.md"
   echo
   echo "| direction | direct wall (s) | gateway bound (s) | gateway/direct at most | measured |"
   echo "|---|---:|---:|---:|---:|"
-  for dir in upload download; do
+  for dir in $DIRS; do
     d=() g=()
     for rep in $(seq 1 "$REPS"); do d+=("${SECS["direct|$dir|$rep"]}"); g+=("${SECS["gateway|$dir|$rep"]}"); done
     md="$(median "${d[@]}")" mg="$(median "${g[@]}")"
