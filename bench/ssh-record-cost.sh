@@ -23,6 +23,8 @@ VARIANTS=(
   "strict, one 64 KiB chunk per turn (one commit per chunk)|record|BENCH_PARTS_PER_TURN=2"
   "strict, recording.chunkBytes 256 KiB|record|BENCH_CHUNK_BYTES=262144"
   "async: the log writer thread|record|BENCH_SINK=threaded"
+  "strict, a log file with 16 KiB SQLite pages|record|BENCH_PAGE_SIZE=16384"
+  "strict, a log file with 64 KiB SQLite pages|record|BENCH_PAGE_SIZE=65536"
 )
 FIELDS=(cpuMsPerMiB mainThreadMsPerMiB systemMsPerMiB writeCallsPerMiB readCallsPerMiB)
 declare -A VAL

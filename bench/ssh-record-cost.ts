@@ -7,7 +7,7 @@
  *
  * Env: BENCH_PARTS_PER_TURN (32 KiB buffers per turn, default 8: the gateway's turns carry several socket
  * reads), BENCH_CHUNK_BYTES (recording.chunkBytes, default 64 KiB), BENCH_SINK=threaded (async recording's
- * writer thread).
+ * writer thread), BENCH_PAGE_SIZE (SQLite page size of the new log file).
  *
  * Prints one JSON line: process CPU (all threads) and main-thread CPU per MiB, write and read system
  * calls per MiB (/proc/self/io), wall time. `baseline` makes the same buffers and turns without
@@ -17,7 +17,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { EmbeddedLog } from '../connectors/embedded-log/embedded-log.js';
+import { EMBEDDED_LOG_SCHEMA } from '../connectors/embedded-log/schema.js';
 import { InlineLogSink, ThreadedLogSink } from '../connectors/embedded-log/log-sinks.js';
 import { LogWriter } from '../services/gateway/recorder/log-writer.js';
 import { SessionRecorder } from '../services/gateway/recorder/session-recorder.js';
@@ -47,6 +49,13 @@ function mainThreadWaitMs(): number {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ssh-record-cost-'));
+// BENCH_PAGE_SIZE: a log file created with larger SQLite pages (the page size is fixed once the file has a table).
+if (process.env.BENCH_PAGE_SIZE) {
+  const db = new Database(join(dir, 'trailgate.db'));
+  db.pragma(`page_size = ${Number(process.env.BENCH_PAGE_SIZE)}`);
+  db.exec(EMBEDDED_LOG_SCHEMA);
+  db.close();
+}
 const log = new EmbeddedLog(join(dir, 'trailgate.db'));
 // BENCH_SINK=threaded: the log writer thread of async recording instead of strict recording's inline commits.
 const threaded = process.env.BENCH_SINK === 'threaded';
