@@ -27,6 +27,7 @@ case "$RECORDING" in strict | async) ;; *) die "BENCH_RECORDING must be strict o
 [[ "$MB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_MB must be a positive integer"
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer"
 [[ "$DIRS" =~ ^(upload|download)( (upload|download))*$ ]] || die "BENCH_DIRECTIONS must be upload, download or both (got '$DIRS')"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (it measures the ssh client's CPU): apt-get install time"
 
 UPTIME_START="$(uptime)"
 LOAD1_START="$(awk '{ print $1 }' /proc/loadavg)"
