@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { KubeEndpoint } from './kube-endpoint.js';
-import { CLOSE, ERROR, EXEC_SUBPROTOCOLS, readExitStatus, readResize, RESIZE, STDERR, STDIN, STDOUT } from './channel-protocol.js';
+import { EXEC_SUBPROTOCOLS } from './channel-protocol.js';
+import { ExecRecording } from './exec-recording.js';
 import type { KubeSession } from './kube-session.js';
 import type { RequestInfo } from './request-info.js';
 
@@ -17,6 +18,8 @@ export interface StreamOutcome {
   bytesIn: number;
   bytesOut: number;
   error?: string;
+  /** How the session ends when the stream broke its protocol (otherwise the client's disconnect). */
+  endReason?: 'protocol-error';
 }
 
 /** What the recording of one stream needs to know about it. */
@@ -116,7 +119,7 @@ function pump(client: WebSocket, upstream: WebSocket, session: KubeSession, plan
     from.on('message', (data: Buffer, isBinary: boolean) => {
       if (toClient) outcome.bytesOut += data.length;
       else outcome.bytesIn += data.length;
-      if (isBinary && data.length > 0) rec.message(toClient, data);
+      if (isBinary && data.length > 0) rec.channel(toClient, data[0]!, data.subarray(1));
       if (to.readyState !== WebSocket.OPEN) return;
       to.send(data, { binary: isBinary }, () => {
         if (to.bufferedAmount < HIGH_WATER / 4 && from.isPaused) from.resume();
@@ -162,79 +165,4 @@ function pump(client: WebSocket, upstream: WebSocket, session: KubeSession, plan
 /** Codes a peer may send in a close frame (1005/1006 are only ever observed). */
 function closable(code: number): number {
   return code === 1005 || code === 1006 || code < 1000 ? 1000 : code;
-}
-
-/** An exec or attach as the session's terminal recording: the command, output, resizes and exit status. */
-class ExecRecording {
-  private commandSeq = 0;
-  private readonly startedAt = process.hrtime.bigint();
-  private readonly tty: boolean;
-  private terminal = false;
-  private exit: { exitStatus: number | null; error?: string } | null = null;
-
-  constructor(
-    private readonly session: KubeSession,
-    private readonly plan: StreamPlan,
-    private readonly subprotocol: string,
-  ) {
-    this.tty = plan.query.get('tty') === 'true' || plan.query.get('tty') === '1';
-  }
-
-  start(): void {
-    // The command.started of this stream was recorded (and, when strict, made durable) before the upgrade.
-    this.commandSeq = this.session.execSeq ?? 0;
-  }
-
-  message(toClient: boolean, data: Buffer): void {
-    const r = this.session.recorder;
-    const channel = data[0]!;
-    const payload = data.subarray(1);
-    if (toClient) {
-      if (channel === STDOUT || channel === STDERR) {
-        if (payload.length === 0) return;
-        if (this.tty && !this.terminal) this.openTerminal(80, 24);
-        r.bytes('server', payload, 0, { ...(channel === STDERR ? { stderr: true } : {}), ...(this.tty ? { timed: true } : {}) });
-      } else if (channel === ERROR && payload.length > 0) {
-        this.exit = readExitStatus(payload, this.subprotocol);
-      }
-      return;
-    }
-    if (channel === RESIZE) {
-      const size = readResize(payload);
-      if (!size) return;
-      if (!this.terminal && this.tty) this.openTerminal(size.cols, size.rows);
-      else if (this.terminal) {
-        r.closeChunks();
-        r.event('terminal.resized', { channel: 0, cols: size.cols, rows: size.rows });
-      }
-    } else if (channel === STDIN && this.plan.recordStdin && payload.length > 0) {
-      r.bytes('client', payload, 0);
-    } else if (channel === CLOSE) {
-      // v5: the client closed its stdin; nothing to record beyond the fact that input ended
-    }
-  }
-
-  private openTerminal(cols: number, rows: number): void {
-    this.terminal = true;
-    this.session.recorder.closeChunks();
-    this.session.recorder.event('terminal.opened', { channel: 0, term: 'kubernetes', cols, rows });
-  }
-
-  finish(error?: string): void {
-    const r = this.session.recorder;
-    if (this.session.ended) return;
-    r.closeChunks();
-    const exitStatus = this.exit?.exitStatus ?? undefined;
-    const failure = error ?? this.exit?.error;
-    r.event('command.completed', {
-      commandSeq: this.commandSeq,
-      outcome: failure || exitStatus === undefined ? 'error' : 'ok',
-      durationMs: Number(process.hrtime.bigint() - this.startedAt) / 1e6,
-      tags: [],
-      rows: 0,
-      channel: 0,
-      ...(exitStatus !== undefined && exitStatus !== null ? { exitStatus } : {}),
-      ...(failure ? { error: failure } : exitStatus === undefined ? { error: 'the stream ended without an exit status' } : {}),
-    });
-  }
 }
