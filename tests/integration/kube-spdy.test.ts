@@ -66,6 +66,21 @@ async function sessionWith(match: (d: EventRecord<'kube.request'>['data']) => bo
   throw new Error('no session recorded that request');
 }
 
+/** The (unclaimed) session that ran this command: one the gateway ended records no kube.request for its stream. */
+async function sessionOf(command: string): Promise<AuditRecord[]> {
+  for (let i = 0; i < 100; i++) {
+    for (const [id, records] of await h.sessions()) {
+      if (claimed.has(id) || !records.some((r) => r.stream === 'events' && r.type === 'session.ended')) continue;
+      if (records.some((r) => r.stream === 'events' && r.type === 'command.started' && (r as EventRecord<'command.started'>).data.text === command)) {
+        claimed.add(id);
+        return records;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no session recorded ${command}`);
+}
+
 const spdyExec = (d: EventRecord<'kube.request'>['data']) => d.subresource === 'exec' && d.upgrade?.protocol === 'SPDY/3.1';
 
 describe('kubectl over SPDY/3.1 (spdy: record)', () => {
@@ -126,9 +141,11 @@ describe('kubectl over SPDY/3.1 (spdy: record)', () => {
     assert.equal(exit, 0, Buffer.concat(seen).toString());
     const records = await sessionWith((d) => spdyExec(d) && d.status === 101);
     assert.equal((events(records, 'command.started')[0] as EventRecord<'command.started'>).data.pty, true);
-    // kubectl sends the terminal's size on the resize stream first: the recording opens at that size
-    const opened = events(records, 'terminal.opened')[0] as EventRecord<'terminal.opened'>;
-    assert.deepEqual([opened.data.cols, opened.data.rows], [100, 30]);
+    // the size kubectl sends on its resize stream races the first output on the stdout stream: the recording opens
+    // at that size, or at 80x24 and records the resize when it comes; either way it ends at the client's size
+    const sizes = records.filter((r) => r.stream === 'events' && (r.type === 'terminal.opened' || r.type === 'terminal.resized')).map((r) => (r as EventRecord<'terminal.resized'>).data);
+    assert.ok(sizes.length >= 1 && sizes.length <= 2, JSON.stringify(sizes));
+    assert.deepEqual([sizes.at(-1)!.cols, sizes.at(-1)!.rows], [100, 30]);
     const clientScreen = await screenOf({ cols: 100, rows: 30 }, [{ output: Buffer.concat(seen) }]);
     const castScreen = await screenOfCast(castText(buildCast(records[0]!.sessionId, records)));
     assert.ok(clientScreen.lines.some((l) => l.includes('cleared bold')) && clientScreen.lines[4]!.includes('at 5,10'), clientScreen.lines.join('\n'));
@@ -182,6 +199,32 @@ describe('kubectl over SPDY/3.1 (spdy: record)', () => {
     const closed = events(records, 'forward.closed')[0] as EventRecord<'forward.closed'>;
     assert.deepEqual([closed.data.bytesFromClient, closed.data.bytesToClient], [payload.length, payload.length]);
     assert.ok(!records.some((r) => r.stream === 'bytes'), 'the forwarded data is counted, not recorded');
+  });
+
+  it('a live SPDY exec that the gateway ends (a disk watermark) is cut, its command.completed and session.ended recorded', { skip: NEEDS_KUBELET }, async () => {
+    const child = spawn(kubectlPath('1.29'), ['--kubeconfig', await kubeconfig(), 'exec', '-i', POD, '--', 'sh', '-c', 'echo ready; cat'], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir, KUBECACHEDIR: join(h.dir, 'cache-cut') } });
+    const exited = new Promise<number | null>((r) => child.once('close', r));
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready\n')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`kubectl exited ${code} before the command ran`)));
+    });
+    h.gateway.kube!.listener.endSessions('recording-unavailable', 'TG_DISK_CRITICAL: simulated');
+    child.stdin.end();
+    // kubectl takes a cut SPDY connection for success: the gateway says why on the error stream first
+    assert.equal(await exited, 1, err);
+    assert.match(err, /^error: TG_DISK_CRITICAL: simulated/m);
+    const records = await sessionOf('sh -c echo ready; cat');
+    const ended = events(records, 'session.ended')[0] as EventRecord<'session.ended'>;
+    assert.deepEqual([ended.data.reason, ended.data.detail], ['recording-unavailable', 'TG_DISK_CRITICAL: simulated']);
+    const completed = events(records, 'command.completed')[0] as EventRecord<'command.completed'>;
+    assert.equal(completed.data.error, 'TG_DISK_CRITICAL: simulated');
+    assert.equal(records.filter((x) => x.stream === 'bytes').map((x) => (x as { data: Buffer }).data.toString()).join(''), 'ready\n');
   });
 
   it('malformed SPDY from a client ends the stream and the session with TG_KUBE_SPDY_MALFORMED, recorded', { skip: NEEDS_KUBELET }, async () => {

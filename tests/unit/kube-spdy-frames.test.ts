@@ -160,7 +160,7 @@ describe('SPDY streams as channels', () => {
   const recorded = () => {
     const seen: [boolean, number, string][] = [];
     const rec = { channel: (toClient: boolean, channel: number, payload: Buffer) => seen.push([toClient, channel, payload.toString()]) } as unknown as ExecRecording;
-    return { seen, streams: new ExecStreams(rec) };
+    return { seen, streams: new ExecStreams(rec, 'v4.channel.k8s.io') };
   };
   const open = (id: number, type: string): SpdyEvent => ({ kind: 'stream', id, headers: new Map([['streamtype', [type]]]), fin: false });
   const d = (id: number, text: string, fin = false): SpdyEvent => ({ kind: 'data', id, data: Buffer.from(text), fin });
@@ -194,6 +194,24 @@ describe('SPDY streams as channels', () => {
     const { streams: s2 } = recorded();
     s2.event(false, open(1, 'error'));
     assert.throws(() => s2.event(true, d(1, 'x'.repeat(70 * 1024))), /error stream of more than/);
+  });
+
+  it("a cut exec tells kubectl why on the error stream: a Status on v4/v5, the message on older protocols, nothing after the cluster's own", () => {
+    const { streams } = recorded();
+    streams.event(false, open(1, 'error'));
+    const frame = streams.farewell('TG_DISK_CRITICAL: full')!;
+    const [e] = readAll(frame);
+    assert.deepEqual([e!.kind, e!.id, (e as { fin: boolean }).fin], ['data', 1, true]);
+    const status = JSON.parse((e as { data: Buffer }).data.toString()) as { status: string; message: string };
+    assert.deepEqual([status.status, status.message], ['Failure', 'TG_DISK_CRITICAL: full']);
+    assert.equal(streams.farewell('again'), null);
+    const old = new ExecStreams({ channel: () => undefined } as unknown as ExecRecording, 'v3.channel.k8s.io');
+    old.event(false, open(1, 'error'));
+    assert.equal((readAll(old.farewell('cut')!)[0] as { data: Buffer }).data.toString(), 'cut');
+    const answered = recorded().streams;
+    answered.event(false, open(1, 'error'));
+    answered.event(true, d(1, '{"status":"Success"}'));
+    assert.equal(answered.farewell('cut'), null);
   });
 
   it('port-forward counts the data streams each way, not the error streams', () => {

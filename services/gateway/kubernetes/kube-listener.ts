@@ -264,7 +264,7 @@ export class KubeListener {
         }
         rec = new ExecRecording(session, plan, protocol);
         rec.start();
-        return new ExecStreams(rec);
+        return new ExecStreams(rec, protocol);
       },
       register: (end) => {
         session.stream = { end };
@@ -308,8 +308,10 @@ export class KubeListener {
   /** Ends every open session with a recorded reason; the listener keeps accepting. */
   endSessions(reason: SessionEndedData['reason'], detail: string): void {
     for (const [socket, s] of this.sessions) {
+      // a stream closes its own connection (an SPDY exec after telling kubectl why)
+      const streaming = s.stream !== null;
       s.end(reason, detail);
-      socket.destroy();
+      if (!streaming) socket.destroy();
     }
   }
 

@@ -13,7 +13,7 @@ const HIGH_WATER = 1024 * 1024;
 export interface SpdyRelayHooks {
   /** The cluster accepted the upgrade with this X-Stream-Protocol-Version: the observer of the streams. */
   opened(protocol: string): SpdyObserver;
-  /** Called with a function that ends the relay (the session's end). */
+  /** Called with a function that ends the relay (the session's end), again once the connection is upgraded. */
   register(end: (reason: string) => void): void;
   /** The relay ended (before `relaySpdy` resolves, so that a session's end still finds it open). */
   closed(outcome: StreamOutcome): void;
@@ -94,7 +94,9 @@ export function relaySpdy(
         }
         if (malformed) outcome.endReason = 'protocol-error';
         if (error) {
-          socket.destroy();
+          // a farewell already queued toward the client goes out before its socket closes
+          if (socket.writableEnded) socket.once('finish', () => socket.destroy());
+          else socket.destroy();
           upSocket.destroy();
         } else {
           socket.end(() => socket.destroy());
@@ -125,6 +127,13 @@ export function relaySpdy(
       };
       const fromClient = pass(socket, upSocket, false);
       const toClient = pass(upSocket, socket, true);
+      // from here the session's end cuts the upgraded connections (the request no longer owns its socket),
+      // telling kubectl why on the error stream when the frames toward it are at a boundary
+      hooks.register((reason) => {
+        const last = toClient.reader.atFrameBoundary && !finished ? observer.farewell(reason) : null;
+        if (last) socket.end(last);
+        finish(reason);
+      });
       if (head.length) fromClient.relay(head);
       if (upHead.length) toClient.relay(upHead);
       const closed = (who: string, reader: SpdyFrameReader) => () => finish(reader.atFrameBoundary ? undefined : `TG_KUBE_SPDY_MALFORMED: ${who} closed the connection inside a frame`);

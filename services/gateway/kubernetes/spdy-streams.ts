@@ -1,5 +1,6 @@
 import { ERROR, RESIZE, STDERR, STDIN, STDOUT } from './channel-protocol.js';
 import type { ExecRecording } from './exec-recording.js';
+import { statusBody } from './kube-status.js';
 import { SpdyProtocolError, type SpdyEvent } from './spdy-frames.js';
 
 /**
@@ -11,6 +12,8 @@ export interface SpdyObserver {
   event(toClient: boolean, e: SpdyEvent): void;
   /** The connection ended: whatever a stream left unread is read now. */
   end(): void;
+  /** Frames that tell the client why the gateway cut the stream (as the cluster would say it), or null. */
+  farewell(reason: string): Buffer | null;
 }
 
 const EXEC_CHANNELS: Record<string, { channel: number; toClient: boolean }> = {
@@ -35,14 +38,19 @@ export class ExecStreams implements SpdyObserver {
   private errorBytes = 0;
   private errorRead = false;
   private resize = '';
+  private errorStream = 0;
 
-  constructor(private readonly rec: ExecRecording) {}
+  constructor(
+    private readonly rec: ExecRecording,
+    private readonly protocol: string,
+  ) {}
 
   event(toClient: boolean, e: SpdyEvent): void {
     if (e.kind === 'stream') {
       const c = EXEC_CHANNELS[streamType(e)];
       if (!c) throw new SpdyProtocolError(`a stream of type '${streamType(e).slice(0, 40)}' in an exec`);
       this.streams.set(e.id, c);
+      if (c.channel === ERROR) this.errorStream = e.id;
       return;
     }
     if (e.kind !== 'data') return;
@@ -71,6 +79,17 @@ export class ExecStreams implements SpdyObserver {
     this.errorRead = true;
     const status = Buffer.concat(this.errorStatus);
     if (status.length) this.rec.channel(true, ERROR, status);
+  }
+
+  /**
+   * The error stream's last word, with its end: kubectl reads the stream whole and, without it, takes a cut
+   * connection for a command that succeeded (exit 0). v4/v5 carry a Status; older protocols the message itself.
+   */
+  farewell(reason: string): Buffer | null {
+    if (!this.errorStream || this.errorRead || this.errorBytes > 0) return null;
+    this.errorRead = true;
+    const message = this.protocol.startsWith('v4.') || this.protocol.startsWith('v5.') ? statusBody(500, reason) : reason;
+    return dataFrame(this.errorStream, Buffer.from(message), true);
   }
 
   end(): void {
@@ -102,4 +121,16 @@ export class ForwardStreams implements SpdyObserver {
   }
 
   end(): void {}
+
+  farewell(): Buffer | null {
+    return null;
+  }
+}
+
+/** A DATA frame: stream id, flags and 24-bit length, then the payload. */
+function dataFrame(id: number, payload: Buffer, fin: boolean): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32BE(id & 0x7fffffff, 0);
+  h.writeUInt32BE(((fin ? 1 : 0) << 24) | payload.length, 4);
+  return Buffer.concat([h, payload]);
 }
