@@ -1,5 +1,6 @@
 import { Inflate, Z_SYNC_FLUSH } from 'pako';
 import { SPDY3_DICTIONARY } from './spdy-dictionary.js';
+import { StreamProtocolError } from './stream-protocol-error.js';
 
 /**
  * SPDY/3.1 frames of one direction of a connection, read as they pass (Kubernetes' exec, attach and
@@ -15,8 +16,10 @@ export type SpdyEvent =
   | { kind: 'reset'; id: number };
 
 /** A byte stream that is not SPDY/3.1 as Kubernetes speaks it; the session ends with this reason. */
-export class SpdyProtocolError extends Error {
-  readonly code = 'TG_KUBE_SPDY_MALFORMED';
+export class SpdyProtocolError extends StreamProtocolError {
+  constructor(message: string) {
+    super('TG_KUBE_SPDY_MALFORMED', message);
+  }
 }
 
 export interface SpdyLimits {
