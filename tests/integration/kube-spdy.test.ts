@@ -201,31 +201,33 @@ describe('kubectl over SPDY/3.1 (spdy: record)', () => {
     assert.ok(!records.some((r) => r.stream === 'bytes'), 'the forwarded data is counted, not recorded');
   });
 
-  it('a live SPDY exec that the gateway ends (a disk watermark) is cut, its command.completed and session.ended recorded', { skip: NEEDS_KUBELET }, async () => {
-    const child = spawn(kubectlPath('1.29'), ['--kubeconfig', await kubeconfig(), 'exec', '-i', POD, '--', 'sh', '-c', 'echo ready; cat'], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir, KUBECACHEDIR: join(h.dir, 'cache-cut') } });
-    const exited = new Promise<number | null>((r) => child.once('close', r));
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('ready\n')) resolve();
+  for (const [version, over] of [['1.29', 'SPDY'], ['1.33', 'WebSocket']] as const) {
+    it(`kubectl ${version}: a live exec over ${over} that the gateway ends (a disk watermark) is cut, kubectl exits 1 with the reason, command.completed and session.ended recorded`, { skip: NEEDS_KUBELET }, async () => {
+      const child = spawn(kubectlPath(version), ['--kubeconfig', await kubeconfig(), 'exec', '-i', POD, '--', 'sh', '-c', `echo ready; cat # ${version}`], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir, KUBECACHEDIR: join(h.dir, `cache-cut-${version}`) } });
+      const exited = new Promise<number | null>((r) => child.once('close', r));
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('ready\n')) resolve();
+        });
+        void exited.then((code) => reject(new Error(`kubectl exited ${code} before the command ran`)));
       });
-      void exited.then((code) => reject(new Error(`kubectl exited ${code} before the command ran`)));
+      h.gateway.kube!.listener.endSessions('recording-unavailable', 'TG_DISK_CRITICAL: simulated');
+      child.stdin.end();
+      // kubectl 1.29 takes a cut SPDY connection for success: the gateway says why on the error channel first
+      assert.equal(await exited, 1, err);
+      assert.match(err, /^error: TG_DISK_CRITICAL: simulated/m);
+      const records = await sessionOf(`sh -c echo ready; cat # ${version}`);
+      const ended = events(records, 'session.ended')[0] as EventRecord<'session.ended'>;
+      assert.deepEqual([ended.data.reason, ended.data.detail], ['recording-unavailable', 'TG_DISK_CRITICAL: simulated']);
+      const completed = events(records, 'command.completed')[0] as EventRecord<'command.completed'>;
+      assert.equal(completed.data.error, 'TG_DISK_CRITICAL: simulated');
+      assert.equal(records.filter((x) => x.stream === 'bytes').map((x) => (x as { data: Buffer }).data.toString()).join(''), 'ready\n');
     });
-    h.gateway.kube!.listener.endSessions('recording-unavailable', 'TG_DISK_CRITICAL: simulated');
-    child.stdin.end();
-    // kubectl takes a cut SPDY connection for success: the gateway says why on the error stream first
-    assert.equal(await exited, 1, err);
-    assert.match(err, /^error: TG_DISK_CRITICAL: simulated/m);
-    const records = await sessionOf('sh -c echo ready; cat');
-    const ended = events(records, 'session.ended')[0] as EventRecord<'session.ended'>;
-    assert.deepEqual([ended.data.reason, ended.data.detail], ['recording-unavailable', 'TG_DISK_CRITICAL: simulated']);
-    const completed = events(records, 'command.completed')[0] as EventRecord<'command.completed'>;
-    assert.equal(completed.data.error, 'TG_DISK_CRITICAL: simulated');
-    assert.equal(records.filter((x) => x.stream === 'bytes').map((x) => (x as { data: Buffer }).data.toString()).join(''), 'ready\n');
-  });
+  }
 
   it('malformed SPDY from a client ends the stream and the session with TG_KUBE_SPDY_MALFORMED, recorded', { skip: NEEDS_KUBELET }, async () => {
     const kube = h.gateway.kube!;
