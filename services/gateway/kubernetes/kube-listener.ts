@@ -245,7 +245,7 @@ export class KubeListener {
       decision: d.decision,
       upgrade: { protocol: spdy ? 'SPDY/3.1' : 'websocket', ...(o.subprotocol ? { subprotocol: o.subprotocol } : {}) },
       ...(o.error ? { reason: o.error } : {}),
-      ...(o.endReason ? { code: 'TG_KUBE_SPDY_MALFORMED' } : {}),
+      ...(o.code ? { code: o.code } : {}),
     });
     if (o.endReason) session.end(o.endReason, o.error);
     else session.end('client-disconnected');

@@ -19,6 +19,8 @@ export interface StreamOutcome {
   error?: string;
   /** How the session ends when the stream broke its protocol (otherwise the client's disconnect). */
   endReason?: 'protocol-error';
+  /** The TG_ code of such a break (TG_KUBE_WEBSOCKET_MALFORMED, TG_KUBE_SPDY_MALFORMED). */
+  code?: string;
 }
 
 /** What the recording of one stream needs to know about it. */

@@ -111,6 +111,7 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
           stream.read(toClient, chunk);
         } catch (err) {
           const code = err instanceof StreamProtocolError ? err.code : stream.malformedCode;
+          outcome.code = code;
           finish(`${code}: ${toClient ? 'the API server' : 'the client'} sent ${(err as Error).message}`, true);
           return;
         }
