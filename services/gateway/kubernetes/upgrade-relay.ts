@@ -8,6 +8,8 @@ import type { StreamOutcome } from './stream-relay.js';
 
 /** Bytes waiting toward one side before the other side is paused: at most this much is buffered per direction. */
 const HIGH_WATER = 1024 * 1024;
+/** Bytes still queued toward a client below which a cut stream is told why before it closes. */
+const FAREWELL_QUEUE = 64 * 1024;
 
 
 /** An upgraded stream's reading of the bytes it relays (the frames of WebSocket or SPDY/3.1). */
@@ -129,7 +131,8 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       // from here the session's end cuts the upgraded connections (the request no longer owns its socket),
       // telling the client why when the bytes toward it are at a frame boundary
       hooks.register((reason) => {
-        const last = !finished && stream.atBoundary(true) ? stream.farewell(reason) : null;
+        // only toward a client that reads: one that stopped would hold its socket open behind the queue
+        const last = !finished && stream.atBoundary(true) && socket.writableLength < FAREWELL_QUEUE ? stream.farewell(reason) : null;
         if (last) socket.end(last);
         finish(reason);
       });
