@@ -308,7 +308,7 @@ export class KubeListener {
   /** Ends every open session with a recorded reason; the listener keeps accepting. */
   endSessions(reason: SessionEndedData['reason'], detail: string): void {
     for (const [socket, s] of this.sessions) {
-      // a stream closes its own connection (an SPDY exec after telling kubectl why)
+      // a stream closes its own connection (an exec after telling kubectl why)
       const streaming = s.stream !== null;
       s.end(reason, detail);
       if (!streaming) socket.destroy();
