@@ -1,8 +1,9 @@
 /**
  * kubectl 1.29 (exec over SPDY/3.1 only) and 1.30 (port-forward over SPDY) through the gateway with `spdy: record`,
- * and a target with `spdy: refuse`. Exec and port-forward over SPDY need a kubelet that speaks it: the REAL tier
- * (etcd + kube-apiserver + kwok from tests/services/kube.sh, whose exec runs a local process). Against the
- * kube-apiserver STAND-IN (tests/services/kube-standin.ts) only the refusal runs; the suite prints which subset ran.
+ * and a target with `spdy: refuse`, against the REAL tier (etcd + kube-apiserver + kwok from tests/services/kube.sh,
+ * whose exec runs a local process) when it is built, else the kube-apiserver STAND-IN (tests/services/kube-standin.ts,
+ * whose SPDY exec is kube-standin-spdy.ts). Port-forward over SPDY needs a kubelet: real tier only; the suite prints
+ * which subset ran.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -19,7 +20,7 @@ import { SpdyWriter } from '../support/spdy-writer.js';
 import { screenOf, screenOfCast } from '../support/terminal-screen.js';
 
 const REAL = !!process.env.KUBE_APISERVER_URL;
-const NEEDS_KUBELET = !REAL && 'exec and port-forward over SPDY need a kubelet (the real tier: tests/services/kube.sh); the stand-in does not speak SPDY';
+const NEEDS_KUBELET = !REAL && 'port-forward over SPDY needs a kubelet (the real tier: tests/services/kube.sh); the stand-in speaks SPDY for exec only';
 const POD = 'spdy-0';
 
 let h: KubeHarness;
@@ -32,7 +33,7 @@ before(async () => {
       { name: 'typed', issuers: ['dev'], subject: '**', targets: ['cluster-stdin'], rights: ['read', 'exec'], recordStdin: true, kubeGroups: ['trailgate:jobs'] },
     ],
   });
-  console.log(`# kubernetes backend: ${REAL ? `REAL kube-apiserver ${process.env.KUBE_VERSION} + kwok: SPDY exec, tty and port-forward run` : 'kube-apiserver STAND-IN: only the spdy: refuse case runs (SPDY exec and port-forward need the real tier)'}`);
+  console.log(`# kubernetes backend: ${REAL ? `REAL kube-apiserver ${process.env.KUBE_VERSION} + kwok: every case runs` : 'kube-apiserver STAND-IN (its SPDY exec: kube-standin-spdy.ts): all but the SPDY port-forward run'}`);
   if (REAL) {
     const manifest = join(h.dir, 'pod.yaml');
     writeFileSync(manifest, `apiVersion: v1\nkind: Pod\nmetadata: { name: ${POD}, namespace: default }\nspec:\n  nodeName: ${process.env.KUBE_NODE}\n  containers: [{ name: app, image: stand-in }]\n`);
@@ -84,7 +85,7 @@ async function sessionOf(command: string): Promise<AuditRecord[]> {
 const spdyExec = (d: EventRecord<'kube.request'>['data']) => d.subresource === 'exec' && d.upgrade?.protocol === 'SPDY/3.1';
 
 describe('kubectl over SPDY/3.1 (spdy: record)', () => {
-  it('kubectl 1.29 exec -i: stdin piped, exit code kept, stdout and stderr recorded apart, stdin not recorded by a rule without recordStdin', { skip: NEEDS_KUBELET }, async () => {
+  it('kubectl 1.29 exec -i: stdin piped, exit code kept, stdout and stderr recorded apart, stdin not recorded by a rule without recordStdin', async () => {
     const input = 'typed into 1.29\n';
     const r = await h.kubectl('1.29', await kubeconfig(), ['exec', '-i', POD, '--', 'sh', '-c', 'cat; echo to-stderr >&2; exit 3'], input);
     assert.equal(r.code, 3, r.stderr);
@@ -107,7 +108,7 @@ describe('kubectl over SPDY/3.1 (spdy: record)', () => {
     assert.equal(shown, `${input}to-stderr\n`);
   });
 
-  it('kubectl 1.29 exec -i under a rule with recordStdin: what the job typed is recorded', { skip: NEEDS_KUBELET }, async () => {
+  it('kubectl 1.29 exec -i under a rule with recordStdin: what the job typed is recorded', async () => {
     const r = await h.kubectl('1.29', await kubeconfig('cluster-stdin'), ['exec', '-i', POD, '--', 'sh', '-c', 'cat >/dev/null; echo done'], 'select 1;\n');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'done\n');
@@ -117,7 +118,7 @@ describe('kubectl over SPDY/3.1 (spdy: record)', () => {
     assert.equal((events(records, 'command.completed')[0] as EventRecord<'command.completed'>).data.exitStatus, 0);
   });
 
-  it('kubectl 1.29 exec -it on a terminal replays from its cast to the screen the client saw, with its resize', { skip: NEEDS_KUBELET }, async () => {
+  it('kubectl 1.29 exec -it on a terminal replays from its cast to the screen the client saw, with its resize', async () => {
     const kc = await kubeconfig();
     const script = 'printf "one\\r\\ntwo\\r\\n\\033[2J\\033[Hcleared \\033[1mbold\\033[0m\\r\\n"; printf "\\033[5;10Hat 5,10"; sleep 0.2';
     const driver = spawn('python3', [join(import.meta.dirname, '../support/pty-driver.py'), '--rows', '30', '--cols', '100', kubectlPath('1.29'), '--kubeconfig', kc, 'exec', '-it', POD, '--', 'sh', '-c', script], {
@@ -202,7 +203,7 @@ describe('kubectl over SPDY/3.1 (spdy: record)', () => {
   });
 
   for (const [version, over] of [['1.29', 'SPDY'], ['1.33', 'WebSocket']] as const) {
-    it(`kubectl ${version}: a live exec over ${over} that the gateway ends (a disk watermark) is cut, kubectl exits 1 with the reason, command.completed and session.ended recorded`, { skip: NEEDS_KUBELET }, async () => {
+    it(`kubectl ${version}: a live exec over ${over} that the gateway ends (a disk watermark) is cut, kubectl exits 1 with the reason, command.completed and session.ended recorded`, async () => {
       const child = spawn(kubectlPath(version), ['--kubeconfig', await kubeconfig(), 'exec', '-i', POD, '--', 'sh', '-c', `echo ready; cat # ${version}`], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: h.dir, KUBECACHEDIR: join(h.dir, `cache-cut-${version}`) } });
       const exited = new Promise<number | null>((r) => child.once('close', r));
       let err = '';
@@ -229,7 +230,7 @@ describe('kubectl over SPDY/3.1 (spdy: record)', () => {
     });
   }
 
-  it('malformed SPDY from a client ends the stream and the session with TG_KUBE_SPDY_MALFORMED, recorded', { skip: NEEDS_KUBELET }, async () => {
+  it('malformed SPDY from a client ends the stream and the session with TG_KUBE_SPDY_MALFORMED, recorded', async () => {
     const kube = h.gateway.kube!;
     const token = await h.token({ repository: 'acme/legacy' });
     const socket = tls.connect({ host: '127.0.0.1', port: kube.address.port, ca: readFileSync(kube.certFile), servername: 'localhost', ALPNProtocols: ['http/1.1'] });
