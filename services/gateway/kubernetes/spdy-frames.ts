@@ -149,7 +149,7 @@ export class SpdyFrameReader {
       case WINDOW_UPDATE:
       case GOAWAY:
       case PING:
-        need(type4(this.type));
+        need(fixedPayload(this.type));
         return;
       default:
         return;
@@ -201,6 +201,6 @@ export class SpdyFrameReader {
 }
 
 /** Fixed payload sizes of the control frames read only for their length. */
-function type4(type: number): number {
+function fixedPayload(type: number): number {
   return type === PING ? 4 : 8;
 }
