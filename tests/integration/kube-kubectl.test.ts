@@ -356,12 +356,5 @@ describe('kubectl through the gateway', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `pod/${POD}\n`);
   });
-
-  it('kubectl 1.29 (SPDY only): exec is refused with a clear error and recorded', async () => {
-    const r = await h.kubectl('1.29', await kubeconfig(), ['exec', POD, '--', 'true']);
-    assert.notEqual(r.code, 0);
-    const refused = (await h.requests()).find((e) => e.data.code === 'TG_KUBE_SPDY_REFUSED')!;
-    assert.equal(refused.data.status, 403);
-    assert.match(refused.data.reason ?? '', /WebSocket only/);
-  });
+  // kubectl 1.29 (exec over SPDY only) and 1.30's SPDY port-forward: kube-spdy.test.ts
 });

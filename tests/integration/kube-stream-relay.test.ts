@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import type { EventRecord } from '../../events/index.js';
@@ -102,6 +103,32 @@ describe('stream relay', () => {
     }
     const refused = [...(await h.sessions()).values()].flat().find((r) => r.stream === 'events' && r.type === 'kube.request' && (r.data as { code?: string }).code === 'TG_RECORDING_FAILED');
     assert.ok(refused, 'the refusal is recorded once the log is back');
+  });
+
+  it('a client that breaks the WebSocket framing (an unmasked frame) ends the exec and the session with TG_KUBE_WEBSOCKET_MALFORMED', async () => {
+    const kube = h.gateway.kube!;
+    const socket = tls.connect({ host: '127.0.0.1', port: kube.address.port, ca: readFileSync(kube.certFile), servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    socket.write(
+      `GET /cluster/api/v1/namespaces/default/pods/web-0/exec?command=cat&stdin=true&stdout=true HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${await h.token()}\r\n` +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n',
+    );
+    let answer = '';
+    await new Promise<void>((resolve, reject) => {
+      socket.on('data', (d: Buffer) => {
+        answer += d.toString('latin1');
+        if (answer.includes('\r\n\r\n')) resolve();
+      });
+      socket.once('close', () => reject(new Error(`closed before the upgrade: ${answer}`)));
+    });
+    assert.match(answer, /^HTTP\/1\.1 101/);
+    socket.write(Buffer.from([0x82, 0x03, 0x00, 0x68, 0x69])); // stdin "hi" in an unmasked frame
+    await new Promise((r) => socket.once('close', r));
+    const records = await waitFor(async () => [...(await h.sessions()).values()].find((rs) => rs.some((r) => r.stream === 'events' && r.type === 'kube.request' && (r.data as { code?: string }).code === 'TG_KUBE_WEBSOCKET_MALFORMED')));
+    const request = records.find((r) => r.stream === 'events' && r.type === 'kube.request') as EventRecord<'kube.request'>;
+    assert.match(request.data.reason ?? '', /the client sent an unmasked frame from the client/);
+    const ended = records.find((r) => r.stream === 'events' && r.type === 'session.ended') as EventRecord<'session.ended'>;
+    assert.equal(ended.data.reason, 'protocol-error');
   });
 
   it('an upgrade offering no subprotocol the gateway can read is refused before the cluster', async () => {

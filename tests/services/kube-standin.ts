@@ -3,7 +3,7 @@
  * on loopback with the discovery documents kubectl needs, one pod, ConfigMaps applied server-side, pod
  * logs (followed or not) and exec over the WebSocket channel protocols v4/v5 running a real local
  * process, as kwok's fake kubelet does. It keeps every request's headers so tests can see what the
- * gateway sent (the impersonation). It is not Kubernetes: no RBAC, no audit log, no SPDY.
+ * gateway sent (the impersonation). It is not Kubernetes: no RBAC, no audit log, SPDY for exec only (kube-standin-spdy.ts).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generate } from 'selfsigned';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { spdyExec } from './kube-standin-spdy.js';
 
 export interface SeenRequest {
   method: string;
@@ -141,8 +142,9 @@ export class KubeStandIn {
     // attach: the stand-in's container process is `cat`, started for each attach
     if (url.pathname.endsWith('/attach')) url.searchParams.append('command', 'cat');
     const forward = /\/pods\/[^/]+\/portforward$/.test(url.pathname);
+    if (exec && /^SPDY\/3\.1$/i.test(String(req.headers.upgrade))) return spdyExec(req, socket, url.searchParams);
     if (!(exec || forward) || !/websocket/i.test(String(req.headers.upgrade))) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe stand-in serves exec and port-forward over WebSocket only');
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe stand-in serves exec over WebSocket and SPDY/3.1, port-forward over WebSocket only');
       return;
     }
     if (forward && String(req.headers['sec-websocket-protocol']).includes('SPDY/3.1+portforward.k8s.io')) {

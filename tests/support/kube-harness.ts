@@ -44,6 +44,8 @@ export async function kubeBackend(dir: string): Promise<KubeBackend> {
 export interface KubeHarnessOptions {
   rules?: unknown[];
   recordingMode?: 'strict' | 'async';
+  /** More Kubernetes targets on the same API server, with their own settings (`{ spdy: 'refuse' }`). */
+  targets?: Record<string, Record<string, unknown>>;
 }
 
 export class KubeHarness {
@@ -66,6 +68,7 @@ export class KubeHarness {
       targets: {
         cluster: { kind: 'kubernetes', server: backend.url, caFile: backend.caFile, ...backend.credential },
         'cluster-readonly': { kind: 'kubernetes', server: backend.url, caFile: backend.caFile, ...backend.credential },
+        ...Object.fromEntries(Object.entries(o.targets ?? {}).map(([name, t]) => [name, { kind: 'kubernetes', server: backend.url, caFile: backend.caFile, ...backend.credential, ...t }])),
       },
       recording: { mode: o.recordingMode ?? 'strict' },
       policy: {

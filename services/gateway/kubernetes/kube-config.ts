@@ -38,8 +38,12 @@ export const KubernetesTargetConfig = z
     /** ... or a client certificate and key. It needs `impersonate` and nothing else. */
     clientCertFile: z.string().min(1).optional(),
     clientKeyFile: z.string().min(1).optional(),
-    /** exec, attach and port-forward over SPDY (kubectl 1.29 and older, or 1.30 port-forward): refused with a clear error (recorded). */
-    spdy: z.enum(['refuse']).default('refuse'),
+    /**
+     * exec, attach and port-forward over SPDY/3.1 (kubectl 1.29 and older, 1.30's port-forward): `record` relays and records
+     * them as over WebSocket (frames read before they are forwarded; malformed SPDY ends the stream); `refuse` answers 403
+     * TG_KUBE_SPDY_REFUSED (recorded), for a gateway that takes WebSocket only.
+     */
+    spdy: z.enum(['record', 'refuse']).default('record'),
     /** Bytes of a write's body (create, update, patch) recorded with its request, after the trail's detectors; 0: none. Never a Secret's. */
     writeBodyBytes: z.number().int().min(0).default(64 * 1024),
     /** Seconds to wait for the API server's answer headers (streams may then run for as long as they last). */

@@ -12,7 +12,7 @@ export interface KubeEndpoint {
   tls: { ca: Buffer; cert?: Buffer; key?: Buffer };
   token?: string;
   agent: https.Agent;
-  spdy: 'refuse';
+  spdy: 'record' | 'refuse';
   connectTimeoutMs: number;
   /** Bytes of a write's body recorded (targets.<name>.writeBodyBytes). */
   writeBodyBytes: number;

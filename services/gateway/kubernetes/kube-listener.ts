@@ -11,7 +11,11 @@ import { KubeRefusal, KubeSession, type KubeGatewayDeps } from './kube-session.j
 import { sendStatus, statusResponseText } from './kube-status.js';
 import { requestInfo, type RequestInfo } from './request-info.js';
 import { proxyRequest, upstreamHeaders, upstreamPath } from './rest-proxy.js';
-import { relayStream, type StreamKind } from './stream-relay.js';
+import { ExecRecording } from './exec-recording.js';
+import { relaySpdy } from './spdy-relay.js';
+import { ExecStreams, ForwardStreams } from './spdy-streams.js';
+import { relayStream, type StreamKind, type StreamOutcome, type StreamPlan } from './stream-relay.js';
+import { EXEC_SUBPROTOCOLS } from './channel-protocol.js';
 import { tunnelForward } from './forward-tunnel.js';
 import { bodyCapture, recordedBody } from './write-body.js';
 
@@ -190,13 +194,20 @@ export class KubeListener {
       return;
     }
     const protocol = header(req, 'upgrade') ?? '';
+    const spdy = /^SPDY\/3\.1$/i.test(protocol);
     let d: KubeDecision;
+    let streamProtocols: string[] = [];
     const kind = p.info.resource === 'pods' ? STREAM_SUBRESOURCES[p.info.subresource] : undefined;
     try {
       d = await this.decide(req, session, p);
       if (!kind) throw new KubeRefusal(400, 'TG_KUBE_UPGRADE', `the gateway relays upgrades only for pods/exec, pods/attach and pods/portforward, not ${p.path}`);
-      if (!/^websocket$/i.test(protocol)) {
-        throw new KubeRefusal(403, 'TG_KUBE_SPDY_REFUSED', `this gateway records ${kind} over WebSocket only and refuses ${protocol || 'this upgrade'}; use kubectl 1.30 or newer for exec and attach, 1.31 or newer for port-forward`);
+      if (spdy) {
+        if (session.endpoint!.spdy === 'refuse') {
+          throw new KubeRefusal(403, 'TG_KUBE_SPDY_REFUSED', `target '${p.target}' takes ${kind} over WebSocket only (spdy: refuse) and refuses ${protocol}; use kubectl 1.30 or newer for exec and attach, 1.31 or newer for port-forward`);
+        }
+        streamProtocols = spdyStreamProtocols(req, kind);
+      } else if (!/^websocket$/i.test(protocol)) {
+        throw new KubeRefusal(400, 'TG_KUBE_UPGRADE', `the gateway relays WebSocket and SPDY/3.1 upgrades, not ${protocol.slice(0, 40) || 'this one'}`);
       }
       if (kind !== 'portforward') {
         const command = p.query.getAll('command');
@@ -218,16 +229,13 @@ export class KubeListener {
     }
     const endpoint = session.endpoint!;
     const headers = upstreamHeaders(req.headers, endpoint, impersonationHeaders(session.identity!, d.grants, session.context.sessionId));
-    const o =
-      kind === 'portforward'
-        ? await this.forward(req, socket, head, session, p, upstreamPath(endpoint, p.path, p.search), headers, d.decision.rules ?? [])
-        : await relayStream(req, socket, head, endpoint, upstreamPath(endpoint, p.path, p.search), headers, session, {
-            kind: kind!,
-            info: p.info,
-            query: p.query,
-            recordStdin: d.grants.some((g) => g.recordStdin),
-            rules: d.decision.rules ?? [],
-          });
+    const path = upstreamPath(endpoint, p.path, p.search);
+    const plan: StreamPlan = { kind: kind!, info: p.info, query: p.query, recordStdin: d.grants.some((g) => g.recordStdin), rules: d.decision.rules ?? [] };
+    const o = spdy
+      ? await this.spdyStream(req, socket, head, session, p, path, headers, streamProtocols, plan)
+      : kind === 'portforward'
+        ? await this.forward(req, socket, head, session, p, path, headers, plan.rules)
+        : await relayStream(req, socket, head, endpoint, path, headers, session, plan);
     if (o.status === 400 && o.subprotocol === undefined && o.error?.startsWith('none of the offered')) answer(400, `TG_KUBE_SUBPROTOCOL: ${o.error}`);
     this.record(session, req, p, startedAt, {
       status: o.status,
@@ -235,10 +243,42 @@ export class KubeListener {
       bytesIn: o.bytesIn,
       bytesOut: o.bytesOut,
       decision: d.decision,
-      upgrade: { protocol: 'websocket', ...(o.subprotocol ? { subprotocol: o.subprotocol } : {}) },
+      upgrade: { protocol: spdy ? 'SPDY/3.1' : 'websocket', ...(o.subprotocol ? { subprotocol: o.subprotocol } : {}) },
       ...(o.error ? { reason: o.error } : {}),
+      ...(o.code ? { code: o.code } : {}),
     });
-    session.end('client-disconnected');
+    if (o.endReason) session.end(o.endReason, o.error);
+    else session.end('client-disconnected');
+  }
+
+  /** An exec, attach or port-forward over SPDY/3.1: recorded as its WebSocket twin (spdy-streams.ts). */
+  private spdyStream(req: IncomingMessage, socket: Duplex, head: Buffer, session: KubeSession, p: Parsed, path: string, headers: Record<string, string | string[]>, protocols: string[], plan: StreamPlan): Promise<StreamOutcome> {
+    let rec: ExecRecording | null = null;
+    let forward: ForwardStreams | null = null;
+    const ports = p.query.getAll('ports').join(',');
+    return relaySpdy(req, socket, head, session.endpoint!, path, headers, protocols, {
+      opened: (protocol) => {
+        if (plan.kind === 'portforward') {
+          session.recorder.event('forward.opened', { direction: 'local', channel: 0, host: `${p.info.namespace}/${p.info.name}`, port: Number(ports.split(',')[0]) || 0, rules: plan.rules, ...(ports ? { origin: `ports ${ports}` } : {}) });
+          return (forward = new ForwardStreams());
+        }
+        rec = new ExecRecording(session, plan, protocol);
+        rec.start();
+        return new ExecStreams(rec, protocol);
+      },
+      register: (end) => {
+        session.stream = { end };
+      },
+      closed: (o) => {
+        session.stream = null;
+        if (forward) {
+          o.bytesIn = forward.fromClient;
+          o.bytesOut = forward.toClient;
+          if (!session.ended) session.recorder.event('forward.closed', { channel: 0, bytesFromClient: forward.fromClient, bytesToClient: forward.toClient });
+        }
+        (rec as ExecRecording | null)?.finish(o.error);
+      },
+    });
   }
 
   /** A port-forward tunnel: forward.opened when the cluster accepted it, forward.closed with the bytes each way. */
@@ -268,8 +308,10 @@ export class KubeListener {
   /** Ends every open session with a recorded reason; the listener keeps accepting. */
   endSessions(reason: SessionEndedData['reason'], detail: string): void {
     for (const [socket, s] of this.sessions) {
+      // a stream closes its own connection (an exec after telling kubectl why)
+      const streaming = s.stream !== null;
       s.end(reason, detail);
-      socket.destroy();
+      if (!streaming) socket.destroy();
     }
   }
 
@@ -283,6 +325,15 @@ export class KubeListener {
       this.server.closeAllConnections();
     });
   }
+}
+
+/** The stream protocols kubectl offers (X-Stream-Protocol-Version, repeated or comma-separated) that the gateway can read. */
+function spdyStreamProtocols(req: IncomingMessage, kind: StreamKind): string[] {
+  const known = kind === 'portforward' ? ['portforward.k8s.io'] : EXEC_SUBPROTOCOLS;
+  const offered = (req.headersDistinct['x-stream-protocol-version'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim());
+  const readable = offered.filter((v) => known.includes(v));
+  if (!readable.length) throw new KubeRefusal(400, 'TG_KUBE_SUBPROTOCOL', `none of the offered stream protocols (${offered.join(', ').slice(0, 200) || 'none'}) can be recorded (${known.join(', ')} can)`);
+  return readable;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -1,13 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import WebSocket, { WebSocketServer } from 'ws';
 import type { KubeEndpoint } from './kube-endpoint.js';
-import { CLOSE, ERROR, EXEC_SUBPROTOCOLS, readExitStatus, readResize, RESIZE, STDERR, STDIN, STDOUT } from './channel-protocol.js';
+import { ERROR, EXEC_SUBPROTOCOLS, RESIZE } from './channel-protocol.js';
+import { ExecRecording } from './exec-recording.js';
 import type { KubeSession } from './kube-session.js';
+import { statusBody } from './kube-status.js';
 import type { RequestInfo } from './request-info.js';
-
-/** Bytes waiting toward one side before the other side is paused: at most this much is buffered per stream. */
-const HIGH_WATER = 1024 * 1024;
+import { relayUpgrade, type ObservedStream } from './upgrade-relay.js';
+import { serverClose, serverMessage, WsFrameReader, WsProtocolError } from './ws-frames.js';
 
 export type StreamKind = 'exec' | 'attach' | 'portforward';
 
@@ -17,6 +17,10 @@ export interface StreamOutcome {
   bytesIn: number;
   bytesOut: number;
   error?: string;
+  /** How the session ends when the stream broke its protocol (otherwise the client's disconnect). */
+  endReason?: 'protocol-error';
+  /** The TG_ code of such a break (TG_KUBE_WEBSOCKET_MALFORMED, TG_KUBE_SPDY_MALFORMED). */
+  code?: string;
 }
 
 /** What the recording of one stream needs to know about it. */
@@ -28,14 +32,15 @@ export interface StreamPlan {
   rules: string[];
 }
 
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handleProtocols: (_offered, req) => (req as UpgradeRequest).tgSubprotocol ?? false });
-type UpgradeRequest = IncomingMessage & { tgSubprotocol?: string };
+/** The error and resize channels carry one small JSON document per message: a peer sending more is not kubectl. */
+const SMALL_MESSAGE_BYTES = 64 * 1024;
 
 /**
- * Opens the stream to the cluster first (with the client's subprotocols that the gateway can read),
- * and only when the cluster accepted it completes the client's upgrade with the same subprotocol;
- * then relays messages both ways, recording as it goes. A cluster refusal reaches the client as the
- * cluster's own answer.
+ * Exec and attach over WebSocket, relayed at the byte level: the handshake goes to the cluster with the
+ * client's own key (so the cluster's Sec-WebSocket-Accept is valid for the client) and only the client's
+ * subprotocols that the gateway can read, no extension; once the cluster accepted, the frames pass
+ * unchanged both ways, each chunk read and recorded by channel before it is forwarded (no message is
+ * decoded and encoded again). A cluster refusal reaches the client as the cluster's own answer.
  */
 export function relayStream(
   req: IncomingMessage,
@@ -47,194 +52,67 @@ export function relayStream(
   session: KubeSession,
   plan: StreamPlan,
 ): Promise<StreamOutcome> {
-  return new Promise((resolve) => {
-    const known = EXEC_SUBPROTOCOLS;
-    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
-      .split(',')
-      .map((p) => p.trim())
-      .filter((p) => known.includes(p));
-    const outcome: StreamOutcome = { status: 0, bytesIn: 0, bytesOut: 0 };
-    let settled = false;
-    const done = (error?: string) => {
-      if (settled) return;
-      settled = true;
-      if (error && !outcome.error) outcome.error = error;
-      session.stream = null;
-      resolve(outcome);
-    };
-    if (offered.length === 0) {
-      outcome.status = 400;
-      done(`none of the offered subprotocols can be recorded (${known.join(', ')} can)`);
-      return;
-    }
-    const h: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(headers)) if (!k.startsWith('sec-websocket-')) h[k] = v;
-    const url = `wss://${endpoint.url.host}${path}`;
-    const upstream = new WebSocket(url, offered, { headers: h, ...endpoint.tls, perMessageDeflate: false, handshakeTimeout: endpoint.connectTimeoutMs, maxPayload: 16 * 1024 * 1024 });
-    session.stream = {
-      end: (reason) => {
-        upstream.terminate();
-        socket.destroy();
-        done(reason);
-      },
-    };
-    upstream.on('unexpected-response', (_r, answer) => {
-      outcome.status = answer.statusCode ?? 502;
-      const parts: Buffer[] = [];
-      answer.on('data', (c: Buffer) => parts.length < 64 && parts.push(c));
-      answer.on('end', () => {
-        const body = Buffer.concat(parts);
-        outcome.bytesOut = body.length;
-        socket.end(`HTTP/1.1 ${outcome.status} ${answer.statusMessage ?? ''}\r\nContent-Type: ${answer.headers['content-type'] ?? 'application/json'}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
-        done(`the API server answered ${outcome.status}`);
-      });
-    });
-    upstream.on('error', (err) => {
-      if (outcome.status === 0) {
-        outcome.status = 502;
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `TG_KUBE_UPSTREAM: the API server could not be reached: ${err.message}`, reason: 'InternalError', code: 502 })}`);
-      }
-      done(err.message);
-    });
-    upstream.on('open', () => {
-      outcome.status = 101;
-      outcome.subprotocol = upstream.protocol;
-      (req as UpgradeRequest).tgSubprotocol = upstream.protocol;
-      wss.handleUpgrade(req, socket, head, (client) => pump(client, upstream, session, plan, outcome, done));
-    });
-    socket.on('close', () => {
-      if (outcome.status !== 101) upstream.terminate();
-    });
-  });
-}
-
-function pump(client: WebSocket, upstream: WebSocket, session: KubeSession, plan: StreamPlan, outcome: StreamOutcome, done: (error?: string) => void): void {
-  const subprotocol = upstream.protocol;
-  const rec = new ExecRecording(session, plan, subprotocol);
-  rec.start();
-  const relay = (from: WebSocket, to: WebSocket, toClient: boolean) => {
-    from.on('message', (data: Buffer, isBinary: boolean) => {
-      if (toClient) outcome.bytesOut += data.length;
-      else outcome.bytesIn += data.length;
-      if (isBinary && data.length > 0) rec.message(toClient, data);
-      if (to.readyState !== WebSocket.OPEN) return;
-      to.send(data, { binary: isBinary }, () => {
-        if (to.bufferedAmount < HIGH_WATER / 4 && from.isPaused) from.resume();
-      });
-      if (to.bufferedAmount >= HIGH_WATER) from.pause();
-    });
-  };
-  relay(upstream, client, true);
-  relay(client, upstream, false);
-  let finished = false;
-  const finish = (error?: string) => {
-    if (finished) return;
-    finished = true;
-    rec.finish(error);
-    done(error);
-  };
-  // A close from either side closes the other with the same code, so kubectl sees how the command ended.
-  upstream.on('close', (code, reason) => {
-    if (client.readyState === WebSocket.OPEN) client.close(closable(code), reason);
-    finish();
-  });
-  client.on('close', (code, reason) => {
-    if (upstream.readyState === WebSocket.OPEN) upstream.close(closable(code), reason);
-    finish();
-  });
-  upstream.on('error', (err) => {
-    client.terminate();
-    finish(err.message);
-  });
-  client.on('error', (err) => {
-    upstream.terminate();
-    finish(err.message);
-  });
-  session.stream = {
-    end: (reason) => {
-      client.terminate();
-      upstream.terminate();
-      finish(reason);
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => EXEC_SUBPROTOCOLS.includes(p));
+  if (offered.length === 0) return Promise.resolve({ status: 400, bytesIn: 0, bytesOut: 0, error: `none of the offered subprotocols can be recorded (${EXEC_SUBPROTOCOLS.join(', ')} can)` });
+  const h: Record<string, string | string[]> = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-protocol': offered.join(', ') };
+  for (const [k, v] of Object.entries(headers)) if (!k.startsWith('sec-websocket-')) h[k] = v;
+  for (const name of ['sec-websocket-key', 'sec-websocket-version']) {
+    const v = req.headers[name];
+    if (typeof v === 'string') h[name] = v;
+  }
+  let rec: ExecRecording | null = null;
+  return relayUpgrade(req, socket, head, endpoint, path, h, {
+    opened: (answer) => {
+      const subprotocol = String(answer.headers['sec-websocket-protocol'] ?? '');
+      if (!offered.includes(subprotocol)) throw new WsProtocolError(`the API server chose subprotocol '${subprotocol.slice(0, 60)}', which the client did not offer through the gateway`);
+      if (answer.headers['sec-websocket-extensions']) throw new WsProtocolError('the API server agreed an extension nobody asked for');
+      rec = new ExecRecording(session, plan, subprotocol);
+      rec.start();
+      return { subprotocol, stream: channelStream(rec, subprotocol) };
     },
+    register: (end) => {
+      session.stream = { end };
+    },
+    closed: (o) => {
+      session.stream = null;
+      (rec as ExecRecording | null)?.finish(o.error);
+    },
+  });
+}
+
+/** Both directions' frames as channel data for the recording. */
+function channelStream(rec: ExecRecording, subprotocol: string): ObservedStream {
+  const readers = { true: new WsFrameReader(false), false: new WsFrameReader(true) };
+  // the error and resize channels' messages, whole (per direction)
+  const small = { true: [] as Buffer[], false: [] as Buffer[] };
+  const smallBytes = { true: 0, false: 0 };
+  let errorSeen = false;
+  return {
+    malformedCode: 'TG_KUBE_WEBSOCKET_MALFORMED',
+    read(toClient, chunk) {
+      const dir = `${toClient}` as const;
+      for (const m of readers[dir].push(chunk)) {
+        if (m.channel !== ERROR && m.channel !== RESIZE) {
+          if (m.data.length) rec.channel(toClient, m.channel, m.data);
+          continue;
+        }
+        smallBytes[dir] += m.data.length;
+        if (smallBytes[dir] > SMALL_MESSAGE_BYTES) throw new WsProtocolError(`a channel ${m.channel} message of more than ${SMALL_MESSAGE_BYTES} bytes`);
+        if (m.data.length) small[dir].push(Buffer.from(m.data));
+        if (!m.end) continue;
+        const whole = Buffer.concat(small[dir]);
+        small[dir] = [];
+        smallBytes[dir] = 0;
+        if (m.channel === ERROR && toClient && whole.length) errorSeen = true;
+        rec.channel(toClient, m.channel, whole);
+      }
+    },
+    atBoundary: (toClient) => readers[`${toClient}`].atFrameBoundary,
+    end: () => undefined,
+    // v4/v5: the reason as a Status on the error channel, then a normal close, so kubectl exits 1 with it
+    farewell: (reason) => (errorSeen || !/^v[45]\./.test(subprotocol) ? null : Buffer.concat([serverMessage(Buffer.concat([Buffer.from([ERROR]), Buffer.from(statusBody(500, reason))])), serverClose(1000)])),
   };
-}
-
-/** Codes a peer may send in a close frame (1005/1006 are only ever observed). */
-function closable(code: number): number {
-  return code === 1005 || code === 1006 || code < 1000 ? 1000 : code;
-}
-
-/** An exec or attach as the session's terminal recording: the command, output, resizes and exit status. */
-class ExecRecording {
-  private commandSeq = 0;
-  private readonly startedAt = process.hrtime.bigint();
-  private readonly tty: boolean;
-  private terminal = false;
-  private exit: { exitStatus: number | null; error?: string } | null = null;
-
-  constructor(
-    private readonly session: KubeSession,
-    private readonly plan: StreamPlan,
-    private readonly subprotocol: string,
-  ) {
-    this.tty = plan.query.get('tty') === 'true' || plan.query.get('tty') === '1';
-  }
-
-  start(): void {
-    // The command.started of this stream was recorded (and, when strict, made durable) before the upgrade.
-    this.commandSeq = this.session.execSeq ?? 0;
-  }
-
-  message(toClient: boolean, data: Buffer): void {
-    const r = this.session.recorder;
-    const channel = data[0]!;
-    const payload = data.subarray(1);
-    if (toClient) {
-      if (channel === STDOUT || channel === STDERR) {
-        if (payload.length === 0) return;
-        if (this.tty && !this.terminal) this.openTerminal(80, 24);
-        r.bytes('server', payload, 0, { ...(channel === STDERR ? { stderr: true } : {}), ...(this.tty ? { timed: true } : {}) });
-      } else if (channel === ERROR && payload.length > 0) {
-        this.exit = readExitStatus(payload, this.subprotocol);
-      }
-      return;
-    }
-    if (channel === RESIZE) {
-      const size = readResize(payload);
-      if (!size) return;
-      if (!this.terminal && this.tty) this.openTerminal(size.cols, size.rows);
-      else if (this.terminal) {
-        r.closeChunks();
-        r.event('terminal.resized', { channel: 0, cols: size.cols, rows: size.rows });
-      }
-    } else if (channel === STDIN && this.plan.recordStdin && payload.length > 0) {
-      r.bytes('client', payload, 0);
-    } else if (channel === CLOSE) {
-      // v5: the client closed its stdin; nothing to record beyond the fact that input ended
-    }
-  }
-
-  private openTerminal(cols: number, rows: number): void {
-    this.terminal = true;
-    this.session.recorder.closeChunks();
-    this.session.recorder.event('terminal.opened', { channel: 0, term: 'kubernetes', cols, rows });
-  }
-
-  finish(error?: string): void {
-    const r = this.session.recorder;
-    if (this.session.ended) return;
-    r.closeChunks();
-    const exitStatus = this.exit?.exitStatus ?? undefined;
-    const failure = error ?? this.exit?.error;
-    r.event('command.completed', {
-      commandSeq: this.commandSeq,
-      outcome: failure || exitStatus === undefined ? 'error' : 'ok',
-      durationMs: Number(process.hrtime.bigint() - this.startedAt) / 1e6,
-      tags: [],
-      rows: 0,
-      channel: 0,
-      ...(exitStatus !== undefined && exitStatus !== null ? { exitStatus } : {}),
-      ...(failure ? { error: failure } : exitStatus === undefined ? { error: 'the stream ended without an exit status' } : {}),
-    });
-  }
 }
