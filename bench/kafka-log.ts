@@ -38,6 +38,8 @@ const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
 /** 1: recording.fsync true (spool fdatasync per batch, SQLite synchronous=FULL); default the gateway's default, false. */
 const FSYNC = process.env.BENCH_FSYNC === '1';
 /** The Kafka broker's JVM (bench/kafka.sh passes it): its CPU counts against the Kafka path's records. */
+/** Which logs run (`kafka,embedded` by default): one alone for A/B runs of CPU per record. */
+const LOGS = (process.env.BENCH_LOGS ?? 'kafka,embedded').split(',');
 const BROKER_PID = Number(process.env.BENCH_BROKER_PID ?? 0) || null;
 const SQL = `select o.id, o.status, c.name from orders o join customers c on c.id = o.customer_id where o.created_at > now() - interval '1 day' and o.status = $1 -- ${'x'.repeat(60)}`;
 
@@ -212,16 +214,20 @@ try {
   // Chained records and signed checkpoints with the gateway's defaults.
   checkpoints = { signer: new HeadSigner(await loadOrCreateSigningKey(keysDir(dir))), every: 1000, millis: 10_000 };
   const brokers = (process.env.TG_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
-  if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
-  const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
-  // As the gateway opens it: the spool's fsync follows recording.fsync.
-  const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics(), recordingFsync: FSYNC });
-  results.push(await runOne(`kafka (spool${FSYNC ? ' fdatasync per batch' : ''} + transactions)`, kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
+  if (LOGS.includes('kafka')) {
+    if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
+    const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
+    // As the gateway opens it: the spool's fsync follows recording.fsync.
+    const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics(), recordingFsync: FSYNC });
+    results.push(await runOne(`kafka (spool${FSYNC ? ' fdatasync per batch' : ''} + transactions)`, kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
+  }
 
-  const file = join(dir, 'trailgate.db');
-  const log = new EmbeddedLog(file, { synchronous: FSYNC ? 'full' : 'normal' });
-  results.push(await runOne(`embedded SQLite, synchronous=${FSYNC ? 'FULL' : 'NORMAL'} (baseline)`, new InlineLogSink(log), async (s) => new EmbeddedRecordSource(file, s, { batchSize: 1000 }), async () => undefined));
-  log.close();
+  if (LOGS.includes('embedded')) {
+    const file = join(dir, 'trailgate.db');
+    const log = new EmbeddedLog(file, { synchronous: FSYNC ? 'full' : 'normal' });
+    results.push(await runOne(`embedded SQLite, synchronous=${FSYNC ? 'FULL' : 'NORMAL'} (baseline)`, new InlineLogSink(log), async (s) => new EmbeddedRecordSource(file, s, { batchSize: 1000 }), async () => undefined));
+    log.close();
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -251,7 +257,8 @@ lines.push(
   ...results.map((r) => cpuRow(r, r.full, 'as fast as it goes')),
   ...results.map((r) => cpuRow(r, r.paced, `paced to ${RATE} records/s`)),
 );
-const [kafkaResult, baseline] = results;
+const kafkaResult = results.find((r) => r.log.startsWith('kafka'));
+const baseline = results.find((r) => r.log.startsWith('embedded'));
 if (kafkaResult && baseline) lines.push('', `Kafka / embedded records per second (as fast as it goes): ${(kafkaResult.full.recorded / kafkaResult.full.seconds / (baseline.full.recorded / baseline.full.seconds)).toFixed(2)}`);
 if (kafkaResult?.full.transactions) lines.push('', `Drainer, as fast as it goes: ${kafkaResult.full.transactions}`, '', `Drainer, paced: ${kafkaResult.paced.transactions}`);
 console.log(lines.join('\n'));
