@@ -218,7 +218,7 @@ try {
     if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
     const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
     // As the gateway opens it: the spool's fsync follows recording.fsync.
-    const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics(), recordingFsync: FSYNC });
+    const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics(), recordingFsync: FSYNC, ...(process.env.BENCH_LINGER_MS ? { lingerMs: Number(process.env.BENCH_LINGER_MS) } : {}) });
     results.push(await runOne(`kafka (spool${FSYNC ? ' fdatasync per batch' : ''} + transactions)`, kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
   }
 
