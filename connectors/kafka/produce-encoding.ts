@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { crc32c } from '@node-rs/crc32';
 
 /**
  * kafkajs 2.2.4 encodes a produce request record by record: a zero-filled 512-byte buffer per record
@@ -41,12 +40,19 @@ type Protocol = (q: { version: number }) => ((args: ProduceArgs) => { request: {
 
 const require = createRequire(import.meta.url);
 let installed = false;
+/** @node-rs/crc32's CRC-32C, loaded on install: a platform without its prebuilt binary keeps kafkajs' encoder. */
+let crc32c: (data: Buffer) => number;
 
 /** Puts the one-pass encoder in front of kafkajs' Produce requests (once per process); false where it does not apply. */
 export function installProduceEncoder(): boolean {
   if (installed) return true;
   const version = (require('kafkajs/package.json') as { version: string }).version;
   if (version !== VERSION) return false;
+  try {
+    crc32c = (require('@node-rs/crc32') as { crc32c: (data: Buffer) => number }).crc32c;
+  } catch {
+    return false;
+  }
   const produce = require('kafkajs/src/protocol/requests/produce/index.js') as { protocol: Protocol };
   const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => EncoderLike;
   const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): { getHighBits(): number; getLowBits(): number } };
