@@ -28,6 +28,7 @@ import { SessionRecorder, type CheckpointPolicy } from '../services/gateway/reco
 import { Metrics } from '../services/metrics/metrics.js';
 import { HeadSigner } from '../services/integrity/checkpoint-signer.js';
 import { keysDir, loadOrCreateSigningKey } from '../services/integrity/signing-keys.js';
+import { cpuSince, readCpu, type CpuReading } from './proc-cpu.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 16);
@@ -36,6 +37,10 @@ const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
 /** 1: recording.fsync true (spool fdatasync per batch, SQLite synchronous=FULL); default the gateway's default, false. */
 const FSYNC = process.env.BENCH_FSYNC === '1';
+/** The Kafka broker's JVM (bench/kafka.sh passes it): its CPU counts against the Kafka path's records. */
+/** Which logs run (`kafka,embedded` by default): one alone for A/B runs of CPU per record. */
+const LOGS = (process.env.BENCH_LOGS ?? 'kafka,embedded').split(',');
+const BROKER_PID = Number(process.env.BENCH_BROKER_PID ?? 0) || null;
 const SQL = `select o.id, o.status, c.name from orders o join customers c on c.id = o.customer_id where o.created_at > now() - interval '1 day' and o.status = $1 -- ${'x'.repeat(60)}`;
 
 /** A null sink that notes how long each record took from being recorded to being consumed. */
@@ -66,6 +71,9 @@ interface Phase {
   lagMax: number;
   /** CPU of this process (recording, log, drain and consumer) per 1000 records, ms: steadier than rates on a shared machine. */
   cpuPerK: number;
+  /** CPU ms over the phase (from its start until everything was consumed) by where it went, and the phase's wall ms. */
+  cpu: CpuReading;
+  wallMs: number;
   /** Kafka only: from a batch being durable in the spool to its transaction committing in Kafka (p50 / p99 ms). */
   drainLag?: string;
   /** Kafka only: the drainer's transactions, their median steps and broker requests. */
@@ -108,6 +116,7 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
     }
     let statements = 0;
     const cpu0 = process.cpuUsage();
+    const reading0 = readCpu(BROKER_PID);
     const t0 = process.hrtime.bigint();
     const deadline = Date.now() + seconds * 1000;
     const gap = statementsPerSecond ? (SESSIONS * 1000) / statementsPerSecond : 0;
@@ -145,9 +154,10 @@ async function runOne(name: string, sink: LogSink, source: (s: RecordSink) => Pr
     if (null_.records < want) throw new Error(`${name}: the consumer got ${null_.records - before.consumed} of ${recorded - before.recorded} records`);
     const consumedAll = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    const spent = cpuSince(reading0, readCpu(BROKER_PID));
     const lags = null_.lags.sort((a, b) => a - b);
     const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((lags.length * p) / 100))] ?? 0;
-    return { recorded: recorded - before.recorded, events: events - before.events, statements, seconds: secs, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0, cpuPerK: (cpu.user + cpu.system) / 1000 / ((recorded - before.recorded) / 1000), ...(drain ? { drainLag: drain.summary(), transactions: drain.transactions() } : {}) };
+    return { recorded: recorded - before.recorded, events: events - before.events, statements, seconds: secs, consumedAll, lagP50: pct(50), lagP99: pct(99), lagMax: lags[lags.length - 1] ?? 0, cpuPerK: (cpu.user + cpu.system) / 1000 / ((recorded - before.recorded) / 1000), cpu: spent, wallMs: consumedAll * 1000, ...(drain ? { drainLag: drain.summary(), transactions: drain.transactions() } : {}) };
   }
 
   try {
@@ -204,16 +214,20 @@ try {
   // Chained records and signed checkpoints with the gateway's defaults.
   checkpoints = { signer: new HeadSigner(await loadOrCreateSigningKey(keysDir(dir))), every: 1000, millis: 10_000 };
   const brokers = (process.env.TG_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
-  if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
-  const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
-  // As the gateway opens it: the spool's fsync follows recording.fsync.
-  const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics(), recordingFsync: FSYNC });
-  results.push(await runOne(`kafka (spool${FSYNC ? ' fdatasync per batch' : ''} + transactions)`, kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
+  if (LOGS.includes('kafka')) {
+    if (!brokers.length) throw new Error('TG_KAFKA_BROKERS is not set: run bench/kafka.sh, which starts a broker');
+    const config = KafkaLogConfig.parse({ brokers, topicPrefix: `bench${Date.now()}`, partitions: 6, replicationFactor: 1 });
+    // As the gateway opens it: the spool's fsync follows recording.fsync.
+    const kafka = await KafkaLogSink.open({ config, instance: 'bench', spoolDir: join(dir, 'spool'), metrics: new Metrics(), recordingFsync: FSYNC, ...(process.env.BENCH_LINGER_MS ? { lingerMs: Number(process.env.BENCH_LINGER_MS) } : {}) });
+    results.push(await runOne(`kafka (spool${FSYNC ? ' fdatasync per batch' : ''} + transactions)`, kafka, (s) => KafkaRecordSource.create(config, s, 1000), () => kafka.drained(300_000)));
+  }
 
-  const file = join(dir, 'trailgate.db');
-  const log = new EmbeddedLog(file, { synchronous: FSYNC ? 'full' : 'normal' });
-  results.push(await runOne(`embedded SQLite, synchronous=${FSYNC ? 'FULL' : 'NORMAL'} (baseline)`, new InlineLogSink(log), async (s) => new EmbeddedRecordSource(file, s, { batchSize: 1000 }), async () => undefined));
-  log.close();
+  if (LOGS.includes('embedded')) {
+    const file = join(dir, 'trailgate.db');
+    const log = new EmbeddedLog(file, { synchronous: FSYNC ? 'full' : 'normal' });
+    results.push(await runOne(`embedded SQLite, synchronous=${FSYNC ? 'FULL' : 'NORMAL'} (baseline)`, new InlineLogSink(log), async (s) => new EmbeddedRecordSource(file, s, { batchSize: 1000 }), async () => undefined));
+    log.close();
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -226,7 +240,25 @@ const lines = [
   ...results.map((r) => row(r, r.full, 'as fast as it goes')),
   ...results.map((r) => row(r, r.paced, `paced to ${RATE} records/s`)),
 ];
-const [kafkaResult, baseline] = results;
+// Where the machine's CPUs went in each phase, in cores (CPU seconds per second of the phase) and per 1000 records.
+const cores = (ms: number | null, p: Phase) => (ms === null ? '-' : (ms / p.wallMs).toFixed(2));
+const perK = (ms: number | null, p: Phase) => (ms === null ? '-' : (ms / (p.recorded / 1000)).toFixed(1));
+const cpuRow = (r: Result, p: Phase, what: string) => {
+  const { bench, main, others, broker, machineBusy, machineTotal } = p.cpu;
+  const rest = machineBusy - bench - (broker ?? 0);
+  return `| ${r.log} | ${what} | ${(p.wallMs / 1000).toFixed(1)} | ${cores(bench, p)} (${perK(bench, p)}) | ${cores(main, p)} (${perK(main, p)}) | ${cores(others, p)} (${perK(others, p)}) | ${cores(broker, p)} (${perK(broker, p)}) | ${cores(rest, p)} | ${cores(machineTotal - machineBusy, p)} |`;
+};
+lines.push(
+  '',
+  'Where the CPUs went, from the phase start until everything was consumed: cores busy (CPU seconds per second), and in brackets CPU ms per 1000 records. The bench process is the gateway\'s recording path, the log sink (spool and drainer, or SQLite) and the consumer with its null sink; its main thread is the event loop all of them share, its other threads libuv\'s pool, V8\'s compiler and GC helpers and the embedded log\'s writer. The broker is the Kafka JVM (idle during the embedded phases). "Rest of the machine" is everything else that ran (other users of a shared machine).',
+  '',
+  `| log | phase | wall s | bench process | of which main thread | of which other threads | Kafka broker | rest of the machine | idle |`,
+  `|---|---|---:|---:|---:|---:|---:|---:|---:|`,
+  ...results.map((r) => cpuRow(r, r.full, 'as fast as it goes')),
+  ...results.map((r) => cpuRow(r, r.paced, `paced to ${RATE} records/s`)),
+);
+const kafkaResult = results.find((r) => r.log.startsWith('kafka'));
+const baseline = results.find((r) => r.log.startsWith('embedded'));
 if (kafkaResult && baseline) lines.push('', `Kafka / embedded records per second (as fast as it goes): ${(kafkaResult.full.recorded / kafkaResult.full.seconds / (baseline.full.recorded / baseline.full.seconds)).toFixed(2)}`);
 if (kafkaResult?.full.transactions) lines.push('', `Drainer, as fast as it goes: ${kafkaResult.full.transactions}`, '', `Drainer, paced: ${kafkaResult.paced.transactions}`);
 console.log(lines.join('\n'));

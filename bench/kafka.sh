@@ -32,6 +32,9 @@ if [ "${BENCH_CPU_PROF:-0}" = 1 ]; then
   rm -rf "$TRAILGATE_TEST_STATE/prof"
   PROF=(--cpu-prof --cpu-prof-dir "$TRAILGATE_TEST_STATE/prof")
 fi
+# The broker's CPU over each phase is read from /proc/<pid>/stat by the bench.
+BENCH_BROKER_PID="$(cat "$TRAILGATE_TEST_STATE/kafka/broker.pid")"
+export BENCH_BROKER_PID
 TABLE="$(node "${PROF[@]}" --import tsx bench/kafka-log.ts)"
 UPTIME_END="$(uptime)"
 
@@ -66,6 +69,7 @@ UPTIME_END="$(uptime)"
   echo "- All consumed after: seconds from the start until the null consumer had every record"
   echo "- End-to-end lag: from a command.started record's timestamp to its arrival at the null sink"
   echo "- CPU ms per 1000 records: this process's user+system time (recording, log, drain, consumer) over the phase, steadier than rates on a shared machine"
+  echo "- Where the CPUs went: per phase, CPU seconds from /proc of the bench process (its main thread and its other threads), the Kafka broker's JVM and the rest of the machine, over the phase's wall time"
   echo
   if [ "${BENCH_CPU_PROF:-0}" = 1 ]; then
     echo "- CPU profile on (node --cpu-prof) for the whole run, both logs alike"

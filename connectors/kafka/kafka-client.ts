@@ -4,6 +4,7 @@ import kafkajs, { Kafka, logLevel, type Admin, type KafkaConfig, type LogEntry, 
 // Present at run time but not found by Node's named-export detection of this CommonJS package.
 const { ConfigResourceTypes } = kafkajs;
 import type { KafkaLogConfig } from '../../services/config/schema.js';
+import { installProduceEncoder } from './produce-encoding.js';
 
 /** The topics of one Trailgate deployment on Kafka. */
 export interface LogTopics {
@@ -22,6 +23,8 @@ export function logTopics(prefix: string): LogTopics {
 
 /** The Kafka client of one role (kafkajs: pure JavaScript, nothing to build at install time). */
 export async function createKafka(config: KafkaLogConfig, role: string): Promise<Kafka> {
+  // Produce requests in one pass with a native CRC-32C (kafkajs' own encoder where it does not apply).
+  installProduceEncoder();
   return new Kafka({
     brokers: config.brokers,
     clientId: `${config.clientId}-${role}`,

@@ -30,6 +30,8 @@ export interface KafkaLogSinkOptions {
   watermarkIntervalMs?: number;
   /** Milliseconds a drainer stopped on a permanent refusal waits before trying again (default 60 s). */
   stoppedRecheckMs?: number;
+  /** A transaction of less than LINGER_BYTES starts at most this long after the previous one began (default LINGER_MS; 0: at once). */
+  lingerMs?: number;
 }
 
 /** Where one drained transaction spent its time (for benchmarks): milliseconds per step, and the broker requests it made. */
@@ -56,6 +58,14 @@ interface Link {
 const CONNECT_TIMEOUT_MS = 30_000;
 const ENDED_CONTEXT_MS = 10 * 60_000;
 const TRANSACTION_TIMEOUT_MS = 120_000;
+/**
+ * Under a steady trickle of records the drainer would run one small transaction after another, and
+ * each costs the broker five requests (and the consumers a fetch and their commits) whatever it
+ * holds: a transaction waits for more until this long after the previous one began, unless it
+ * already has LINGER_BYTES. Under load transactions take longer than this anyway.
+ */
+const LINGER_MS = 100;
+const LINGER_BYTES = 256 * 1024;
 
 /**
  * The gateway's Kafka log: every batch is appended to the local spool (the durable write strict
@@ -80,6 +90,8 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
   private freeBytes = Number.POSITIVE_INFINITY;
   private readonly watermarkTimer: NodeJS.Timeout;
   private lastError: string | null = null;
+  /** When the last transaction began (performance.now()). */
+  private lastDelivery = 0;
   /** The spool learning the position of the last delivered batch: it deletes delivered segments. */
   private spoolCommit: Promise<void> = Promise.resolve();
   /** Set while Kafka refuses the spool's next batch for good; the records wait in the spool. */
@@ -273,6 +285,11 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
     while (!this.stopping) {
       try {
         this.link ??= await this.connect();
+        const linger = this.lingerLeft();
+        if (linger > 0) {
+          await this.idle(linger);
+          continue;
+        }
         const frames = await this.spool.read(this.position, this.o.config.spool.batchBytes);
         if (frames.length === 0) {
           await this.idle(1000);
@@ -280,6 +297,7 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
         }
         const messages = frames.flatMap((f) => unpackMessages(f.payload));
         const end = frames[frames.length - 1]!.end;
+        this.lastDelivery = performance.now();
         await this.deliver(this.link, messages, end);
         this.heads.apply(messages, end);
         this.position = end;
@@ -317,6 +335,13 @@ export class KafkaLogSink extends EventEmitter<{ watermark: [data: SpoolWatermar
       }
     }
     await this.spoolCommit.catch(() => undefined);
+  }
+
+  /** Milliseconds the next transaction waits for more records: none once LINGER_BYTES wait, or nothing does. */
+  private lingerLeft(): number {
+    const waiting = this.spool.endPosition - this.position;
+    if (waiting === 0 || waiting >= LINGER_BYTES || this.stopping) return 0;
+    return Math.max(0, this.lastDelivery + (this.o.lingerMs ?? LINGER_MS) - performance.now());
   }
 
   private idle(ms: number): Promise<void> {

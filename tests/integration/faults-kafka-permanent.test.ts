@@ -70,8 +70,15 @@ describe('a spooled record larger than its Kafka topic accepts', () => {
 
   it('delivers everything once, in order, after the topic is fixed and delivery resumed', async () => {
     await setLimit(TOPIC_MAX_MESSAGE_BYTES);
-    h.gateway.kafka!.deliveryStop.resume();
-    await eventually(() => h.gateway.kafka!.deliveryStop.stopped === null, 'the drainer to deliver again', 60_000);
+    // The broker applies the new limit a moment after accepting it (longer on a loaded machine); an
+    // attempt before that is refused again and waits for the next recheck: resume until one goes through.
+    const stop = h.gateway.kafka!.deliveryStop;
+    const delivering = () => {
+      if (stop.stopped === null) return true;
+      stop.resume();
+      return false;
+    };
+    await eventually(delivering, 'the drainer to deliver again', 60_000);
     await h.gateway.kafka!.drained();
     assert.match(h.gateway.metrics.render(), /^trailgate_kafka_delivery_stopped\{instance="gw-permanent",code="TG_KAFKA_RECORD_TOO_LARGE"\} 0$/m);
 
