@@ -56,16 +56,6 @@ export function installProduceEncoder(): boolean {
   const produce = require('kafkajs/src/protocol/requests/produce/index.js') as { protocol: Protocol };
   const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => EncoderLike;
   const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): { getHighBits(): number; getLowBits(): number } };
-  // kafkajs grows an encoder by a zero-filled copy; every byte past `offset` is overwritten before
-  // `buffer` (the only way out, sliced to `offset`) hands it on, so the fill is wasted work (the
-  // request framing copies each produce request twice this way).
-  const EncoderClass = Encoder as unknown as { prototype: EncoderLike & { ensureAvailable(n: number): void }; nextPowerOfTwo(n: number): number };
-  EncoderClass.prototype.ensureAvailable = function ensureAvailable(this: EncoderLike, length: number) {
-    if (this.offset + length <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(EncoderClass.nextPowerOfTwo(this.offset + length));
-    this.buf.copy(next, 0, 0, this.offset);
-    this.buf = next;
-  };
   const original = produce.protocol;
   produce.protocol = (q) => {
     const make = original(q);
