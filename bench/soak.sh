@@ -2,7 +2,8 @@
 # The soak: mixed Postgres and SSH sessions for a while across both event logs with every consumer
 # running: `trailgate up` on the embedded log (gateway, indexer into OpenSearch, Splunk forwarder to
 # the HEC stand-in, replay) and the roles on Kafka (gateway, indexer, forwarder, replay store). Each
-# minute: RSS, heap and event-loop delay of every process (bench/soak-probe.mjs), its open files, and
+# minute: RSS, live heap (after a forced collection) and event-loop delay of every process
+# (bench/soak-probe.mjs, the processes run with --expose-gc), its open files, and
 # each log's consumer lag; at the end the consumers catch up and `trailgate verify --all` runs on both,
 # and the report says whether memory and lag stayed flat within the bounds stated in it (bench/soak.ts,
 # BOUNDS); errors, a failed verify or growth beyond them make the script exit 1.
@@ -65,7 +66,7 @@ const lines = [
   '',
   `Sessions: ${r.counts.pgSessions} Postgres (${r.counts.statements} statements), ${r.counts.sshSessions} SSH; events at the HEC stand-in: ${r.hecEvents ?? '?'}; errors: ${r.errorCount}.`,
   '',
-  'Per minute: per process RSS/heap (MB), open files, event-loop delay p99/max over the last 10 s (ms); consumer lag in records.',
+  'Per minute: per process RSS/live heap (MB; heap in use after a forced collection), open files, event-loop delay p99/max over the last 10 s (ms); consumer lag in records.',
   '',
   '| minute | pg sessions | ssh sessions | errors | processes | consumer lag |',
   '|---|---|---|---|---|---|',

@@ -3,7 +3,8 @@
  * `trailgate up` on the embedded log (gateway, indexer into OpenSearch, Splunk forwarder to the HEC
  * stand-in, replay) and the roles on Kafka (gateway, indexer, forwarder, replay with its store), under
  * a steady mix of Postgres and SSH sessions for SOAK_MINUTES. Each minute it samples every process
- * (RSS, heap, event-loop delay through bench/soak-probe.mjs, open files from /proc) and each log's
+ * (RSS, live heap after a forced collection, event-loop delay through bench/soak-probe.mjs, open files
+ * from /proc) and each log's
  * consumer lag; at the end it lets the consumers catch up and runs `trailgate verify --all` on both.
  * Prints the Markdown rows; soak.sh writes them into bench/results.
  */
@@ -37,9 +38,9 @@ async function freePort(): Promise<number> {
 
 const children: { name: string; child: ChildProcess }[] = [];
 function startRole(name: string, config: string, args: string[], ready: RegExp): Promise<void> {
-  const child = spawn(process.execPath, ['--import', new URL('./soak-probe.mjs', import.meta.url).href, CLI, '--config', config, ...args], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', new URL('./soak-probe.mjs', import.meta.url).href, CLI, '--config', config, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TG_SOAK_PROBE_DIR: probeDir, TG_SOAK_PROBE_MS: '10000' },
+    env: { ...process.env, TG_SOAK_PROBE_DIR: probeDir, TG_SOAK_PROBE_MS: '10000', TG_SOAK_GC_MS: '60000' },
   });
   children.push({ name, child });
   let out = '';
@@ -67,6 +68,8 @@ function startRole(name: string, config: string, args: string[], ready: RegExp):
 interface Probe {
   rss: number;
   heapUsed: number;
+  /** The heap in use right after the probe's last forced collection (once a minute). */
+  liveHeap?: number;
   loopP99Ms: number;
   loopMaxMs: number;
 }
@@ -220,8 +223,10 @@ async function main(): Promise<void> {
         // exited
       }
       const mb = (n?: number) => (n === undefined ? '?' : (n / 1048576).toFixed(0));
-      if (probe) series.push({ minute, process: name, rss: probe.rss, heapUsed: probe.heapUsed });
-      return `${name} ${mb(probe?.rss)}/${mb(probe?.heapUsed)} MB ${fds} fds ${probe ? `${probe.loopP99Ms.toFixed(1)}/${probe.loopMaxMs.toFixed(0)} ms` : '?'}`;
+      // The live heap, not heapUsed: that swings by 10-20 MB with the garbage not yet collected.
+      const heap = probe?.liveHeap ?? probe?.heapUsed;
+      if (probe && heap !== undefined) series.push({ minute, process: name, rss: probe.rss, heapUsed: heap });
+      return `${name} ${mb(probe?.rss)}/${mb(heap)} MB ${fds} fds ${probe ? `${probe.loopP99Ms.toFixed(1)}/${probe.loopMaxMs.toFixed(0)} ms` : '?'}`;
     });
     lagSeries.push({ minute, lags: lagByConsumer });
     samples.push(`| ${minute} | ${counts.pgSessions} | ${counts.sshSessions} | ${errors.length} | ${procs.join('<br>')} | ${lags.join('<br>')} |`);

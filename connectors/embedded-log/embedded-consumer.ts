@@ -5,6 +5,7 @@ import type { LagReport, RecordSource, SourceDeadLetter, SourceEntry } from '../
 import type { ConsumerHealth } from '../consumer/consumer-health.js';
 import type { RecordSink } from '../consumer/record-sink.js';
 import { EmbeddedLog } from './embedded-log.js';
+import { SessionContexts } from './session-contexts.js';
 
 /** Consumer positions and dead letters, in the embedded log's own file. */
 const CONSUMER_SCHEMA = `
@@ -45,12 +46,14 @@ export class EmbeddedRecordSource implements RecordSource {
   private readonly db: Database.Database;
   private stopping = false;
   private wake: (() => void) | null = null;
+  private readonly contexts: SessionContexts;
 
   constructor(
     readonly file: string,
     private readonly sink: Pick<RecordSink, 'name' | 'streams'>,
-    private readonly o: { batchSize: number; pollMs?: number },
+    private readonly o: { batchSize: number; pollMs?: number; maxParsedContexts?: number },
   ) {
+    this.contexts = new SessionContexts(o.maxParsedContexts);
     if (!existsSync(file)) throw Object.assign(new Error(`no event log at ${file}; start the gateway first or pass --config with its configuration`), { code: 'TG_LOG_MISSING' });
     // The gateway creates the schema; a consumer that starts first must find it too.
     new EmbeddedLog(file).close();
@@ -75,14 +78,13 @@ export class EmbeddedRecordSource implements RecordSource {
       `INSERT INTO consumer_positions (consumer, pos, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (consumer) DO UPDATE SET pos = excluded.pos, updated_at = excluded.updated_at`,
     );
-    const contexts = new Map<string, SessionContext>();
     while (!this.stopping) {
       const rows = read.all(this.position, ...streams, this.o.batchSize) as Row[];
       if (rows.length === 0) {
         await this.idle(this.o.pollMs ?? 200);
         continue;
       }
-      const entries = rows.map((row) => toEntry(row, contexts));
+      const entries = rows.map((row) => toEntry(row, this.contexts));
       try {
         await handle(entries);
       } catch (err) {
@@ -90,9 +92,13 @@ export class EmbeddedRecordSource implements RecordSource {
         throw err;
       }
       save.run(this.sink.name, rows[rows.length - 1]!.pos, new Date().toISOString());
-      if (contexts.size > 10_000) contexts.clear();
     }
     this.db.close();
+  }
+
+  /** Sessions whose parsed context this reader holds (bounded; for tests and benchmarks). */
+  get parsedContexts(): number {
+    return this.contexts.size;
   }
 
   async deadLetter(letters: SourceDeadLetter[]): Promise<void> {
@@ -168,7 +174,7 @@ export function embeddedConsumerPositions(file: string): { consumer: string; pos
   }
 }
 
-function toEntry(row: Row, contexts: Map<string, SessionContext>): SourceEntry {
+function toEntry(row: Row, contexts: SessionContexts): SourceEntry {
   const origin = `pos ${row.pos}`;
   try {
     let ctx = contexts.get(row.session_id);
@@ -185,6 +191,8 @@ function toEntry(row: Row, contexts: Map<string, SessionContext>): SourceEntry {
       record = { ...envelope, stream: 'bytes', type: 'bytes', direction: row.direction, ...(row.channel === null ? {} : { channel: row.channel }), offset: row.byte_offset ?? 0, data: (row.bytes as Buffer | null) ?? Buffer.alloc(0) } as AuditRecord;
     } else {
       record = { ...envelope, stream: 'events', type: row.type, data: JSON.parse((row.data as string | null) ?? 'null') } as AuditRecord;
+      // Nothing of the session follows its final signed checkpoint.
+      if (row.type === 'checkpoint.signed' && (record.data as { final?: boolean } | null)?.final === true) contexts.delete(row.session_id);
     }
     return { record, origin, raw: row };
   } catch (err) {

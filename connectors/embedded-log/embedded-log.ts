@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SCHEMA_VERSION, recordId, type AuditRecord, type BytesRecord, type EventRecord, type SessionContext } from '../../events/index.js';
 import { EMBEDDED_LOG_SCHEMA, EMBEDDED_LOG_SCHEMA_VERSION } from './schema.js';
+import { SessionContexts } from './session-contexts.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 
 /**
@@ -77,7 +78,8 @@ export class EmbeddedLog {
   private readonly insertSession: Database.Statement;
   private readonly endSession: Database.Statement;
   private readonly sealSession: Database.Statement;
-  private readonly contexts = new Map<string, SessionContext>();
+  /** Contexts of sessions read (replay, verify): bounded, a replay server reads sessions for weeks. */
+  private readonly contexts = new SessionContexts();
   private readonly writeBatchTx: (sessions: SessionContext[], records: PendingRecord[], canonical?: CanonicalData) => void;
   private readonly synchronous: 'full' | 'normal';
   private checkpointer: WalCheckpointer | null = null;

@@ -1,7 +1,8 @@
 /**
  * The consumer framework on the embedded log: log order by `pos`, positions in the same file, record
  * types it does not know skipped and counted, poison records in the dead_letters table, and a
- * consumer started again going on from its committed position.
+ * consumer started again going on from its committed position; what a consumer keeps of the
+ * sessions it read stays bounded however many sessions pass.
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
@@ -54,6 +55,51 @@ describe('embedded log consumer', () => {
       await eventually(async () => (await again.consumer.lag()).total === 0, 'the end of the log');
       assert.deepEqual([...again.sink.records.values()].map((r) => r.seq), [6], 'a restarted consumer goes on from its committed position');
       await again.stop();
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps no parsed context of a session past its final checkpoint, and at most its bound for sessions it never sees end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trailgate-consumer-'));
+    try {
+      const file = join(dir, 'trailgate.db');
+      new EmbeddedLog(file).close();
+      const db = new Database(file);
+      const addSession = db.prepare('INSERT INTO sessions (session_id, instance, protocol, context, started_at) VALUES (?, ?, ?, ?, ?)');
+      const event = db.prepare("INSERT INTO records (session_id, seq, stream, type, ts, data, prev, hash) VALUES (?, ?, 'events', ?, '2026-01-01T00:00:00.000Z', ?, 'p', 'h')");
+      const bytes = db.prepare("INSERT INTO records (session_id, seq, stream, type, ts, direction, byte_offset, bytes, prev, hash) VALUES (?, ?, 'bytes', 'bytes', '2026-01-01T00:00:00.000Z', 'out', 0, ?, 'p', 'h')");
+      const sessions = 300;
+      db.transaction(() => {
+        for (let i = 0; i < sessions; i++) {
+          const id = `s-${i}`;
+          const identity = { issuer: 'https://ci.example', subject: `repo:acme/app-${i}:ref:refs/heads/main` };
+          addSession.run(id, 'gw', 'ssh', JSON.stringify({ sessionId: id, instance: 'gw', protocol: 'ssh', target: 'web', identity, client: { address: '127.0.0.1', port: i } }), '2026-01-01T00:00:00.000Z');
+          event.run(id, 1, 'session.started', JSON.stringify({ protocol: 'ssh', tls: false, requested: {} }));
+          bytes.run(id, 2, Buffer.from(`output of ${id}`));
+          event.run(id, 3, 'session.ended', JSON.stringify({ reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 12, commands: 1 }));
+          event.run(id, 4, 'checkpoint.signed', JSON.stringify({ covers: { seq: 3, hash: 'h' }, kid: 'k', jws: 'x.y.z', final: true }));
+        }
+      })();
+      const consume = async (name: string, streams: ('events' | 'bytes')[]) => {
+        const sink = new CollectingSink(name, streams);
+        const source = new EmbeddedRecordSource(file, sink, { batchSize: 64, pollMs: 20, maxParsedContexts: 16 });
+        const consumer = new Consumer(source, sink, new Metrics());
+        const running = consumer.run();
+        await eventually(async () => (await consumer.lag()).total === 0, `the ${name} consumer to reach the end of the log`);
+        await consumer.stop();
+        await running;
+        return { sink, held: source.parsedContexts };
+      };
+      const events = await consume('events', ['events']);
+      assert.equal(events.sink.records.size, sessions * 3);
+      assert.equal(events.held, 0, 'every session ended with its final checkpoint: no context is kept');
+      // A sink of bytes only never sees a session end: the bound holds, and records evicted sessions get parsed again.
+      const output = await consume('output', ['bytes']);
+      assert.equal(output.sink.records.size, sessions);
+      assert.ok(output.held > 0 && output.held <= 16, `at most the bound of 16 parsed contexts kept, got ${output.held}`);
+      for (const r of output.sink.records.values()) assert.equal(r.identity?.subject, `repo:acme/app-${r.sessionId.slice(2)}:ref:refs/heads/main`, `${r.id} carries its own session's identity`);
       db.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
