@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { KubeEndpoint } from './kube-endpoint.js';
+import { statusResponseText } from './kube-status.js';
 import { settleOnce } from './settle-once.js';
 import { StreamProtocolError } from './stream-protocol-error.js';
 import type { StreamOutcome } from './stream-relay.js';
@@ -150,7 +151,7 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     up.on('error', (err) => {
       if (outcome.status === 0) {
         outcome.status = 502;
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `TG_KUBE_UPSTREAM: the API server could not be reached: ${err.message}`, reason: 'InternalError', code: 502 })}`);
+        socket.end(statusResponseText(502, `TG_KUBE_UPSTREAM: the API server could not be reached: ${err.message}`));
       }
       done(err.message);
     });
