@@ -1,11 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { KubeEndpoint } from './kube-endpoint.js';
-import { statusResponseText } from './kube-status.js';
 import type { StreamOutcome } from './stream-relay.js';
 import { settleOnce } from './settle-once.js';
 import { TunnelCounter } from './tunnel-counter.js';
+import { answerUnreachable, passRefusal, requestUpgrade, switchingProtocols } from './upgrade-relay.js';
 
 /**
  * Port-forward over WebSocket, passed through at the byte level: kubectl 1.31+ names its subprotocol
@@ -31,26 +30,17 @@ export function tunnelForward(
       const v = req.headers[name];
       if (v !== undefined) h[name] = v;
     }
-    const up = https.request({ host: endpoint.url.hostname, port: endpoint.url.port || 443, method: 'GET', path, headers: h, ...endpoint.tls, agent: false, timeout: endpoint.connectTimeoutMs });
-    up.on('timeout', () => up.destroy(new Error(`no answer from the API server within ${endpoint.connectTimeoutMs / 1000} s`)));
+    const up = requestUpgrade(endpoint, 'GET', path, h);
     up.on('response', (answer) => {
       // the cluster refused the upgrade: the client gets the cluster's own answer
       outcome.status = answer.statusCode ?? 502;
-      const parts: Buffer[] = [];
-      answer.on('data', (c: Buffer) => parts.length < 64 && parts.push(c));
-      answer.on('end', () => {
-        const body = Buffer.concat(parts);
-        socket.end(`HTTP/1.1 ${outcome.status} ${answer.statusMessage ?? ''}\r\nContent-Type: ${answer.headers['content-type'] ?? 'application/json'}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
-        done(`the API server answered ${outcome.status}`);
-      });
+      passRefusal(answer, socket, () => done(`the API server answered ${outcome.status}`));
     });
     up.on('upgrade', (answer, upSocket, upHead) => {
       up.setTimeout(0);
       outcome.status = 101;
       const subprotocol = answer.headers['sec-websocket-protocol'];
-      let text = 'HTTP/1.1 101 Switching Protocols\r\n';
-      for (let i = 0; i < answer.rawHeaders.length; i += 2) text += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
-      socket.write(`${text}\r\n`);
+      socket.write(switchingProtocols(answer));
       onOpen(subprotocol);
       const spdy = /^SPDY\//i.test(String(subprotocol ?? ''));
       const fromClient = new TunnelCounter(spdy);
@@ -85,10 +75,7 @@ export function tunnelForward(
       upSocket.on('error', (e) => finish(e.message));
     });
     up.on('error', (err) => {
-      if (outcome.status === 0) {
-        outcome.status = 502;
-        socket.end(statusResponseText(502, `TG_KUBE_UPSTREAM: the API server could not be reached: ${err.message}`));
-      }
+      answerUnreachable(socket, outcome, err);
       done(err.message);
     });
     up.end();

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { KubeEndpoint } from './kube-endpoint.js';
@@ -49,8 +49,7 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       hooks.closed(o);
       resolve(o);
     });
-    const up = https.request({ host: endpoint.url.hostname, port: endpoint.url.port || 443, method: req.method ?? 'GET', path, headers, ...endpoint.tls, agent: false, timeout: endpoint.connectTimeoutMs });
-    up.on('timeout', () => up.destroy(new Error(`no answer from the API server within ${endpoint.connectTimeoutMs / 1000} s`)));
+    const up = requestUpgrade(endpoint, req.method ?? 'GET', path, headers);
     hooks.register((reason) => {
       up.destroy();
       socket.destroy();
@@ -58,12 +57,8 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     });
     up.on('response', (answer) => {
       outcome.status = answer.statusCode ?? 502;
-      const parts: Buffer[] = [];
-      answer.on('data', (c: Buffer) => parts.length < 64 && parts.push(c));
-      answer.on('end', () => {
-        const body = Buffer.concat(parts);
-        outcome.bytesOut = body.length;
-        socket.end(`HTTP/1.1 ${outcome.status} ${answer.statusMessage ?? ''}\r\nContent-Type: ${answer.headers['content-type'] ?? 'application/json'}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
+      passRefusal(answer, socket, (bodyBytes) => {
+        outcome.bytesOut = bodyBytes;
         done(`the API server answered ${outcome.status}`);
       });
     });
@@ -81,9 +76,7 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
         done((err as Error).message);
         return;
       }
-      let text = 'HTTP/1.1 101 Switching Protocols\r\n';
-      for (let i = 0; i < answer.rawHeaders.length; i += 2) text += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
-      socket.write(`${text}\r\n`);
+      socket.write(switchingProtocols(answer));
       let finished = false;
       /** A clean end lets what is queued toward each side go out first; an error or a malformed frame cuts both. */
       const finish = (error?: string, malformed = false) => {
@@ -149,10 +142,7 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       upSocket.on('error', (e) => finish(e.message));
     });
     up.on('error', (err) => {
-      if (outcome.status === 0) {
-        outcome.status = 502;
-        socket.end(statusResponseText(502, `TG_KUBE_UPSTREAM: the API server could not be reached: ${err.message}`));
-      }
+      answerUnreachable(socket, outcome, err);
       done(err.message);
     });
     socket.on('close', () => {
@@ -160,4 +150,36 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     });
     up.end();
   });
+}
+
+/** The upgrade request to the cluster, refused with an error when the API server does not answer in time. */
+export function requestUpgrade(endpoint: KubeEndpoint, method: string, path: string, headers: Record<string, string | string[]>): ClientRequest {
+  const up = https.request({ host: endpoint.url.hostname, port: endpoint.url.port || 443, method, path, headers, ...endpoint.tls, agent: false, timeout: endpoint.connectTimeoutMs });
+  up.on('timeout', () => up.destroy(new Error(`no answer from the API server within ${endpoint.connectTimeoutMs / 1000} s`)));
+  return up;
+}
+
+/** The cluster refused the upgrade: the client gets the cluster's own answer (its first 64 chunks), then `ended` the body's length. */
+export function passRefusal(answer: IncomingMessage, socket: Duplex, ended: (bodyBytes: number) => void): void {
+  const parts: Buffer[] = [];
+  answer.on('data', (c: Buffer) => parts.length < 64 && parts.push(c));
+  answer.on('end', () => {
+    const body = Buffer.concat(parts);
+    socket.end(`HTTP/1.1 ${answer.statusCode ?? 502} ${answer.statusMessage ?? ''}\r\nContent-Type: ${answer.headers['content-type'] ?? 'application/json'}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
+    ended(body.length);
+  });
+}
+
+/** The cluster's 101 with its headers as it sent them, for the client. */
+export function switchingProtocols(answer: IncomingMessage): string {
+  let text = 'HTTP/1.1 101 Switching Protocols\r\n';
+  for (let i = 0; i < answer.rawHeaders.length; i += 2) text += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
+  return `${text}\r\n`;
+}
+
+/** The API server could not be reached: a Status the client prints, unless it already has an answer. */
+export function answerUnreachable(socket: Duplex, outcome: StreamOutcome, err: Error): void {
+  if (outcome.status !== 0) return;
+  outcome.status = 502;
+  socket.end(statusResponseText(502, `TG_KUBE_UPSTREAM: the API server could not be reached: ${err.message}`));
 }
