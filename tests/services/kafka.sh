@@ -207,7 +207,12 @@ cmd_start() {
   ensure_java
   mkdir -p "$ROOT/data" "$ROOT/logs"
   local port cport cluster_id attempt started=0
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # A base64url id may start with '-', which kafka-storage's argument parser takes for an option (1 in 64
+  # starts); Kafka's own random-uuid never makes one, so neither does this.
+  cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   for attempt in 1 2 3; do
     port="$(free_port)"
     cport="$(free_port)"
